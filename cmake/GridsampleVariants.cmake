@@ -1,0 +1,48 @@
+# The one list of compiled kernel variants, and the targets they are compiled for.
+#
+# A variant is "<generator>:<name>:<generator params>" where params are comma-separated
+# key=value pairs passed to the generator. The runtime's dispatch table is generated from this
+# list (runtime/CMakeLists.txt), so adding a variant here is all it takes to compile it and
+# make it reachable.
+
+# x86-64 targets: every variant is compiled for each, and the runtime calls the best one the CPU
+# supports (runtime/src/cpu_dispatch.cpp). Features are spelled out in full because the CPU check
+# tests exactly the listed bits.
+set(GRIDSAMPLE_X86_TARGETS
+    x86-64-linux-avx512_skylake-avx2-avx-f16c-fma-sse41
+    x86-64-linux-avx2-avx-f16c-fma-sse41
+    x86-64-linux-sse41
+    x86-64-linux)
+# The gridsample::CpuIsa each entry of GRIDSAMPLE_X86_TARGETS stands for (same order); it is also
+# the suffix of the compiled functions (<variant>_<isa>).
+set(GRIDSAMPLE_X86_TARGET_ISAS avx512 avx2 sse41 baseline)
+
+# Features every kernel is compiled with. user_context carries per-call state (the error
+# message buffer) into the runtime's error handler.
+set(GRIDSAMPLE_KERNEL_FEATURES user_context)
+
+set(GRIDSAMPLE_VARIANTS "")
+foreach (dtype IN ITEMS f32 f64)
+    if (dtype STREQUAL "f32")
+        set(halide_type float32)
+    else ()
+        set(halide_type float64)
+    endif ()
+    # grid_sample forward: 2-D bilinear, nearest, bicubic; 3-D trilinear ("bilinear") and
+    # nearest; every padding. align_corners is a run-time argument of each variant.
+    foreach (dims IN ITEMS 2 3)
+        if (dims EQUAL 2)
+            set(modes bilinear nearest bicubic)
+        else ()
+            set(modes bilinear nearest)
+        endif ()
+        foreach (mode IN LISTS modes)
+            foreach (padding IN ITEMS zeros border reflection)
+                list(APPEND GRIDSAMPLE_VARIANTS
+                     "grid_sample:grid_sample_${dims}d_${mode}_${padding}_${dtype}:spatial_dims=${dims},mode=${mode},padding=${padding},dtype=${halide_type}")
+            endforeach ()
+        endforeach ()
+        list(APPEND GRIDSAMPLE_VARIANTS
+             "affine_grid:affine_grid_${dims}d_${dtype}:spatial_dims=${dims},dtype=${halide_type}")
+    endforeach ()
+endforeach ()

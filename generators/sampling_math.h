@@ -1,0 +1,166 @@
+// The sampling math of grid_sample, written once as Halide Expr helpers and shared by every
+// generator (forward now, backward and GPU schedules later). Nothing here schedules anything.
+//
+// Section numbers (S2..S7) refer to SEMANTICS.md. All coordinate math is wrapped in strict_float:
+// Halide otherwise compiles float ops with fast-math flags that let LLVM assume no NaN or inf,
+// and the non-finite policy of S7 depends on comparing exactly those values.
+#pragma once
+
+#include "Halide.h"
+
+#include <array>
+
+namespace gridsample_gen {
+
+using Halide::Expr;
+using Halide::Type;
+
+enum class Interpolation { bilinear, nearest, bicubic };
+enum class Padding { zeros, border, reflection };
+
+// Keys cubic convolution constant (S6), the same as PyTorch and OpenCV.
+inline constexpr double kCubicA = -0.75;
+
+// Bicubic centres beyond this magnitude cannot safely become integer indices and are treated
+// like the infinity of their sign (S7).
+inline constexpr double kMaxCubicCentre = 1073741824.0;  // 2^30
+
+inline Expr constant(Type t, double v) { return Halide::cast(t, Expr(v)); }
+// A boolean true (Expr(true) would be an int).
+inline Expr always() { return Halide::Internal::const_true(); }
+
+// Scalar constants of one spatial axis of the input, shared by every output point of a call.
+struct Axis {
+    Type t;             // computation type (float32 or float64)
+    Expr size;          // S, int32, >= 1
+    Expr last;          // S - 1 in t
+    Expr scale;         // dx/dg (S2): (S-1)/2 if align_corners, else S/2
+    Expr shift;         // x = (g + 1) * scale - shift: 0 if align_corners, else 1/2
+    Expr reflect_lo;    // S3 bounds: [0, S-1] if align_corners, else [-1/2, S-1/2]
+    Expr reflect_span;  // hi - lo: S-1 or S
+};
+
+inline Axis make_axis(Type t, const Expr &size, const Expr &align_corners) {
+    Axis a;
+    a.t = t;
+    a.size = size;
+    Expr s = Halide::cast(t, size);
+    a.last = s - constant(t, 1);
+    a.scale = Halide::select(align_corners, a.last, s) * constant(t, 0.5);
+    a.shift = Halide::select(align_corners, constant(t, 0), constant(t, 0.5));
+    a.reflect_lo = -a.shift;
+    a.reflect_span = Halide::select(align_corners, a.last, s);
+    return a;
+}
+
+// S7: a NaN grid component reads as -1.
+inline Expr sanitize_nan(const Expr &g) {
+    return Halide::select(Halide::is_nan(g), constant(g.type(), -1), g);
+}
+
+// S2. Equal, bit for bit, to the textual formulas (g + 1) / 2 * (S - 1) and ((g + 1) * S - 1) / 2,
+// because halving is exact. Never NaN: an infinite g gives an infinite x, except that a zero
+// scale (S = 1 with align_corners) maps every g, infinite included, to 0.
+inline Expr unnormalize(const Expr &g, const Axis &a) {
+    Expr x = (sanitize_nan(g) + constant(a.t, 1)) * a.scale - a.shift;
+    return Halide::strict_float(Halide::select(a.scale == constant(a.t, 0), constant(a.t, 0), x));
+}
+
+// S3: reflect a finite coordinate into [lo, lo + span] (not yet clipped).
+inline Expr reflect(const Expr &x, const Axis &a) {
+    Type t = a.t;
+    Expr d = Halide::abs(x - a.reflect_lo);
+    Expr flips = Halide::floor(d / a.reflect_span);
+    Expr extra = d - flips * a.reflect_span;
+    Expr half = flips * constant(t, 0.5);
+    Expr odd = Halide::floor(half) != half;
+    Expr r = Halide::select(odd, a.reflect_lo + a.reflect_span - extra, a.reflect_lo + extra);
+    return Halide::select(a.reflect_span == constant(t, 0), constant(t, 0), r);
+}
+
+// S3 + S7 for the continuous coordinate of bilinear/trilinear and nearest. The result is finite
+// and bounded, so it can become an integer index:
+//   zeros:      clamped to [-2, S+1]. Every tap of a coordinate outside that range is out of range
+//               anyway (bilinear and nearest), so results are unchanged; +-inf land at the ends.
+//   border:     clip to [0, S-1]; +-inf go to the nearest edge.
+//   reflection: reflect, then clip; +-inf give 0 (S7).
+inline Expr pad_coordinate(const Expr &x, const Axis &a, Padding padding) {
+    Type t = a.t;
+    Expr zero = constant(t, 0);
+    switch (padding) {
+    case Padding::zeros:
+        return Halide::strict_float(Halide::clamp(x, constant(t, -2), a.last + constant(t, 2)));
+    case Padding::border:
+        return Halide::strict_float(Halide::clamp(x, zero, a.last));
+    case Padding::reflection:
+    default:
+        return Halide::strict_float(
+            Halide::select(Halide::is_inf(x), zero, Halide::clamp(reflect(x, a), zero, a.last)));
+    }
+}
+
+// S6 + S7 for the bicubic centre (padding is not applied to it). The result is finite and small
+// enough for integer taps:
+//   zeros, border: clamped to [-3, S+2]. Beyond it all four taps are out of range (zeros) or clip
+//                  to the same edge pixel with weights (0, 1, 0, 0) (border), so nothing changes
+//                  except that +-inf and huge values become usable.
+//   reflection:    +-inf and |x| > 2^30 become 0 (S7); the taps are reflected one by one.
+inline Expr bicubic_centre(const Expr &x, const Axis &a, Padding padding) {
+    Type t = a.t;
+    if (padding == Padding::reflection) {
+        return Halide::strict_float(
+            Halide::select(Halide::abs(x) <= constant(t, kMaxCubicCentre), x, constant(t, 0)));
+    }
+    return Halide::strict_float(Halide::clamp(x, constant(t, -3), a.last + constant(t, 3)));
+}
+
+// An integer tap index after padding: the index to load (always inside [0, S-1]) and whether the
+// tap is in range (false only for zeros padding, where it then contributes 0).
+struct Tap {
+    Expr index;
+    Expr in_range;
+};
+
+// S3 on an integer coordinate i (|i| < 2^31 - S): whole-sample reflection about [0, S-1] with
+// align_corners, half-sample reflection about [-1/2, S-1/2] without. Exactly what the float
+// formula gives for integer inputs.
+inline Expr reflect_index(const Expr &i, const Expr &size, const Expr &align_corners) {
+    Expr period_ac = 2 * (size - 1);
+    Expr r_ac = Halide::select(period_ac == 0, 0, Halide::abs(i) % Halide::max(period_ac, 1));
+    r_ac = Halide::select(r_ac >= size, period_ac - r_ac, r_ac);
+    Expr r_half = i % (2 * size);  // Euclidean: in [0, 2S)
+    r_half = Halide::select(r_half >= size, 2 * size - 1 - r_half, r_half);
+    return Halide::select(align_corners, r_ac, r_half);
+}
+
+// Padding of one integer tap (S4 bounds check for zeros, S6 per-tap border/reflection).
+inline Tap pad_tap(const Expr &i, const Axis &a, Padding padding, const Expr &align_corners) {
+    Expr hi = a.size - 1;
+    switch (padding) {
+    case Padding::zeros:
+        return {Halide::clamp(i, 0, hi), i >= 0 && i <= hi};
+    case Padding::border:
+        return {Halide::clamp(i, 0, hi), always()};
+    case Padding::reflection:
+    default:
+        return {Halide::clamp(reflect_index(i, a.size, align_corners), 0, hi),
+                always()};
+    }
+}
+
+// Keys cubic convolution weights for taps at offsets -1, 0, 1, 2 from floor(x), t = x - floor(x).
+inline std::array<Expr, 4> cubic_weights(const Expr &t) {
+    Type ty = t.type();
+    Expr A = constant(ty, kCubicA);
+    Expr one = constant(ty, 1);
+    auto k1 = [&](const Expr &d) {  // |d| <= 1
+        return ((A + constant(ty, 2)) * d - (A + constant(ty, 3))) * d * d + one;
+    };
+    auto k2 = [&](const Expr &d) {  // 1 < |d| < 2
+        return ((A * d - constant(ty, 5) * A) * d + constant(ty, 8) * A) * d -
+               constant(ty, 4) * A;
+    };
+    return {k2(t + one), k1(t), k1(one - t), k2(constant(ty, 2) - t)};
+}
+
+}  // namespace gridsample_gen

@@ -1,0 +1,127 @@
+// gridsample: PyTorch-exact grid_sample and affine_grid, compiled ahead of time with Halide.
+//
+// The C++ API. Tensors are passed as non-owning views (TensorView) in PyTorch's dimension order
+// with strides counted in elements. Every function validates all of its arguments before any
+// kernel runs and reports problems as a Status value; on error nothing is written to the outputs.
+// No function throws or aborts. The behaviour is specified in SEMANTICS.md (sections S1..S12).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+
+namespace gridsample {
+
+enum class DType : int32_t { float32 = 0, float64 = 1 };
+
+// S1: the integer values are PyTorch's (Bilinear=0, Nearest=1, Bicubic=2). In 3-D, bilinear means
+// trilinear.
+enum class Interpolation : int32_t { bilinear = 0, nearest = 1, bicubic = 2 };
+enum class Padding : int32_t { zeros = 0, border = 1, reflection = 2 };
+
+// The largest rank any function takes (5-D input of a volumetric grid_sample).
+inline constexpr int kMaxRank = 5;
+
+// A non-owning view of a strided tensor in host memory. sizes and strides are in PyTorch's
+// dimension order (outermost first); strides count elements, not bytes, and may be 0 (expanded
+// dimensions) but not negative. The library never writes through a view passed as an input.
+struct TensorView {
+    void* data = nullptr;
+    DType dtype = DType::float32;
+    int32_t rank = 0;
+    int64_t sizes[kMaxRank] = {};
+    int64_t strides[kMaxRank] = {};
+
+    TensorView() = default;
+    // A view with explicit strides.
+    TensorView(const void* data, DType dtype, std::initializer_list<int64_t> sizes,
+               std::initializer_list<int64_t> strides);
+    // A contiguous (C-order) view.
+    TensorView(const void* data, DType dtype, std::initializer_list<int64_t> sizes);
+    TensorView(const float* data, std::initializer_list<int64_t> sizes)
+        : TensorView(data, DType::float32, sizes) {}
+    TensorView(const double* data, std::initializer_list<int64_t> sizes)
+        : TensorView(data, DType::float64, sizes) {}
+
+    // Same as the constructors, from pointers to sizes/strides (rank entries each); strides may
+    // be null for a contiguous view.
+    static TensorView make(const void* data, DType dtype, int32_t rank, const int64_t* sizes,
+                           const int64_t* strides = nullptr);
+
+    int64_t numel() const;
+};
+
+struct Options {
+    Interpolation mode = Interpolation::bilinear;
+    Padding padding = Padding::zeros;
+    bool align_corners = false;
+};
+
+enum class StatusCode : int32_t {
+    ok = 0,
+    invalid_argument = 1,  // shapes, dtypes, enums, strides or pointers violate S8
+    unsupported = 2,       // valid in principle but not supported by this build
+    out_of_memory = 3,     // an intermediate allocation failed
+    internal = 4,          // a kernel reported an unexpected error (a bug: please report it)
+};
+
+class Status {
+public:
+    Status() = default;
+    Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+    static Status Ok() { return {}; }
+
+    bool ok() const { return code_ == StatusCode::ok; }
+    StatusCode code() const { return code_; }
+    // Names the argument and the problem, e.g.
+    // "grid: expected last dimension 2 for 4-D input, got 3". Empty when ok().
+    const std::string& message() const { return message_; }
+
+private:
+    StatusCode code_ = StatusCode::ok;
+    std::string message_;
+};
+
+// output = grid_sample(input, grid) as torch.nn.functional.grid_sample (S1..S8b).
+//   2-D: input (N, C, H, W), grid (N, Ho, Wo, 2), output (N, C, Ho, Wo)
+//   3-D: input (N, C, D, H, W), grid (N, Do, Ho, Wo, 3), output (N, C, Do, Ho, Wo)
+// input, grid and output share one dtype (float32 or float64). The output is written through its
+// strides, which must not make it overlap itself or the inputs.
+Status grid_sample(const TensorView& input, const TensorView& grid, const TensorView& output,
+                   const Options& options = {});
+
+// grid = affine_grid(theta, size, align_corners) as torch.nn.functional.affine_grid.
+//   2-D: theta (N, 2, 3), size = {N, C, H, W},    grid (N, H, W, 2)
+//   3-D: theta (N, 3, 4), size = {N, C, D, H, W}, grid (N, D, H, W, 3)
+// theta and grid share one dtype. size has 4 or 5 entries (C is not used but must be >= 0).
+Status affine_grid(const TensorView& theta, std::initializer_list<int64_t> size,
+                   const TensorView& grid, bool align_corners);
+Status affine_grid(const TensorView& theta, const int64_t* size, int32_t size_len,
+                   const TensorView& grid, bool align_corners);
+
+// The number of CPU threads the kernels use; 0 restores the default (all cores, or the
+// HL_NUM_THREADS environment variable). Process-wide. Call it between kernel calls, not while
+// another thread is inside one. Returns the previous setting.
+int set_num_threads(int n);
+// The number of threads the next call will use.
+int num_threads();
+
+// The instruction-set levels compiled into the x86-64 libraries, from the plainest up.
+enum class CpuIsa : int32_t { baseline = 0, sse41 = 1, avx2 = 2, avx512 = 3 };
+
+// Limits run-time dispatch to variants up to `max_isa` (the default is avx512: the best the CPU
+// supports). Process-wide, for testing and for avoiding AVX-512 frequency effects. Like
+// set_num_threads, call it between kernel calls.
+void set_max_cpu_isa(CpuIsa max_isa);
+CpuIsa max_cpu_isa();
+// The variant the most recent kernel call on this thread ran (baseline if none ran yet).
+CpuIsa last_dispatched_cpu_isa();
+
+const char* to_string(Interpolation mode);
+const char* to_string(Padding padding);
+const char* to_string(DType dtype);
+const char* to_string(CpuIsa isa);
+const char* to_string(StatusCode code);
+
+}  // namespace gridsample

@@ -1,0 +1,101 @@
+// affine_grid: validation and dispatch to the compiled variant for (spatial dims, dtype).
+#include "internal.h"
+
+#include "kernel_headers.inc"
+
+namespace gridsample {
+namespace {
+
+using namespace detail;
+
+using AffineGridKernel = int (*)(void const*, halide_buffer_t*, bool, halide_buffer_t*);
+
+struct AffineGridVariant {
+    int spatial_dims;
+    DType dtype;
+    AffineGridKernel by_isa[4];
+};
+
+constexpr DType f32 = DType::float32;
+constexpr DType f64 = DType::float64;
+
+constexpr AffineGridVariant kVariants[] = {
+#define GRIDSAMPLE_VARIANT_grid_sample(...)
+#define GRIDSAMPLE_VARIANT_affine_grid(name, dims, dtype) {dims, dtype, GRIDSAMPLE_BY_ISA(name)},
+#define float32 f32
+#define float64 f64
+#include "kernel_table.inc"
+#undef float32
+#undef float64
+#undef GRIDSAMPLE_VARIANT_grid_sample
+#undef GRIDSAMPLE_VARIANT_affine_grid
+};
+
+Status check_affine_grid(const TensorView& theta, const int64_t* size, int32_t size_len,
+                         const TensorView& grid) {
+    if (size == nullptr || (size_len != 4 && size_len != 5)) {
+        return invalid("size: expected 4 entries (N, C, H, W) or 5 entries (N, C, D, H, W), got " +
+                       std::to_string(size == nullptr ? 0 : size_len));
+    }
+    for (int i = 0; i < size_len; i++) {
+        if (size[i] < 0) {
+            return invalid("size: entries must be non-negative, got " +
+                           shape_string(size, size_len));
+        }
+    }
+    const int dims = size_len - 2;
+    if (Status s = check_tensor(theta, "theta", 3, 3,
+                                dims == 2 ? "a 3-D (N, 2, 3) tensor" : "a 3-D (N, 3, 4) tensor");
+        !s.ok()) {
+        return s;
+    }
+    if (theta.sizes[0] != size[0] || theta.sizes[1] != dims || theta.sizes[2] != dims + 1) {
+        const int64_t expected[3] = {size[0], dims, dims + 1};
+        return invalid("theta: expected shape " + shape_string(expected, 3) + " for size " +
+                       shape_string(size, size_len) + ", got " + shape_string(theta));
+    }
+    if (Status s = check_tensor(grid, "grid", size_len, size_len,
+                                dims == 2 ? "a 4-D (N, H, W, 2) tensor"
+                                          : "a 5-D (N, D, H, W, 3) tensor");
+        !s.ok()) {
+        return s;
+    }
+    if (grid.dtype != theta.dtype) {
+        return invalid(std::string("grid: expected dtype ") + to_string(theta.dtype) +
+                       " (theta's), got " + to_string(grid.dtype));
+    }
+    int64_t expected[kMaxRank] = {size[0]};
+    for (int i = 1; i <= dims; i++) expected[i] = size[i + 1];
+    expected[dims + 1] = dims;
+    for (int i = 0; i < size_len; i++) {
+        if (grid.sizes[i] != expected[i]) {
+            return invalid("grid: expected shape " + shape_string(expected, size_len) +
+                           " for size " + shape_string(size, size_len) + ", got " +
+                           shape_string(grid));
+        }
+    }
+    return check_output_memory(grid, "grid", {{&theta, "theta"}});
+}
+
+}  // namespace
+
+Status affine_grid(const TensorView& theta, const int64_t* size, int32_t size_len,
+                   const TensorView& grid, bool align_corners) {
+    if (Status s = check_affine_grid(theta, size, size_len, grid); !s.ok()) return s;
+    if (grid.numel() == 0) return Status::Ok();
+    const AffineGridVariant* variant = nullptr;
+    for (const AffineGridVariant& v : kVariants) {
+        if (v.spatial_dims == size_len - 2 && v.dtype == theta.dtype) variant = &v;
+    }
+    if (variant == nullptr) return unsupported("affine_grid: no compiled variant for this dtype");
+    HalideBuffer t(theta), g(grid);
+    return run_kernel("affine_grid", variant->by_isa, t.get(), align_corners, g.get());
+}
+
+Status affine_grid(const TensorView& theta, std::initializer_list<int64_t> size,
+                   const TensorView& grid, bool align_corners) {
+    return affine_grid(theta, size.begin(), static_cast<int32_t>(size.size()), grid,
+                       align_corners);
+}
+
+}  // namespace gridsample

@@ -1,0 +1,85 @@
+// The C ABI: converts the plain structs to the C++ types and keeps the last error message per
+// thread. Nothing escapes as an exception.
+#include "gridsample/gridsample_c.h"
+
+#include "internal.h"
+
+#include <new>
+#include <string>
+
+namespace {
+
+using namespace gridsample;
+
+thread_local std::string t_last_error;
+
+TensorView to_view(const gridsample_tensor* t) {
+    return TensorView::make(t->data, static_cast<DType>(t->dtype), t->rank, t->sizes, t->strides);
+}
+
+int32_t finish(const Status& s) {
+    t_last_error = s.message();
+    return static_cast<int32_t>(s.code());
+}
+
+template <typename F>
+int32_t guarded(F&& f) {
+    try {
+        return finish(f());
+    } catch (const std::bad_alloc&) {
+        return finish(Status(StatusCode::out_of_memory, "out of memory"));
+    } catch (...) {
+        return finish(Status(StatusCode::internal, "unexpected exception"));
+    }
+}
+
+Status null_argument(const char* name) {
+    return Status(StatusCode::invalid_argument, std::string(name) + ": null pointer");
+}
+
+}  // namespace
+
+extern "C" {
+
+int32_t gridsample_grid_sample(const gridsample_tensor* input, const gridsample_tensor* grid,
+                               const gridsample_tensor* output,
+                               const gridsample_options* options) {
+    return guarded([&] {
+        if (!input) return null_argument("input");
+        if (!grid) return null_argument("grid");
+        if (!output) return null_argument("output");
+        if (!options) return null_argument("options");
+        if (options->align_corners != 0 && options->align_corners != 1) {
+            return Status(StatusCode::invalid_argument,
+                          "options.align_corners: expected 0 or 1, got " +
+                              std::to_string(options->align_corners));
+        }
+        Options o;
+        o.mode = static_cast<Interpolation>(options->mode);
+        o.padding = static_cast<Padding>(options->padding);
+        o.align_corners = options->align_corners != 0;
+        return grid_sample(to_view(input), to_view(grid), to_view(output), o);
+    });
+}
+
+int32_t gridsample_affine_grid(const gridsample_tensor* theta, const int64_t* size,
+                               int32_t size_len, const gridsample_tensor* grid,
+                               int32_t align_corners) {
+    return guarded([&] {
+        if (!theta) return null_argument("theta");
+        if (!grid) return null_argument("grid");
+        if (align_corners != 0 && align_corners != 1) {
+            return Status(StatusCode::invalid_argument,
+                          "align_corners: expected 0 or 1, got " + std::to_string(align_corners));
+        }
+        return affine_grid(to_view(theta), size, size_len, to_view(grid), align_corners != 0);
+    });
+}
+
+const char* gridsample_last_error(void) { return t_last_error.c_str(); }
+
+int32_t gridsample_set_num_threads(int32_t n) { return set_num_threads(n); }
+
+int32_t gridsample_num_threads(void) { return num_threads(); }
+
+}  // extern "C"

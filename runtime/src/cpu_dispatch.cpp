@@ -1,0 +1,107 @@
+// Run-time CPU dispatch. Every kernel is compiled once per x86 target of GRIDSAMPLE_X86_TARGETS
+// (cmake/GridsampleVariants.cmake) as <variant>_<isa>; each call runs the best variant the CPU
+// supports, capped by set_max_cpu_isa() (or the GRIDSAMPLE_MAX_CPU_ISA environment variable,
+// read once: baseline, sse41, avx2 or avx512). The CPU check is Halide's own
+// (halide_default_can_use_target_features) on the exact feature set each target was built with.
+#include "internal.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+
+// Part of Halide's runtime, though not declared in HalideRuntime.h: the core count the thread pool
+// defaults to.
+extern "C" int halide_host_cpu_count();
+
+namespace gridsample {
+namespace {
+
+// The Halide target features of each CpuIsa's target, as listed in GRIDSAMPLE_X86_TARGETS.
+bool cpu_supports(CpuIsa isa) {
+    std::initializer_list<halide_target_feature_t> features;
+    switch (isa) {
+    case CpuIsa::baseline: return true;
+    case CpuIsa::sse41: features = {halide_target_feature_sse41}; break;
+    case CpuIsa::avx2:
+        features = {halide_target_feature_avx2, halide_target_feature_avx,
+                    halide_target_feature_f16c, halide_target_feature_fma,
+                    halide_target_feature_sse41};
+        break;
+    case CpuIsa::avx512:
+        features = {halide_target_feature_avx512_skylake, halide_target_feature_avx2,
+                    halide_target_feature_avx, halide_target_feature_f16c,
+                    halide_target_feature_fma, halide_target_feature_sse41};
+        break;
+    }
+    constexpr int kWords = (halide_target_feature_end + 63) / 64;
+    uint64_t bits[kWords] = {};
+    for (halide_target_feature_t f : features) bits[f / 64] |= uint64_t{1} << (f % 64);
+    return halide_default_can_use_target_features(kWords, bits) != 0;
+}
+
+CpuIsa best_supported_isa() {
+    static const CpuIsa best = [] {
+        for (CpuIsa isa : {CpuIsa::avx512, CpuIsa::avx2, CpuIsa::sse41}) {
+            if (cpu_supports(isa)) return isa;
+        }
+        return CpuIsa::baseline;
+    }();
+    return best;
+}
+
+CpuIsa initial_max_isa() {
+    if (const char* value = std::getenv("GRIDSAMPLE_MAX_CPU_ISA")) {
+        for (CpuIsa isa : {CpuIsa::baseline, CpuIsa::sse41, CpuIsa::avx2, CpuIsa::avx512}) {
+            if (std::strcmp(value, to_string(isa)) == 0) return isa;
+        }
+    }
+    return CpuIsa::avx512;
+}
+
+std::atomic<CpuIsa> g_max_isa{initial_max_isa()};
+thread_local CpuIsa t_last_isa = CpuIsa::baseline;
+std::atomic<int> g_requested_threads{0};
+
+// Halide's default thread count: HL_NUM_THREADS (or the older HL_NUMTHREADS), else the number
+// of cores; at most 256.
+int default_num_threads() {
+    for (const char* name : {"HL_NUM_THREADS", "HL_NUMTHREADS"}) {
+        if (const char* value = std::getenv(name)) {
+            const int n = std::atoi(value);
+            if (n > 0) return std::min(n, 256);
+        }
+    }
+    return std::clamp(halide_host_cpu_count(), 1, 256);
+}
+
+}  // namespace
+
+void set_max_cpu_isa(CpuIsa max_isa) { g_max_isa.store(max_isa, std::memory_order_relaxed); }
+CpuIsa max_cpu_isa() { return g_max_isa.load(std::memory_order_relaxed); }
+CpuIsa last_dispatched_cpu_isa() { return t_last_isa; }
+
+int set_num_threads(int n) {
+    n = std::clamp(n, 0, 256);
+    const int previous = g_requested_threads.exchange(n);
+    halide_set_num_threads(n);
+    return previous;
+}
+
+int num_threads() {
+    const int requested = g_requested_threads.load();
+    return requested > 0 ? requested : default_num_threads();
+}
+
+namespace detail {
+
+CpuIsa select_cpu_isa() {
+    const auto best = static_cast<int>(best_supported_isa());
+    const auto cap = static_cast<int>(g_max_isa.load(std::memory_order_relaxed));
+    t_last_isa = static_cast<CpuIsa>(std::clamp(cap, 0, best));
+    return t_last_isa;
+}
+
+}  // namespace detail
+}  // namespace gridsample

@@ -1,0 +1,138 @@
+// grid_sample: validation (S8) and dispatch to the compiled variant for
+// (spatial dims, mode, padding, dtype). The sampling itself lives in generators/.
+#include "internal.h"
+
+#include "kernel_headers.inc"
+
+namespace gridsample {
+namespace {
+
+using namespace detail;
+
+using GridSampleKernel = int (*)(void const*, halide_buffer_t*, halide_buffer_t*, bool,
+                                 halide_buffer_t*);
+
+struct GridSampleVariant {
+    int spatial_dims;
+    Interpolation mode;
+    Padding padding;
+    DType dtype;
+    GridSampleKernel by_isa[4];
+};
+
+constexpr DType f32 = DType::float32;
+constexpr DType f64 = DType::float64;
+
+// Every compiled variant (generated from cmake/GridsampleVariants.cmake).
+constexpr GridSampleVariant kVariants[] = {
+#define GRIDSAMPLE_VARIANT_grid_sample(name, dims, mode, padding, dtype) \
+    {dims, Interpolation::mode, Padding::padding, dtype, GRIDSAMPLE_BY_ISA(name)},
+#define GRIDSAMPLE_VARIANT_affine_grid(...)
+#define float32 f32
+#define float64 f64
+#include "kernel_table.inc"
+#undef float32
+#undef float64
+#undef GRIDSAMPLE_VARIANT_grid_sample
+#undef GRIDSAMPLE_VARIANT_affine_grid
+};
+
+const GridSampleVariant* find_variant(int dims, const Options& o, DType dtype) {
+    for (const GridSampleVariant& v : kVariants) {
+        if (v.spatial_dims == dims && v.mode == o.mode && v.padding == o.padding &&
+            v.dtype == dtype) {
+            return &v;
+        }
+    }
+    return nullptr;
+}
+
+Status check_options(const Options& o) {
+    const auto mode = static_cast<int32_t>(o.mode);
+    const auto padding = static_cast<int32_t>(o.padding);
+    if (mode < 0 || mode > 2) {
+        return invalid("options.mode: invalid value " + std::to_string(mode) +
+                       " (expected 0 = bilinear, 1 = nearest, 2 = bicubic)");
+    }
+    if (padding < 0 || padding > 2) {
+        return invalid("options.padding: invalid value " + std::to_string(padding) +
+                       " (expected 0 = zeros, 1 = border, 2 = reflection)");
+    }
+    return Status::Ok();
+}
+
+// S8: everything about the arguments of grid_sample, in the order a caller would fix them.
+Status check_grid_sample(const TensorView& input, const TensorView& grid,
+                         const TensorView& output, const Options& options) {
+    if (Status s = check_options(options); !s.ok()) return s;
+    if (Status s = check_tensor(input, "input", 4, 5,
+                                "a 4-D (N, C, H, W) or 5-D (N, C, D, H, W) tensor");
+        !s.ok()) {
+        return s;
+    }
+    const int rank = input.rank;
+    const int dims = rank - 2;
+    const std::string rank_text = std::to_string(rank) + "-D";
+    const std::string grid_hint = dims == 2 ? "a 4-D (N, Ho, Wo, 2) tensor for 4-D input"
+                                            : "a 5-D (N, Do, Ho, Wo, 3) tensor for 5-D input";
+    if (Status s = check_tensor(grid, "grid", rank, rank, grid_hint.c_str()); !s.ok()) return s;
+    if (Status s = check_tensor(output, "output", rank, rank,
+                                dims == 2 ? "a 4-D (N, C, Ho, Wo) tensor for 4-D input"
+                                          : "a 5-D (N, C, Do, Ho, Wo) tensor for 5-D input");
+        !s.ok()) {
+        return s;
+    }
+    if (grid.sizes[rank - 1] != dims) {
+        return invalid("grid: expected last dimension " + std::to_string(dims) + " for " +
+                       rank_text + " input, got " + std::to_string(grid.sizes[rank - 1]));
+    }
+    if (grid.sizes[0] != input.sizes[0]) {
+        return invalid("grid: expected batch size " + std::to_string(input.sizes[0]) +
+                       " (the input's), got " + std::to_string(grid.sizes[0]));
+    }
+    for (int i = 2; i < rank; i++) {
+        if (input.sizes[i] == 0) {
+            return invalid("input: spatial dimensions must be non-empty, got shape " +
+                           shape_string(input));
+        }
+    }
+    if (options.mode == Interpolation::bicubic && dims == 3) {
+        return invalid("options.mode: bicubic interpolation supports 4-D input only, got 5-D");
+    }
+    if (grid.dtype != input.dtype) {
+        return invalid(std::string("grid: expected dtype ") + to_string(input.dtype) +
+                       " (the input's), got " + to_string(grid.dtype));
+    }
+    if (output.dtype != input.dtype) {
+        return invalid(std::string("output: expected dtype ") + to_string(input.dtype) +
+                       " (the input's), got " + to_string(output.dtype));
+    }
+    int64_t expected[kMaxRank] = {input.sizes[0], input.sizes[1]};
+    for (int i = 2; i < rank; i++) expected[i] = grid.sizes[i - 1];
+    for (int i = 0; i < rank; i++) {
+        if (output.sizes[i] != expected[i]) {
+            return invalid("output: expected shape " + shape_string(expected, rank) + ", got " +
+                           shape_string(output));
+        }
+    }
+    return check_output_memory(output, "output", {{&input, "input"}, {&grid, "grid"}});
+}
+
+}  // namespace
+
+Status grid_sample(const TensorView& input, const TensorView& grid, const TensorView& output,
+                   const Options& options) {
+    if (Status s = check_grid_sample(input, grid, output, options); !s.ok()) return s;
+    if (output.numel() == 0) return Status::Ok();  // N, C or an output size is 0 (S8)
+    const GridSampleVariant* variant = find_variant(input.rank - 2, options, input.dtype);
+    if (variant == nullptr) {
+        return unsupported(std::string("grid_sample: no compiled variant for ") +
+                           std::to_string(input.rank - 2) + "-D " + to_string(options.mode) + " " +
+                           to_string(options.padding) + " " + to_string(input.dtype));
+    }
+    HalideBuffer in(input), g(grid), out(output);
+    return run_kernel("grid_sample", variant->by_isa, in.get(), g.get(), options.align_corners,
+                      out.get());
+}
+
+}  // namespace gridsample

@@ -1,0 +1,107 @@
+// Argument checks shared by every entry point (SEMANTICS.md S8, S8b).
+#include "internal.h"
+
+#include <algorithm>
+#include <climits>
+#include <vector>
+
+namespace gridsample::detail {
+
+int64_t element_size(DType dtype) { return dtype == DType::float64 ? 8 : 4; }
+
+namespace {
+
+// The compiled kernels index memory with 32-bit arithmetic (Halide without large_buffers): every
+// extent and stride must fit an int32, and the bytes a tensor spans must stay below 2^31.
+constexpr int64_t kMaxSpanBytes = INT32_MAX;
+
+bool known_dtype(DType dtype) { return dtype == DType::float32 || dtype == DType::float64; }
+
+}  // namespace
+
+Status check_tensor(const TensorView& t, const char* name, int min_rank, int max_rank,
+                    const char* rank_hint) {
+    const std::string n = name;
+    if (!known_dtype(t.dtype)) {
+        return invalid(n + ": unsupported dtype value " +
+                       std::to_string(static_cast<int32_t>(t.dtype)) +
+                       " (expected 0 = float32 or 1 = float64)");
+    }
+    if (t.rank < min_rank || t.rank > max_rank) {
+        return invalid(n + ": expected " + rank_hint + ", got rank " + std::to_string(t.rank));
+    }
+    for (int i = 0; i < t.rank; i++) {
+        if (t.sizes[i] < 0) {
+            return invalid(n + ": size " + std::to_string(t.sizes[i]) + " in dimension " +
+                           std::to_string(i) + " is negative");
+        }
+        if (t.strides[i] < 0) {
+            return invalid(n + ": stride " + std::to_string(t.strides[i]) + " in dimension " +
+                           std::to_string(i) + " is negative (only non-negative strides are supported)");
+        }
+    }
+    if (t.numel() == 0) return Status::Ok();
+    if (t.data == nullptr) return invalid(n + ": data pointer is null for a non-empty tensor");
+    // The span in bytes, with overflow checks: sum of stride * (size - 1), plus one element.
+    int64_t span = 1;
+    for (int i = 0; i < t.rank; i++) {
+        int64_t extent_span = 0;
+        if (t.sizes[i] > INT32_MAX || t.strides[i] > INT32_MAX ||
+            __builtin_mul_overflow(t.strides[i], t.sizes[i] - 1, &extent_span) ||
+            __builtin_add_overflow(span, extent_span, &span)) {
+            span = INT64_MAX;
+            break;
+        }
+    }
+    if (span > kMaxSpanBytes / element_size(t.dtype)) {
+        return unsupported(n + ": tensor of shape " + shape_string(t) +
+                           " spans more than 2 GiB of memory (or has a size or stride above "
+                           "2^31 - 1), which this build does not support");
+    }
+    return Status::Ok();
+}
+
+ByteRange byte_range(const TensorView& t) {
+    ByteRange r;
+    if (t.numel() == 0) return r;
+    int64_t last = 0;
+    for (int i = 0; i < t.rank; i++) last += t.strides[i] * (t.sizes[i] - 1);
+    const int64_t size = element_size(t.dtype);
+    r.first = reinterpret_cast<uintptr_t>(t.data);
+    r.last = r.first + static_cast<uintptr_t>(last * size + size - 1);
+    r.empty = false;
+    return r;
+}
+
+Status check_output_memory(const TensorView& out, const char* name,
+                           std::initializer_list<std::pair<const TensorView*, const char*>> inputs) {
+    if (out.numel() == 0) return Status::Ok();
+    // Self-overlap: with the dimensions of size > 1 sorted by stride, each stride must exceed the
+    // span of all smaller ones. This accepts every dense and every sliced or padded layout;
+    // exotic interleavings that would not overlap are rejected too.
+    std::vector<std::pair<int64_t, int64_t>> dims;  // (stride, size)
+    for (int i = 0; i < out.rank; i++) {
+        if (out.sizes[i] > 1) dims.push_back({out.strides[i], out.sizes[i]});
+    }
+    std::sort(dims.begin(), dims.end());
+    int64_t inner_span = 0;  // elements spanned by the dimensions before this one, minus one
+    for (const auto& [stride, size] : dims) {
+        if (stride <= inner_span) {
+            return invalid(std::string(name) + ": memory overlaps itself (strides " +
+                           shape_string(out.strides, out.rank) + " for shape " +
+                           shape_string(out) + ")");
+        }
+        inner_span += stride * (size - 1);
+    }
+    const ByteRange o = byte_range(out);
+    for (const auto& [in, in_name] : inputs) {
+        const ByteRange r = byte_range(*in);
+        if (!r.empty && r.first <= o.last && o.first <= r.last) {
+            return invalid(std::string(name) + ": memory overlaps " + in_name +
+                           " (the output must not alias an input)");
+        }
+    }
+    return Status::Ok();
+}
+
+}  // namespace gridsample::detail

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs whatever this machine lacks to build and test gridsample. Idempotent: a second run
+# only checks and returns within a second or two.
+#   - Debian packages listed in scripts/apt-packages.txt (apt-get, only those missing);
+#   - a project-local Python virtual environment (.venv) with the pinned packages of
+#     scripts/requirements.txt (Halide 21, CMake, ninja).
+# Usage: scripts/bootstrap.sh [--dev]   (--dev adds PyTorch and NumPy for the golden-data script
+#                                        and the differential test against PyTorch)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+want_dev=0
+[[ "${1:-}" == "--dev" ]] && want_dev=1
+
+packages=$(grep -v '^\s*#' scripts/apt-packages.txt | xargs)
+if [[ $want_dev == 1 ]]; then packages="$packages python3-torch python3-numpy"; fi
+
+missing=()
+for p in $packages; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "bootstrap: installing Debian packages: ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) != 0 ]] && sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The Python used for the virtual environment: it needs headers (Halide's CMake package asks
+# for Python Development.Module) and the venv module.
+python=${GRIDSAMPLE_PYTHON:-python3}
+venv="$root/.venv"
+stamp="$venv/.requirements.sha256"
+want_hash=$(sha256sum scripts/requirements.txt | cut -d' ' -f1)
+if [[ ! -x "$venv/bin/python" || ! -f "$stamp" || "$(cat "$stamp")" != "$want_hash" ]]; then
+  echo "bootstrap: creating the virtual environment in .venv"
+  if ! "$python" -m venv "$venv" 2>/dev/null; then
+    sudo_cmd=()
+    [[ $(id -u) != 0 ]] && sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends python3-venv python3-dev
+    "$python" -m venv "$venv"
+  fi
+  "$venv/bin/python" -m pip install --quiet --upgrade pip
+  "$venv/bin/python" -m pip install --quiet -r scripts/requirements.txt
+  echo "$want_hash" > "$stamp"
+fi
