@@ -9,7 +9,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <initializer_list>
+#include <vector>
 
 // Part of Halide's runtime, though not declared in HalideRuntime.h: the core count the thread pool
 // defaults to.
@@ -19,25 +19,27 @@ namespace gridsample {
 namespace {
 
 // The Halide target features of each CpuIsa's target, as listed in GRIDSAMPLE_X86_TARGETS.
-bool cpu_supports(CpuIsa isa) {
-    std::initializer_list<halide_target_feature_t> features;
+std::vector<halide_target_feature_t> target_features(CpuIsa isa) {
     switch (isa) {
-    case CpuIsa::baseline: return true;
-    case CpuIsa::sse41: features = {halide_target_feature_sse41}; break;
+    case CpuIsa::baseline: return {};
+    case CpuIsa::sse41: return {halide_target_feature_sse41};
     case CpuIsa::avx2:
-        features = {halide_target_feature_avx2, halide_target_feature_avx,
-                    halide_target_feature_f16c, halide_target_feature_fma,
-                    halide_target_feature_sse41};
-        break;
+        return {halide_target_feature_avx2, halide_target_feature_avx, halide_target_feature_f16c,
+                halide_target_feature_fma, halide_target_feature_sse41};
     case CpuIsa::avx512:
-        features = {halide_target_feature_avx512_skylake, halide_target_feature_avx2,
-                    halide_target_feature_avx, halide_target_feature_f16c,
-                    halide_target_feature_fma, halide_target_feature_sse41};
-        break;
+        return {halide_target_feature_avx512_skylake, halide_target_feature_avx2,
+                halide_target_feature_avx, halide_target_feature_f16c,
+                halide_target_feature_fma, halide_target_feature_sse41};
     }
+    return {};
+}
+
+bool cpu_supports(CpuIsa isa) {
     constexpr int kWords = (halide_target_feature_end + 63) / 64;
     uint64_t bits[kWords] = {};
-    for (halide_target_feature_t f : features) bits[f / 64] |= uint64_t{1} << (f % 64);
+    for (halide_target_feature_t f : target_features(isa)) {
+        bits[f / 64] |= uint64_t{1} << (f % 64);
+    }
     return halide_default_can_use_target_features(kWords, bits) != 0;
 }
 
