@@ -1,0 +1,675 @@
+// The `gridsample` command-line tool, run as a separate process in a temporary directory.
+//
+// sample: results bit-identical to calling gridsample::grid_sample in-process (f32/f64, 2-D/3-D,
+// --repeat, --threads); every error path: exit 1 for bad input (the library's S8 errors, hostile
+// .npy files, missing or unwritable files) and 2 for usage errors, exactly one stderr line
+// starting with "error:" that names the problem, and the output file neither created nor changed.
+// warp: the demo's files and timing lines, an exact identity round trip, bad PNGs.
+#include "gridsample/gridsample.h"
+#include "npy.h"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace gridsample;
+
+constexpr int kExitBadInput = 1;
+constexpr int kExitUsage = 2;
+
+struct RunResult {
+    int exit_code = -1;
+    std::string out, err;
+
+    std::vector<std::string> err_lines() const {
+        std::vector<std::string> lines;
+        std::istringstream in(err);
+        for (std::string line; std::getline(in, line);) lines.push_back(line);
+        return lines;
+    }
+};
+
+std::string read_file(const fs::path& path) {
+    std::ifstream f(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+void write_file(const fs::path& path, const std::string& bytes) {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    ASSERT_TRUE(f.good()) << path;
+}
+
+// Runs the CLI with `args` in `cwd`, stdout and stderr captured through files in `log_dir`.
+RunResult run_cli(const fs::path& cwd, const fs::path& log_dir,
+                  const std::vector<std::string>& args) {
+    const fs::path out_path = log_dir / "stdout.txt", err_path = log_dir / "stderr.txt";
+    std::vector<char*> argv;
+    std::string program = GRIDSAMPLE_CLI;
+    argv.push_back(program.data());
+    std::vector<std::string> copies = args;
+    for (std::string& a : copies) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        const int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (out_fd < 0 || err_fd < 0 || chdir(cwd.c_str()) != 0) _exit(126);
+        dup2(out_fd, STDOUT_FILENO);
+        dup2(err_fd, STDERR_FILENO);
+        execv(argv[0], argv.data());
+        _exit(127);
+    }
+    RunResult r;
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) return r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = read_file(out_path);
+    r.err = read_file(err_path);
+    return r;
+}
+
+std::string describe(const RunResult& r) {
+    return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
+}
+
+// A .npy file with the given header dictionary (padded as NumPy does) and raw data bytes.
+std::string npy_file(const std::string& dict, const std::string& data) {
+    std::string header = dict;
+    header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+    header += '\n';
+    std::string bytes = "\x93NUMPY";
+    bytes += '\x01';
+    bytes += '\x00';
+    bytes += static_cast<char>(header.size() & 0xff);
+    bytes += static_cast<char>(header.size() >> 8);
+    return bytes + header + data;
+}
+
+std::string npy_dict(const std::string& descr, const std::string& fortran,
+                     const std::string& shape) {
+    return "{'descr': '" + descr + "', 'fortran_order': " + fortran + ", 'shape': " + shape + ", }";
+}
+
+// A valid float32 (1, 1, 4, 4) file.
+std::string valid_npy() {
+    return npy_file(npy_dict("<f4", "False", "(1, 1, 4, 4)"), std::string(64, '\0'));
+}
+
+npy::Array random_array(DType dtype, std::vector<int64_t> shape, double lo, double hi,
+                        unsigned seed) {
+    npy::Array a = npy::zeros(dtype, std::move(shape));
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> dist(lo, hi);
+    for (int64_t i = 0; i < a.numel(); i++) {
+        if (dtype == DType::float64) {
+            static_cast<double*>(a.data())[i] = dist(rng);
+        } else {
+            static_cast<float*>(a.data())[i] = static_cast<float>(dist(rng));
+        }
+    }
+    return a;
+}
+
+// grid_sample computed in this process, the oracle of the CLI's output.
+npy::Array expected_output(const npy::Array& input, const npy::Array& grid,
+                           const Options& options) {
+    std::vector<int64_t> shape = {input.shape[0], input.shape[1]};
+    shape.insert(shape.end(), grid.shape.begin() + 1, grid.shape.end() - 1);
+    npy::Array out = npy::zeros(input.dtype, shape);
+    const Status s = grid_sample(input.view(), grid.view(), out.view(), options);
+    EXPECT_TRUE(s.ok()) << s.message();
+    return out;
+}
+
+// A file's identity and content, to check that a failed run left it alone.
+struct FileSnapshot {
+    std::string bytes;
+    fs::file_time_type mtime;
+    ino_t inode = 0;
+
+    static FileSnapshot of(const fs::path& path) {
+        FileSnapshot s;
+        s.bytes = read_file(path);
+        s.mtime = fs::last_write_time(path);
+        struct stat st {};
+        if (stat(path.c_str(), &st) == 0) s.inode = st.st_ino;
+        return s;
+    }
+    bool operator==(const FileSnapshot& o) const {
+        return bytes == o.bytes && mtime == o.mtime && inode == o.inode;
+    }
+};
+
+class CliTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string pattern = (fs::temp_directory_path() / "gridsample-cli-XXXXXX").string();
+        ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+        root_ = pattern;
+        work_ = root_ / "work";
+        logs_ = root_ / "logs";
+        fs::create_directories(work_);
+        fs::create_directories(logs_);
+    }
+    void TearDown() override {
+        std::error_code ec;
+        fs::remove_all(root_, ec);
+    }
+
+    fs::path path(const std::string& name) const { return work_ / name; }
+    RunResult run(const std::vector<std::string>& args) const {
+        return run_cli(work_, logs_, args);
+    }
+
+    void save(const std::string& name, const npy::Array& a) const {
+        std::string error;
+        ASSERT_TRUE(npy::save(path(name).string(), a, error)) << error;
+    }
+    npy::Array load(const std::string& name) const {
+        npy::Array a;
+        std::string error;
+        EXPECT_TRUE(npy::load(path(name).string(), a, error)) << error;
+        return a;
+    }
+
+    // No temporary file of an atomic write may be left behind in `dir`.
+    void expect_no_temporaries(const fs::path& dir) const {
+        for (const auto& entry : fs::directory_iterator(dir)) {
+            EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos)
+                << "left behind: " << entry.path();
+        }
+    }
+
+    // Expects exit `code` with exactly one stderr line, starting with "error:" and containing
+    // every string of `words`, and nothing on stdout.
+    static void expect_error(const RunResult& r, int code, const std::vector<std::string>& words) {
+        EXPECT_EQ(r.exit_code, code) << describe(r);
+        const std::vector<std::string> lines = r.err_lines();
+        ASSERT_EQ(lines.size(), 1u) << describe(r);
+        EXPECT_EQ(lines[0].rfind("error:", 0), 0u) << lines[0];
+        for (const std::string& w : words) {
+            EXPECT_NE(lines[0].find(w), std::string::npos)
+                << "expected '" << w << "' in: " << lines[0];
+        }
+        EXPECT_EQ(r.out, "");
+    }
+
+    // Runs `args` (which name `output`) twice: with `output` absent, which must not appear, and
+    // with an old file at `output`, which must keep its bytes, mtime and inode.
+    void expect_failure_keeps_output(const std::vector<std::string>& args,
+                                     const std::string& output, int code,
+                                     const std::vector<std::string>& words) const {
+        const fs::path out = path(output);
+        fs::remove(out);
+        {
+            SCOPED_TRACE("output absent");
+            expect_error(run(args), code, words);
+            EXPECT_FALSE(fs::exists(out)) << "created " << out;
+        }
+        {
+            SCOPED_TRACE("output present");
+            write_file(out, "an earlier result");
+            fs::last_write_time(out, fs::last_write_time(out) - std::chrono::hours(24 * 400));
+            const FileSnapshot before = FileSnapshot::of(out);
+            expect_error(run(args), code, words);
+            EXPECT_TRUE(FileSnapshot::of(out) == before) << "changed " << out;
+        }
+        expect_no_temporaries(out.parent_path());
+    }
+
+    fs::path root_, work_, logs_;
+};
+
+// ---- sample: results -------------------------------------------------------------------------
+
+struct SampleCase {
+    std::string name;
+    DType dtype;
+    std::vector<int64_t> input_shape, grid_shape;
+    std::vector<std::string> flags;  // CLI options
+    Options options;                 // the same, for the in-process call
+};
+
+// Test names and failure messages show a case by its name.
+void PrintTo(const SampleCase& c, std::ostream* os) { *os << c.name; }
+
+class SampleResult : public CliTest, public ::testing::WithParamInterface<SampleCase> {};
+
+TEST_P(SampleResult, MatchesInProcessCallBitForBit) {
+    const SampleCase& c = GetParam();
+    const npy::Array input = random_array(c.dtype, c.input_shape, -2, 2, 1);
+    const npy::Array grid = random_array(c.dtype, c.grid_shape, -1.2, 1.2, 2);
+    save("in.npy", input);
+    save("grid.npy", grid);
+    std::vector<std::string> args = {"sample", "--input", "in.npy", "--grid", "grid.npy",
+                                     "--output", "out.npy"};
+    args.insert(args.end(), c.flags.begin(), c.flags.end());
+    const RunResult r = run(args);
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(r.err, "");
+
+    const npy::Array expected = expected_output(input, grid, c.options);
+    const npy::Array out = load("out.npy");
+    EXPECT_EQ(out.dtype, c.dtype);
+    EXPECT_EQ(out.shape, expected.shape);
+    EXPECT_TRUE(out.bytes == expected.bytes) << "output differs from gridsample::grid_sample";
+    expect_no_temporaries(work_);
+}
+
+Options make_options(Interpolation mode, Padding padding, bool align_corners) {
+    Options o;
+    o.mode = mode;
+    o.padding = padding;
+    o.align_corners = align_corners;
+    return o;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cli, SampleResult,
+    ::testing::Values(
+        SampleCase{"f32_2d_defaults", DType::float32, {2, 3, 7, 9}, {2, 5, 6, 2}, {}, {}},
+        SampleCase{"f64_2d_bicubic_reflection_aligned", DType::float64, {1, 2, 6, 5}, {1, 8, 4, 2},
+                   {"--mode", "bicubic", "--padding", "reflection", "--align-corners"},
+                   make_options(Interpolation::bicubic, Padding::reflection, true)},
+        SampleCase{"f32_2d_nearest_border", DType::float32, {1, 1, 5, 5}, {1, 3, 3, 2},
+                   {"--mode", "nearest", "--padding", "border"},
+                   make_options(Interpolation::nearest, Padding::border, false)},
+        SampleCase{"f32_3d_trilinear_reflection", DType::float32, {2, 2, 3, 4, 5}, {2, 2, 3, 4, 3},
+                   {"--padding", "reflection"},
+                   make_options(Interpolation::bilinear, Padding::reflection, false)},
+        SampleCase{"f64_3d_nearest_zeros_aligned", DType::float64, {1, 3, 4, 3, 2}, {1, 5, 2, 3, 3},
+                   {"--mode", "nearest", "--align-corners"},
+                   make_options(Interpolation::nearest, Padding::zeros, true)},
+        SampleCase{"f32_2d_repeat_and_one_thread", DType::float32, {1, 4, 16, 16}, {1, 9, 11, 2},
+                   {"--repeat", "5", "--threads", "1", "--mode", "bicubic"},
+                   make_options(Interpolation::bicubic, Padding::zeros, false)},
+        SampleCase{"f64_2d_three_threads_backend_cpu", DType::float64, {3, 2, 33, 17},
+                   {3, 40, 20, 2},
+                   {"--threads", "3", "--backend", "cpu", "--padding", "border"},
+                   make_options(Interpolation::bilinear, Padding::border, false)},
+        SampleCase{"f32_2d_empty_batch", DType::float32, {0, 2, 4, 4}, {0, 3, 3, 2}, {}, {}}),
+    [](const ::testing::TestParamInfo<SampleCase>& info) { return info.param.name; });
+
+TEST_F(CliTest, SampleReplacesAnExistingOutput) {
+    save("in.npy", random_array(DType::float32, {1, 1, 4, 4}, 0, 1, 3));
+    save("grid.npy", random_array(DType::float32, {1, 2, 2, 2}, -1, 1, 4));
+    write_file(path("out.npy"), "an earlier result");
+    const RunResult r =
+        run({"sample", "--input", "in.npy", "--grid", "grid.npy", "--output", "out.npy"});
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(load("out.npy").shape, (std::vector<int64_t>{1, 1, 2, 2}));
+}
+
+TEST_F(CliTest, ThreadCountAndRepeatDoNotChangeTheResult) {
+    save("in.npy", random_array(DType::float32, {2, 3, 40, 30}, -1, 1, 5));
+    save("grid.npy", random_array(DType::float32, {2, 25, 35, 2}, -1.1, 1.1, 6));
+    std::string first;
+    for (const std::vector<std::string>& extra :
+         {std::vector<std::string>{"--threads", "1"}, {"--threads", "2"}, {"--threads", "7"},
+          {"--threads", "0", "--repeat", "3"}}) {
+        std::vector<std::string> args = {"sample", "--input", "in.npy", "--grid", "grid.npy",
+                                         "--output", "out.npy", "--mode", "bicubic"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        const RunResult r = run(args);
+        ASSERT_EQ(r.exit_code, 0) << describe(r);
+        const std::string bytes = read_file(path("out.npy"));
+        if (first.empty()) first = bytes;
+        EXPECT_TRUE(bytes == first) << "differs with " << extra[0] << " " << extra[1];
+    }
+}
+
+// ---- sample: errors the library reports (S8) ---------------------------------------------------
+
+struct ShapeErrorCase {
+    std::string name;
+    DType input_dtype, grid_dtype;
+    std::vector<int64_t> input_shape, grid_shape;
+    std::vector<std::string> flags;
+    std::vector<std::string> words;  // the stderr line must contain each
+};
+
+// Test names and failure messages show a case by its name.
+void PrintTo(const ShapeErrorCase& c, std::ostream* os) { *os << c.name; }
+
+class SampleShapeError : public CliTest, public ::testing::WithParamInterface<ShapeErrorCase> {};
+
+TEST_P(SampleShapeError, ExitsOneNamingTheProblemAndKeepsOutput) {
+    const ShapeErrorCase& c = GetParam();
+    save("in.npy", random_array(c.input_dtype, c.input_shape, 0, 1, 7));
+    save("grid.npy", random_array(c.grid_dtype, c.grid_shape, -1, 1, 8));
+    std::vector<std::string> args = {"sample", "--input", "in.npy", "--grid", "grid.npy",
+                                     "--output", "out.npy"};
+    args.insert(args.end(), c.flags.begin(), c.flags.end());
+    expect_failure_keeps_output(args, "out.npy", kExitBadInput, c.words);
+}
+
+constexpr DType f32 = DType::float32, f64 = DType::float64;
+
+INSTANTIATE_TEST_SUITE_P(
+    Cli, SampleShapeError,
+    ::testing::Values(
+        ShapeErrorCase{"grid_last_dimension", f32, f32, {1, 2, 5, 6}, {1, 3, 4, 3}, {},
+                       {"grid:", "last dimension 2", "got 3"}},
+        ShapeErrorCase{"grid_last_dimension_3d", f32, f32, {1, 2, 3, 5, 6}, {1, 3, 4, 2, 2}, {},
+                       {"grid:", "last dimension 3", "got 2"}},
+        ShapeErrorCase{"batch_mismatch", f32, f32, {2, 2, 5, 6}, {3, 3, 4, 2}, {},
+                       {"grid:", "batch size 2", "got 3"}},
+        ShapeErrorCase{"grid_rank_5_for_4d_input", f32, f32, {1, 2, 5, 6}, {1, 2, 3, 4, 2}, {},
+                       {"grid:", "rank 5"}},
+        ShapeErrorCase{"grid_rank_4_for_5d_input", f64, f64, {1, 2, 3, 5, 6}, {1, 3, 4, 3}, {},
+                       {"grid:", "rank 4"}},
+        ShapeErrorCase{"input_rank_3", f32, f32, {2, 5, 6}, {2, 3, 4, 2}, {},
+                       {"input:", "rank 3"}},
+        ShapeErrorCase{"input_rank_6", f32, f32, {1, 1, 2, 2, 2, 2}, {1, 3, 4, 2}, {},
+                       {"input:", "rank 6"}},
+        ShapeErrorCase{"empty_spatial_input", f32, f32, {1, 2, 0, 6}, {1, 3, 4, 2}, {},
+                       {"input:", "spatial"}},
+        ShapeErrorCase{"bicubic_on_5d", f32, f32, {1, 2, 3, 5, 6}, {1, 2, 3, 4, 3},
+                       {"--mode", "bicubic"}, {"bicubic", "5-D"}},
+        ShapeErrorCase{"dtype_f32_input_f64_grid", f32, f64, {1, 2, 5, 6}, {1, 3, 4, 2}, {},
+                       {"grid:", "dtype float32", "float64"}},
+        ShapeErrorCase{"dtype_f64_input_f32_grid", f64, f32, {1, 2, 5, 6}, {1, 3, 4, 2}, {},
+                       {"grid:", "dtype float64", "float32"}}),
+    [](const ::testing::TestParamInfo<ShapeErrorCase>& info) { return info.param.name; });
+
+// ---- sample: hostile .npy files --------------------------------------------------------------
+
+struct HostileCase {
+    std::string name;
+    std::string bytes;
+    std::string problem;  // the stderr line must contain it
+};
+
+// Test names and failure messages show a case by its name.
+void PrintTo(const HostileCase& c, std::ostream* os) { *os << c.name; }
+
+class HostileNpy : public CliTest, public ::testing::WithParamInterface<HostileCase> {};
+
+TEST_P(HostileNpy, AsInputExitsOneAndKeepsOutput) {
+    write_file(path("in.npy"), GetParam().bytes);
+    save("grid.npy", random_array(DType::float32, {1, 3, 3, 2}, -1, 1, 9));
+    expect_failure_keeps_output(
+        {"sample", "--input", "in.npy", "--grid", "grid.npy", "--output", "out.npy"}, "out.npy",
+        kExitBadInput, {"input:", "in.npy", GetParam().problem});
+}
+
+TEST_P(HostileNpy, AsGridExitsOneAndKeepsOutput) {
+    save("in.npy", random_array(DType::float32, {1, 1, 4, 4}, 0, 1, 10));
+    write_file(path("grid.npy"), GetParam().bytes);
+    expect_failure_keeps_output(
+        {"sample", "--input", "in.npy", "--grid", "grid.npy", "--output", "out.npy"}, "out.npy",
+        kExitBadInput, {"grid:", "grid.npy", GetParam().problem});
+}
+
+std::string with_byte(std::string bytes, size_t at, char value) {
+    bytes[at] = value;
+    return bytes;
+}
+
+std::string huge_header_length() {
+    std::string bytes = "\x93NUMPY";
+    bytes += '\x02';
+    bytes += '\x00';
+    bytes += std::string(4, '\xff');
+    return bytes + "{'descr': '<f4'";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cli, HostileNpy,
+    ::testing::Values(
+        HostileCase{"empty_file", "", "bad magic"},
+        HostileCase{"bad_magic", with_byte(valid_npy(), 1, 'X'), "bad magic"},
+        HostileCase{"unknown_version", with_byte(valid_npy(), 6, '\x09'), "version 9"},
+        HostileCase{"truncated_header", valid_npy().substr(0, 30), "truncated header"},
+        HostileCase{"huge_header_length", huge_header_length(), "header length"},
+        HostileCase{"no_dictionary", npy_file("not a dictionary", ""), "malformed header"},
+        HostileCase{"no_shape", npy_file("{'descr': '<f4', 'fortran_order': False, }", ""),
+                    "no 'shape'"},
+        HostileCase{"truncated_data", valid_npy().substr(0, valid_npy().size() - 24),
+                    "truncated data"},
+        HostileCase{"trailing_garbage", valid_npy() + "garbage", "trailing data"},
+        HostileCase{"dtype_int32",
+                    npy_file(npy_dict("<i4", "False", "(1, 1, 4, 4)"), std::string(64, '\0')),
+                    "unsupported dtype"},
+        HostileCase{"dtype_big_endian_f32",
+                    npy_file(npy_dict(">f4", "False", "(1, 1, 4, 4)"), std::string(64, '\0')),
+                    "unsupported dtype"},
+        HostileCase{"dtype_f16",
+                    npy_file(npy_dict("<f2", "False", "(1, 1, 4, 4)"), std::string(32, '\0')),
+                    "unsupported dtype"},
+        HostileCase{"fortran_order",
+                    npy_file(npy_dict("<f4", "True", "(1, 1, 4, 4)"), std::string(64, '\0')),
+                    "Fortran"},
+        HostileCase{"absurd_shape",
+                    npy_file(npy_dict("<f4", "False", "(1000000000, 1000000000)"), ""),
+                    "too large"},
+        HostileCase{"overflowing_shape",
+                    npy_file(npy_dict("<f8", "False",
+                                      "(4000000000000, 4000000000000, 4000000000000, "
+                                      "4000000000000)"),
+                             ""),
+                    "too large"},
+        HostileCase{"negative_shape", npy_file(npy_dict("<f4", "False", "(-1, 1, 4, 4)"), ""),
+                    "shape"}),
+    [](const ::testing::TestParamInfo<HostileCase>& info) { return info.param.name; });
+
+// ---- sample: files that cannot be read or written ----------------------------------------------
+
+TEST_F(CliTest, MissingInputFile) {
+    save("grid.npy", random_array(DType::float32, {1, 3, 3, 2}, -1, 1, 11));
+    expect_failure_keeps_output(
+        {"sample", "--input", "absent.npy", "--grid", "grid.npy", "--output", "out.npy"}, "out.npy",
+        kExitBadInput, {"input:", "absent.npy", "cannot open"});
+}
+
+TEST_F(CliTest, MissingGridFile) {
+    save("in.npy", random_array(DType::float32, {1, 1, 4, 4}, 0, 1, 12));
+    expect_failure_keeps_output(
+        {"sample", "--input", "in.npy", "--grid", "absent.npy", "--output", "out.npy"}, "out.npy",
+        kExitBadInput, {"grid:", "absent.npy", "cannot open"});
+}
+
+TEST_F(CliTest, OutputInMissingDirectory) {
+    save("in.npy", random_array(DType::float32, {1, 1, 4, 4}, 0, 1, 13));
+    save("grid.npy", random_array(DType::float32, {1, 3, 3, 2}, -1, 1, 14));
+    const RunResult r = run({"sample", "--input", "in.npy", "--grid", "grid.npy", "--output",
+                             "no_such_dir/out.npy"});
+    expect_error(r, kExitBadInput, {"output:", "no_such_dir/out.npy"});
+    EXPECT_FALSE(fs::exists(path("no_such_dir")));
+}
+
+TEST_F(CliTest, OutputIsADirectory) {
+    save("in.npy", random_array(DType::float32, {1, 1, 4, 4}, 0, 1, 15));
+    save("grid.npy", random_array(DType::float32, {1, 3, 3, 2}, -1, 1, 16));
+    fs::create_directory(path("out.npy"));
+    write_file(path("out.npy") / "kept", "x");
+    const RunResult r =
+        run({"sample", "--input", "in.npy", "--grid", "grid.npy", "--output", "out.npy"});
+    expect_error(r, kExitBadInput, {"output:", "out.npy"});
+    EXPECT_TRUE(fs::is_directory(path("out.npy")));
+    EXPECT_EQ(read_file(path("out.npy") / "kept"), "x");
+    expect_no_temporaries(work_);
+}
+
+// ---- usage errors ----------------------------------------------------------------------------
+
+struct UsageCase {
+    std::string name;
+    std::vector<std::string> args;
+    std::string word;  // the stderr line must contain it
+};
+
+// Test names and failure messages show a case by its name.
+void PrintTo(const UsageCase& c, std::ostream* os) { *os << c.name; }
+
+class UsageError : public CliTest, public ::testing::WithParamInterface<UsageCase> {};
+
+TEST_P(UsageError, ExitsTwoAndKeepsOutput) {
+    save("in.npy", random_array(DType::float32, {1, 1, 4, 4}, 0, 1, 17));
+    save("grid.npy", random_array(DType::float32, {1, 3, 3, 2}, -1, 1, 18));
+    expect_failure_keeps_output(GetParam().args, "out.npy", kExitUsage, {GetParam().word});
+}
+
+std::vector<std::string> sample_args(std::vector<std::string> extra) {
+    std::vector<std::string> args = {"sample", "--input", "in.npy", "--grid", "grid.npy",
+                                     "--output", "out.npy"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cli, UsageError,
+    ::testing::Values(
+        UsageCase{"no_command", {}, "subcommand"},
+        UsageCase{"unknown_command", {"resample", "--output", "out.npy"}, "resample"},
+        UsageCase{"unknown_option", sample_args({"--bogus"}), "--bogus"},
+        UsageCase{"missing_input", {"sample", "--grid", "grid.npy", "--output", "out.npy"},
+                  "--input"},
+        UsageCase{"missing_grid", {"sample", "--input", "in.npy", "--output", "out.npy"}, "--grid"},
+        UsageCase{"missing_output_option", {"sample", "--input", "in.npy", "--grid", "grid.npy"},
+                  "--output"},
+        UsageCase{"bad_mode", sample_args({"--mode", "cubic"}), "--mode"},
+        UsageCase{"bad_padding", sample_args({"--padding", "wrap"}), "--padding"},
+        UsageCase{"threads_not_a_number", sample_args({"--threads", "many"}), "--threads"},
+        UsageCase{"threads_negative", sample_args({"--threads", "-2"}), "--threads"},
+        UsageCase{"repeat_zero", sample_args({"--repeat", "0"}), "--repeat"},
+        UsageCase{"repeat_fraction", sample_args({"--repeat", "1.5"}), "--repeat"},
+        UsageCase{"backend_unknown", sample_args({"--backend", "cuda"}), "--backend"},
+        UsageCase{"option_missing_value", sample_args({"--mode"}), "--mode"},
+        UsageCase{"warp_input_without_output", {"warp", "out.npy"}, "OUT.png"},
+        UsageCase{"warp_bad_translate", {"warp", "in.png", "out.npy", "--translate", "1"},
+                  "--translate"},
+        UsageCase{"warp_bad_rotate", {"warp", "in.png", "out.npy", "--rotate", "left"},
+                  "--rotate"}),
+    [](const ::testing::TestParamInfo<UsageCase>& info) { return info.param.name; });
+
+TEST_F(CliTest, HelpAndVersion) {
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"--help"}, {"sample", "--help"}, {"warp", "--help"}}) {
+        const RunResult r = run(args);
+        EXPECT_EQ(r.exit_code, 0) << describe(r);
+        EXPECT_NE(r.out.find("Usage:"), std::string::npos) << r.out;
+    }
+    EXPECT_NE(run({"sample", "--help"}).out.find("--align-corners"), std::string::npos);
+    EXPECT_NE(run({"warp", "--help"}).out.find("--rotate"), std::string::npos);
+    const RunResult v = run({"--version"});
+    EXPECT_EQ(v.exit_code, 0) << describe(v);
+    EXPECT_EQ(v.out.rfind("gridsample ", 0), 0u) << v.out;
+}
+
+// ---- warp ------------------------------------------------------------------------------------
+
+TEST_F(CliTest, WarpDemoWritesFourPngsAndPrintsThreeTimings) {
+    const RunResult r = run({"warp"});
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(r.err, "");
+    for (const char* name : {"warp_input.png", "warp_bilinear.png", "warp_nearest.png",
+                             "warp_bicubic.png"}) {
+        ASSERT_TRUE(fs::exists(path(name))) << name;
+        EXPECT_EQ(read_file(path(name)).substr(1, 3), "PNG") << name;
+    }
+    std::istringstream lines(r.out);
+    const std::regex timing(R"((bilinear|nearest|bicubic) +512x384 +[0-9]+\.[0-9]+ ms )"
+                            R"(\(median of 20 runs, [0-9]+ threads?\))");
+    std::vector<std::string> modes;
+    for (std::string line; std::getline(lines, line);) {
+        std::smatch m;
+        EXPECT_TRUE(std::regex_match(line, m, timing)) << line;
+        if (m.size() > 1) modes.push_back(m[1]);
+    }
+    EXPECT_EQ(modes, (std::vector<std::string>{"bilinear", "nearest", "bicubic"}));
+    // Different modes give different pictures.
+    EXPECT_NE(read_file(path("warp_bilinear.png")), read_file(path("warp_nearest.png")));
+    EXPECT_NE(read_file(path("warp_bilinear.png")), read_file(path("warp_bicubic.png")));
+    expect_no_temporaries(work_);
+}
+
+TEST_F(CliTest, WarpDemoWithOutDirAndOneMode) {
+    const RunResult r = run({"warp", "--out-dir", "demo/pictures", "--mode", "nearest", "--threads",
+                             "1", "--padding", "border", "--align-corners"});
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_TRUE(fs::exists(path("demo/pictures/warp_input.png")));
+    EXPECT_TRUE(fs::exists(path("demo/pictures/warp_nearest.png")));
+    EXPECT_FALSE(fs::exists(path("demo/pictures/warp_bilinear.png")));
+    EXPECT_TRUE(std::regex_match(
+        r.out, std::regex(R"(nearest +512x384 +[0-9.]+ ms \(median of 20 runs, 1 thread\)\n)")))
+        << r.out;
+}
+
+class WarpIdentity : public CliTest, public ::testing::WithParamInterface<std::string> {};
+
+// With align_corners, the identity transform samples every pixel centre exactly (S2), so the
+// 8-bit result is the input again.
+TEST_P(WarpIdentity, RoundTripsTheImageExactly) {
+    ASSERT_EQ(run({"warp", "--mode", "nearest"}).exit_code, 0);
+    const RunResult r = run({"warp", "warp_input.png", "identity.png", "--rotate", "0", "--scale",
+                             "1", "--translate", "0,0", "--align-corners", "--mode", GetParam()});
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err, "");
+    EXPECT_TRUE(read_file(path("identity.png")) == read_file(path("warp_input.png")))
+        << "the identity warp changed the image";
+    expect_no_temporaries(work_);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cli, WarpIdentity, ::testing::Values("bilinear", "nearest", "bicubic"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                             return info.param;
+                         });
+
+TEST_F(CliTest, WarpFileWithTransformChangesTheImage) {
+    ASSERT_EQ(run({"warp", "--mode", "nearest"}).exit_code, 0);
+    const RunResult r = run({"warp", "warp_input.png", "turned.png", "--rotate", "-90",
+                             "--padding", "reflection", "--mode", "bicubic"});
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(read_file(path("turned.png")).substr(1, 3), "PNG");
+    EXPECT_NE(read_file(path("turned.png")), read_file(path("warp_input.png")));
+}
+
+TEST_F(CliTest, WarpRejectsAFileThatIsNotAPng) {
+    write_file(path("bad.png"), "\x89PNG\r\n\x1a\nthis is not really an image");
+    expect_failure_keeps_output({"warp", "bad.png", "out.png"}, "out.png", kExitBadInput,
+                                {"input:", "bad.png"});
+}
+
+TEST_F(CliTest, WarpRejectsATruncatedPng) {
+    ASSERT_EQ(run({"warp", "--mode", "nearest"}).exit_code, 0);
+    const std::string png = read_file(path("warp_input.png"));
+    write_file(path("cut.png"), png.substr(0, png.size() / 2));
+    expect_failure_keeps_output({"warp", "cut.png", "out.png"}, "out.png", kExitBadInput,
+                                {"input:", "cut.png"});
+}
+
+TEST_F(CliTest, WarpMissingInputFile) {
+    expect_failure_keeps_output({"warp", "absent.png", "out.png"}, "out.png", kExitBadInput,
+                                {"input:", "absent.png", "cannot open"});
+}
+
+TEST_F(CliTest, WarpOutputInMissingDirectory) {
+    ASSERT_EQ(run({"warp", "--mode", "nearest"}).exit_code, 0);
+    const RunResult r = run({"warp", "warp_input.png", "no_such_dir/out.png"});
+    expect_error(r, kExitBadInput, {"output:", "no_such_dir/out.png"});
+    EXPECT_FALSE(fs::exists(path("no_such_dir")));
+    expect_no_temporaries(work_);
+}
+
+}  // namespace

@@ -1,0 +1,198 @@
+// gridsample: the command-line tool. This file only parses arguments (CLI11) into the option
+// structs of commands.h and maps parse failures to exit code 2; the commands live in
+// sample_command.cpp and warp_command.cpp.
+#include "commands.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+using gridsample::Interpolation;
+using gridsample::Padding;
+namespace cli = gridsample::cli;
+
+const std::map<std::string, Interpolation> kModes = {{"bilinear", Interpolation::bilinear},
+                                                     {"nearest", Interpolation::nearest},
+                                                     {"bicubic", Interpolation::bicubic}};
+const std::map<std::string, Padding> kPaddings = {
+    {"zeros", Padding::zeros}, {"border", Padding::border}, {"reflection", Padding::reflection}};
+
+// A CLI11 check that the value is an integer >= `min`.
+CLI::Validator integer_at_least(int min) {
+    return CLI::Validator(
+        [min](std::string& text) {
+            char* end = nullptr;
+            errno = 0;
+            const long v = std::strtol(text.c_str(), &end, 10);
+            if (text.empty() || *end != '\0' || errno == ERANGE || v < min || v > INT32_MAX) {
+                return "expected an integer >= " + std::to_string(min) + ", got '" + text + "'";
+            }
+            return std::string();
+        },
+        "INT>=" + std::to_string(min));
+}
+
+// Parses "X,Y" into two finite numbers.
+bool parse_pair(const std::string& text, double& x, double& y) {
+    const size_t comma = text.find(',');
+    if (comma == std::string::npos) return false;
+    const std::string parts[2] = {text.substr(0, comma), text.substr(comma + 1)};
+    double* values[2] = {&x, &y};
+    for (int i = 0; i < 2; i++) {
+        if (parts[i].empty()) return false;
+        char* end = nullptr;
+        *values[i] = std::strtod(parts[i].c_str(), &end);
+        if (end != parts[i].c_str() + parts[i].size() || !std::isfinite(*values[i])) return false;
+    }
+    return true;
+}
+
+// The names of the enum values accepted by --mode and --padding.
+template <typename Enum>
+std::vector<std::string> names(const std::map<std::string, Enum>& values) {
+    std::vector<std::string> out;
+    for (const auto& [name, value] : values) out.push_back(name);
+    return out;
+}
+
+// --mode, --padding and --align-corners, shared by both commands. The enum names are checked by
+// CLI11 (another value is a usage error) and converted to the enums after parsing.
+struct SamplingArgs {
+    std::string mode = "bilinear", padding = "zeros";
+    bool align_corners = false;
+    CLI::Option* mode_option = nullptr;
+
+    void add_to(CLI::App* cmd) {
+        mode_option = cmd->add_option("--mode", mode, "Interpolation (default: bilinear)")
+                          ->check(CLI::IsMember(names(kModes)))
+                          ->option_text("bilinear|nearest|bicubic");
+        cmd->add_option("--padding", padding, "Padding of out-of-range samples (default: zeros)")
+            ->check(CLI::IsMember(names(kPaddings)))
+            ->option_text("zeros|border|reflection");
+        cmd->add_flag("--align-corners", align_corners,
+                      "Grid values -1 and +1 are the centres of the corner pixels, not their "
+                      "outer edges");
+    }
+    gridsample::Options options() const {
+        gridsample::Options o;
+        o.mode = kModes.at(mode);
+        o.padding = kPaddings.at(padding);
+        o.align_corners = align_corners;
+        return o;
+    }
+};
+
+void add_threads_option(CLI::App* cmd, int& threads) {
+    cmd->add_option("--threads", threads, "CPU threads (default or 0: all cores)")
+        ->check(integer_at_least(0))
+        ->option_text("N");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"gridsample: PyTorch-exact grid_sample and affine_grid on the CPU", "gridsample"};
+    app.set_version_flag("--version", std::string("gridsample ") + GRIDSAMPLE_VERSION);
+    app.require_subcommand(1);
+
+    cli::SampleOptions sample;
+    CLI::App* sample_cmd = app.add_subcommand(
+        "sample", "output = grid_sample(input, grid) on NumPy .npy files (float32 or float64)");
+    sample_cmd
+        ->add_option("--input", sample.input_path, "Input .npy, (N, C, H, W) or (N, C, D, H, W)")
+        ->required();
+    sample_cmd
+        ->add_option("--grid", sample.grid_path, "Grid .npy, (N, Ho, Wo, 2) or (N, Do, Ho, Wo, 3)")
+        ->required();
+    sample_cmd->add_option("--output", sample.output_path, "Output .npy (written only on success)")
+        ->required();
+    SamplingArgs sample_sampling;
+    sample_sampling.add_to(sample_cmd);
+    add_threads_option(sample_cmd, sample.threads);
+    sample_cmd->add_option("--repeat", sample.repeat, "Run the operation K times (for timing)")
+        ->check(integer_at_least(1))
+        ->option_text("K");
+    std::string backend = "cpu";
+    sample_cmd->add_option("--backend", backend, "Where the kernels run (default: cpu)")
+        ->check(CLI::IsMember({"cpu"}));
+
+    cli::WarpOptions warp;
+    CLI::App* warp_cmd = app.add_subcommand(
+        "warp",
+        "Warp a PNG image with an affine transform (affine_grid + grid_sample). Without files: "
+        "warp a built-in image with every mode, write warp_*.png and print timings");
+    CLI::Option* in_opt = warp_cmd->add_option("IN.png", warp.input_path, "Image to warp");
+    CLI::Option* out_opt =
+        warp_cmd->add_option("OUT.png", warp.output_path, "Where to write the result");
+    in_opt->needs(out_opt);
+    double rotate = 0, scale = 1;
+    std::string translate;
+    CLI::Option* rotate_opt = warp_cmd->add_option("--rotate", rotate,
+                                                   "Rotation in degrees. Without any of "
+                                                   "--rotate, --scale, --translate: 30, 1.25 "
+                                                   "and 0.1,-0.05; otherwise 0, 1 and 0,0");
+    CLI::Option* scale_opt = warp_cmd->add_option("--scale", scale, "Scale of the sampling grid");
+    CLI::Option* translate_opt =
+        warp_cmd->add_option("--translate", translate, "Translation in normalized units")
+            ->option_text("X,Y")
+            ->check(CLI::Validator(
+                [](std::string& text) {
+                    double x, y;
+                    return parse_pair(text, x, y) ? std::string()
+                                                  : "expected X,Y (two numbers), got " + text;
+                },
+                "X,Y"));
+    SamplingArgs warp_sampling;
+    warp_sampling.add_to(warp_cmd);
+    add_threads_option(warp_cmd, warp.threads);
+    warp_cmd->add_option("--out-dir", warp.out_dir, "Directory for the demo's PNGs (default: .)")
+        ->excludes(in_opt);
+
+    // CLI11 would take an unknown command for a stray argument and only say that a command is
+    // required; name it instead.
+    if (argc > 1 && argv[1][0] != '-' && argv[1] != sample_cmd->get_name() &&
+        argv[1] != warp_cmd->get_name()) {
+        std::cerr << "error: unknown command '" << argv[1]
+                  << "' (expected sample or warp; run with --help for usage)\n";
+        return cli::kExitUsage;
+    }
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::Success& e) {  // --help, --version
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::cerr << "error: " << e.what() << " (run with --help for usage)\n";
+        return cli::kExitUsage;
+    }
+
+    if (sample_cmd->parsed()) {
+        sample.options = sample_sampling.options();
+    } else {
+        if (rotate_opt->count()) warp.rotate_degrees = rotate;
+        if (scale_opt->count()) warp.scale = scale;
+        if (translate_opt->count()) {
+            double x = 0, y = 0;
+            parse_pair(translate, x, y);
+            warp.translate_x = x;
+            warp.translate_y = y;
+        }
+        warp.options = warp_sampling.options();
+        warp.mode_given = warp_sampling.mode_option->count() > 0;
+    }
+    // The library reports errors as values; this catches what the standard library may throw
+    // (out of memory, file system errors) so that it, too, ends as one "error:" line.
+    try {
+        return sample_cmd->parsed() ? cli::run_sample(sample) : cli::run_warp(warp);
+    } catch (const std::exception& e) {
+        return cli::report_error(e.what());
+    }
+}

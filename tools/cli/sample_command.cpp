@@ -1,0 +1,97 @@
+// `gridsample sample`: grid_sample on .npy files. Everything is checked and computed in memory
+// before the output is written (atomically, by npy::save), so on error the output file is
+// neither created nor changed.
+#include "commands.h"
+#include "npy.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+namespace gridsample::cli {
+namespace {
+
+// The shape S1 gives the output, when the input and grid ranks allow one: (N, C, *grid spatial).
+// Otherwise empty, and the library's validation names the problem with input or grid.
+std::vector<int64_t> output_shape(const npy::Array& input, const npy::Array& grid) {
+    const size_t rank = input.shape.size();
+    if ((rank != 4 && rank != 5) || grid.shape.size() != rank) return {};
+    std::vector<int64_t> shape = {input.shape[0], input.shape[1]};
+    shape.insert(shape.end(), grid.shape.begin() + 1, grid.shape.end() - 1);
+    return shape;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+    std::string s = "(";
+    for (size_t i = 0; i < shape.size(); i++) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + ")";
+}
+
+// The bytes an array of `shape` needs, or -1 if that overflows.
+int64_t byte_count(DType dtype, const std::vector<int64_t>& shape) {
+    int64_t bytes = dtype == DType::float64 ? 8 : 4;
+    for (int64_t s : shape) {
+        if (__builtin_mul_overflow(bytes, s, &bytes)) return -1;
+    }
+    return bytes;
+}
+
+int64_t physical_memory_bytes() {
+    const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page_size > 0 ? int64_t{pages} * page_size : INT64_MAX;
+}
+
+}  // namespace
+
+int run_sample(const SampleOptions& opts) {
+    std::string error;
+    npy::Array input, grid;
+    if (!npy::load(opts.input_path, input, error)) return report_error("input: " + error);
+    if (!npy::load(opts.grid_path, grid, error)) return report_error("grid: " + error);
+
+    // The output takes the input's dtype; a grid of another dtype is reported by the library.
+    npy::Array output;
+    output.dtype = input.dtype;
+    output.shape = output_shape(input, grid);
+    TensorView output_view;  // rank 0 when no shape could be formed: the library names the problem
+    // The kernel writes into calloc'd memory, which the OS hands out untouched: an output the
+    // library then rejects (over its size limit, say) costs nothing. The result is copied into
+    // the array only on success.
+    std::unique_ptr<unsigned char, decltype(&std::free)> buffer(nullptr, &std::free);
+    int64_t bytes = 0;
+    if (!output.shape.empty()) {
+        // A small input and grid can describe a huge output (C from one, Ho * Wo from the other).
+        bytes = byte_count(output.dtype, output.shape);
+        if (bytes < 0 || bytes > physical_memory_bytes()) {
+            return report_error("output: shape " + shape_text(output.shape) +
+                                " is larger than this machine's memory");
+        }
+        buffer.reset(static_cast<unsigned char*>(std::calloc(std::max<int64_t>(bytes, 1), 1)));
+        if (!buffer) {
+            return report_error("output: not enough memory for shape " + shape_text(output.shape));
+        }
+        output_view =
+            TensorView::make(buffer.get(), output.dtype, static_cast<int32_t>(output.shape.size()),
+                             output.shape.data());
+    }
+
+    if (opts.threads > 0) set_num_threads(opts.threads);
+    for (int i = 0; i < opts.repeat; i++) {
+        const Status status = grid_sample(input.view(), grid.view(), output_view, opts.options);
+        if (!status.ok()) return report_error(status.message());
+    }
+    try {
+        output.bytes.assign(buffer.get(), buffer.get() + bytes);
+    } catch (const std::bad_alloc&) {
+        return report_error("output: not enough memory for shape " + shape_text(output.shape));
+    }
+    if (!npy::save(opts.output_path, output, error)) return report_error("output: " + error);
+    return kExitOk;
+}
+
+}  // namespace gridsample::cli
