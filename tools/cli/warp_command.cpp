@@ -26,18 +26,23 @@ constexpr double kDefaultScale = 1.25;
 constexpr double kDefaultTranslateX = 0.1, kDefaultTranslateY = -0.05;
 constexpr int kTimedRuns = 20;
 
-// theta = [[s cos a, -s sin a, tx], [s sin a, s cos a, ty]] (a in degrees). Options that are not
-// given are the identity, unless none is given: then the demo's transform.
-std::array<float, 6> make_theta(const WarpOptions& opts) {
+// The affine_grid matrix of a rotation by a (degrees) and a scale s in pixel space, followed by a
+// translation (tx, ty) in normalized coordinates. affine_grid works in normalized coordinates,
+// where x spans the width and y the height, so a rotation of a non-square image is conjugated by
+// the aspect ratio r = W / H to stay a rotation in pixels:
+//   theta = [[s cos a, -s sin a / r, tx], [s r sin a, s cos a, ty]]
+// Options that are not given are the identity, unless none is given: then the demo's transform.
+std::array<float, 6> make_theta(const WarpOptions& opts, int width, int height) {
     const bool any = opts.rotate_degrees || opts.scale || opts.translate_x;
     const double degrees = opts.rotate_degrees.value_or(any ? 0.0 : kDefaultRotateDegrees);
     const double s = opts.scale.value_or(any ? 1.0 : kDefaultScale);
     const double tx = opts.translate_x.value_or(any ? 0.0 : kDefaultTranslateX);
     const double ty = opts.translate_y.value_or(any ? 0.0 : kDefaultTranslateY);
     const double a = degrees * 3.14159265358979323846 / 180.0;
-    const float sc = float(s * std::cos(a)), ss = float(s * std::sin(a));
-    return {sc, -ss, float(tx),  //
-            ss, sc, float(ty)};
+    const double r = double(width) / double(height);
+    const double sc = s * std::cos(a), ss = s * std::sin(a);
+    return {float(sc), float(-ss / r), float(tx),  //
+            float(ss * r), float(sc), float(ty)};
 }
 
 // Interleaved 8-bit pixels to planar float32 (C, H, W).
@@ -114,7 +119,7 @@ int warp_file(const WarpOptions& opts) {
     std::string error;
     Image image;
     if (!read_image(opts.input_path, image, error)) return report_error("input: " + error);
-    Warp warp(image, make_theta(opts), opts.options.align_corners);
+    Warp warp(image, make_theta(opts, image.width, image.height), opts.options.align_corners);
     if (Status s = warp.make_grid(); !s.ok()) return report_error(s.message());
     if (Status s = warp.sample(opts.options.mode, opts.options.padding); !s.ok()) {
         return report_error(s.message());
@@ -134,7 +139,7 @@ int warp_demo(const WarpOptions& opts) {
     std::string error;
     if (!write_png((dir / "warp_input.png").string(), image, error)) return report_error(error);
 
-    Warp warp(image, make_theta(opts), opts.options.align_corners);
+    Warp warp(image, make_theta(opts, image.width, image.height), opts.options.align_corners);
     if (Status s = warp.make_grid(); !s.ok()) return report_error(s.message());
     std::vector<Interpolation> modes = {Interpolation::bilinear, Interpolation::nearest,
                                         Interpolation::bicubic};
