@@ -16,19 +16,9 @@ struct AffineGridVariant {
     AffineGridKernel by_isa[4];
 };
 
-constexpr DType f32 = DType::float32;
-constexpr DType f64 = DType::float64;
-
 constexpr AffineGridVariant kVariants[] = {
-#define GRIDSAMPLE_VARIANT_grid_sample(...)
 #define GRIDSAMPLE_VARIANT_affine_grid(name, dims, dtype) {dims, dtype, GRIDSAMPLE_BY_ISA(name)},
-#define float32 f32
-#define float64 f64
 #include "kernel_table.inc"
-#undef float32
-#undef float64
-#undef GRIDSAMPLE_VARIANT_grid_sample
-#undef GRIDSAMPLE_VARIANT_affine_grid
 };
 
 Status check_affine_grid(const TensorView& theta, const int64_t* size, int32_t size_len,

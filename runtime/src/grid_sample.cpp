@@ -20,21 +20,11 @@ struct GridSampleVariant {
     GridSampleKernel by_isa[4];
 };
 
-constexpr DType f32 = DType::float32;
-constexpr DType f64 = DType::float64;
-
 // Every compiled variant (generated from cmake/GridsampleVariants.cmake).
 constexpr GridSampleVariant kVariants[] = {
 #define GRIDSAMPLE_VARIANT_grid_sample(name, dims, mode, padding, dtype) \
-    {dims, Interpolation::mode, Padding::padding, dtype, GRIDSAMPLE_BY_ISA(name)},
-#define GRIDSAMPLE_VARIANT_affine_grid(...)
-#define float32 f32
-#define float64 f64
+    {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name)},
 #include "kernel_table.inc"
-#undef float32
-#undef float64
-#undef GRIDSAMPLE_VARIANT_grid_sample
-#undef GRIDSAMPLE_VARIANT_affine_grid
 };
 
 const GridSampleVariant* find_variant(int dims, const Options& o, DType dtype) {
