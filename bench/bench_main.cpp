@@ -1,0 +1,260 @@
+// The benchmark suite: gridsample against PyTorch's CPU kernel and OpenCV's remap, in one binary
+// and one run, on the same data and thread counts, plus a streaming copy for the bandwidth
+// roofline. After Google Benchmark's own output it prints one table (see print_table).
+//
+//   gridsample_bench [google benchmark flags] [--table=FILE.md]
+#include "peers.h"
+#include "workloads.h"
+
+#include <HalideRuntime.h>
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <sys/resource.h>
+#include <thread>
+#include <vector>
+
+namespace gridsample_bench {
+namespace {
+
+int all_cores() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+std::vector<int> thread_counts() {
+    std::vector<int> t{1};
+    if (all_cores() > 1) t.push_back(all_cores());
+    return t;
+}
+
+// Bytes Halide allocates for intermediates during one call, measured with a counting allocator.
+std::map<std::string, int64_t> g_scratch_bytes;
+int64_t g_allocated = 0;
+
+void* counting_malloc(void*, size_t size) {
+    g_allocated += static_cast<int64_t>(size);
+    const size_t alignment = 128;
+    return std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
+}
+void counting_free(void*, void* ptr) { std::free(ptr); }
+
+void ours_forward(const Workload& w, int threads, benchmark::State& state) {
+    Data& d = data_for(w);
+    gridsample::set_num_threads(threads);
+    const gridsample::Options options{w.mode, w.padding, w.align_corners};
+    {
+        g_allocated = 0;
+        halide_malloc_t old_malloc = halide_set_custom_malloc(counting_malloc);
+        halide_free_t old_free = halide_set_custom_free(counting_free);
+        gridsample::grid_sample(d.input_view, d.grid_view, d.output_view, options);
+        halide_set_custom_malloc(old_malloc);
+        halide_set_custom_free(old_free);
+        g_scratch_bytes[w.name] = g_allocated;
+    }
+    for (auto _ : state) {
+        const gridsample::Status s =
+            gridsample::grid_sample(d.input_view, d.grid_view, d.output_view, options);
+        if (!s.ok()) state.SkipWithError(s.message().c_str());
+        benchmark::ClobberMemory();
+    }
+    gridsample::set_num_threads(0);
+}
+
+// A streaming copy of 256 MiB split over `threads` threads: the bandwidth any memory-bound
+// kernel is bounded by (bytes processed = read + written).
+void stream_copy(int threads, benchmark::State& state) {
+    const size_t bytes = size_t{256} << 20;
+    static std::vector<char> src(bytes, 1), dst(bytes, 0);
+    for (auto _ : state) {
+        std::vector<std::thread> pool;
+        const size_t chunk = bytes / threads;
+        for (int t = 0; t < threads; t++) {
+            pool.emplace_back([t, chunk] { std::memcpy(dst.data() + t * chunk, src.data() + t * chunk, chunk); });
+        }
+        for (auto& th : pool) th.join();
+        benchmark::ClobberMemory();
+    }
+    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(2 * bytes));
+}
+
+// Collects every run's time per iteration (milliseconds) by name, besides the console output.
+class TableReporter : public benchmark::ConsoleReporter {
+public:
+    std::map<std::string, double> ms;
+    std::map<std::string, double> bytes_per_second;
+
+    void ReportRuns(const std::vector<Run>& runs) override {
+        ConsoleReporter::ReportRuns(runs);
+        for (const Run& run : runs) {
+            if (run.error_occurred || run.run_type != Run::RT_Iteration) continue;
+            std::string name = run.benchmark_name();
+            const std::string real_time = "/real_time";
+            if (name.size() > real_time.size() &&
+                name.compare(name.size() - real_time.size(), real_time.size(), real_time) == 0) {
+                name.resize(name.size() - real_time.size());
+            }
+            ms[name] = run.GetAdjustedRealTime() * to_ms(run.time_unit);
+            auto it = run.counters.find("bytes_per_second");
+            if (it != run.counters.end()) bytes_per_second[name] = it->second;
+        }
+    }
+
+private:
+    static double to_ms(benchmark::TimeUnit unit) {
+        switch (unit) {
+        case benchmark::kNanosecond: return 1e-6;
+        case benchmark::kMicrosecond: return 1e-3;
+        case benchmark::kMillisecond: return 1.0;
+        case benchmark::kSecond: return 1e3;
+        }
+        return 1.0;
+    }
+};
+
+std::string machine_description() {
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string line, model = "unknown CPU";
+    while (std::getline(cpuinfo, line)) {
+        if (line.rfind("model name", 0) == 0) {
+            model = line.substr(line.find(':') + 2);
+            break;
+        }
+    }
+    return model + ", " + std::to_string(all_cores()) + " hardware threads";
+}
+
+std::string fmt(const char* format, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, format, v);
+    return buf;
+}
+
+// Columns: the workload and thread count; our time; PyTorch's time and its ratio to ours (how
+// many times faster we are); OpenCV's ratios in the planar and interleaved layouts; the fraction
+// of the bandwidth roofline we reach (bytes that must move / streaming-copy bandwidth, over our
+// time); and the bytes Halide allocated for intermediates per call. Then the geometric mean and
+// the smallest ratio against PyTorch per thread count.
+std::string make_table(const TableReporter& r) {
+    std::ostringstream out;
+    out << "Machine: " << machine_description() << "\n";
+    out << "Peers: " << torch_info().description << "; " << opencv_info().description << "\n\n";
+    out << "| workload | threads | ours ms | PyTorch ms | vs PyTorch | vs OpenCV planar | vs OpenCV HWC "
+           "| roofline | Halide scratch MiB per call |\n";
+    out << "|---|---|---|---|---|---|---|---|---|\n";
+    std::map<int, std::vector<double>> ratios;
+    auto find = [&](const std::string& name) {
+        auto it = r.ms.find(name);
+        return it == r.ms.end() ? -1.0 : it->second;
+    };
+    for (int t : thread_counts()) {
+        const double bandwidth =
+            r.bytes_per_second.count("stream_copy/threads:" + std::to_string(t))
+                ? r.bytes_per_second.at("stream_copy/threads:" + std::to_string(t))
+                : -1.0;
+        for (const Workload& w : forward_workloads()) {
+            const std::string suffix = "/threads:" + std::to_string(t);
+            const double ours = find("fwd/" + w.name + "/ours" + suffix);
+            if (ours < 0) continue;
+            const double torch = find("fwd/" + w.name + "/torch" + suffix);
+            const double planar = find("fwd/" + w.name + "/opencv_planar" + suffix);
+            const double hwc = find("fwd/" + w.name + "/opencv_hwc" + suffix);
+            out << "| " << w.name << " | " << t << " | " << fmt("%.3f", ours) << " | "
+                << (torch > 0 ? fmt("%.3f", torch) : "-") << " | "
+                << (torch > 0 ? fmt("%.2fx", torch / ours) : "-") << " | "
+                << (planar > 0 ? fmt("%.2fx", planar / ours) : "-") << " | "
+                << (hwc > 0 ? fmt("%.2fx", hwc / ours) : "-") << " | "
+                << (bandwidth > 0 ? fmt("%.0f%%", 100.0 * (w.bytes_moved() / bandwidth * 1e3) / ours)
+                                  : "-")
+                << " | " << fmt("%.2f", g_scratch_bytes[w.name] / 1048576.0) << " |\n";
+            if (torch > 0) ratios[t].push_back(torch / ours);
+        }
+    }
+    out << "\n";
+    for (const auto& [t, v] : ratios) {
+        double log_sum = 0;
+        for (double x : v) log_sum += std::log(x);
+        out << "vs PyTorch at " << t << " thread(s): geometric mean "
+            << fmt("%.2fx", std::exp(log_sum / v.size())) << ", smallest "
+            << fmt("%.2fx", *std::min_element(v.begin(), v.end())) << " (" << v.size()
+            << " workloads)\n";
+    }
+    for (int t : thread_counts()) {
+        const std::string key = "stream_copy/threads:" + std::to_string(t);
+        if (r.bytes_per_second.count(key)) {
+            out << "Streaming copy at " << t << " thread(s): "
+                << fmt("%.1f GB/s", r.bytes_per_second.at(key) / 1e9) << "\n";
+        }
+    }
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    out << "Peak resident memory of the benchmark process: "
+        << fmt("%.0f MiB", usage.ru_maxrss / 1024.0) << "\n";
+    return out.str();
+}
+
+void register_benchmarks() {
+    for (int t : thread_counts()) {
+        const std::string suffix = "/threads:" + std::to_string(t);
+        benchmark::RegisterBenchmark(("stream_copy" + suffix).c_str(),
+                                     [t](benchmark::State& s) { stream_copy(t, s); })
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond);
+        for (const Workload& w : forward_workloads()) {
+            const std::string base = "fwd/" + w.name;
+            benchmark::RegisterBenchmark((base + "/ours" + suffix).c_str(),
+                                         [w, t](benchmark::State& s) { ours_forward(w, t, s); })
+                ->UseRealTime()
+                ->Unit(benchmark::kMillisecond);
+            if (torch_info().available) {
+                benchmark::RegisterBenchmark((base + "/torch" + suffix).c_str(),
+                                             [w, t](benchmark::State& s) { torch_forward(w, t, s); })
+                    ->UseRealTime()
+                    ->Unit(benchmark::kMillisecond);
+            }
+            if (w.compare_opencv && opencv_info().available) {
+                for (bool interleaved : {false, true}) {
+                    benchmark::RegisterBenchmark(
+                        (base + (interleaved ? "/opencv_hwc" : "/opencv_planar") + suffix).c_str(),
+                        [w, t, interleaved](benchmark::State& s) { opencv_remap(w, t, interleaved, s); })
+                        ->UseRealTime()
+                        ->Unit(benchmark::kMillisecond);
+                }
+            }
+        }
+    }
+}
+
+}  // namespace
+}  // namespace gridsample_bench
+
+int main(int argc, char** argv) {
+    std::string table_path;
+    std::vector<char*> args;
+    for (int i = 0; i < argc; i++) {
+        if (std::strncmp(argv[i], "--table=", 8) == 0) {
+            table_path = argv[i] + 8;
+        } else {
+            args.push_back(argv[i]);
+        }
+    }
+    int n = static_cast<int>(args.size());
+    benchmark::Initialize(&n, args.data());
+    if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 2;
+    gridsample_bench::register_benchmarks();
+    gridsample_bench::TableReporter reporter;
+    benchmark::RunSpecifiedBenchmarks(&reporter);
+    const std::string table = gridsample_bench::make_table(reporter);
+    std::printf("\n%s", table.c_str());
+    if (!table_path.empty()) {
+        std::ofstream(table_path) << table;
+        std::printf("table written to %s\n", table_path.c_str());
+    }
+    benchmark::Shutdown();
+    return 0;
+}

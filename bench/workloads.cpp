@@ -1,0 +1,157 @@
+// The benchmark workloads (see workloads.h) and their cached data.
+#include "workloads.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <random>
+#include <tuple>
+
+namespace gridsample_bench {
+
+int64_t product(const std::vector<int64_t>& v) {
+    int64_t p = 1;
+    for (int64_t x : v) p *= x;
+    return p;
+}
+
+std::vector<int64_t> Workload::grid_shape() const {
+    std::vector<int64_t> s(input_shape.begin(), input_shape.end());
+    s.erase(s.begin() + 1);  // drop C
+    s.push_back(spatial_dims());
+    return s;
+}
+
+std::vector<int64_t> Workload::output_shape() const { return input_shape; }
+
+int64_t Workload::bytes_moved() const {
+    return (product(input_shape) + product(grid_shape()) + product(output_shape())) *
+           element_size();
+}
+
+const std::vector<Workload>& forward_workloads() {
+    static const std::vector<Workload> workloads = [] {
+        std::vector<Workload> w;
+        const std::vector<int64_t> feat{8, 64, 128, 128}, image{1, 3, 1080, 1920},
+            volume{1, 16, 64, 64, 64}, small{256, 1, 28, 28};
+        const std::pair<Interpolation, const char*> modes[] = {
+            {Interpolation::bilinear, "bilinear"},
+            {Interpolation::nearest, "nearest"},
+            {Interpolation::bicubic, "bicubic"}};
+        const std::pair<Padding, const char*> paddings[] = {
+            {Padding::zeros, "zeros"}, {Padding::border, "border"}, {Padding::reflection, "reflection"}};
+        for (auto [mode, mode_name] : modes) {
+            for (auto [padding, padding_name] : paddings) {
+                Workload k;
+                k.name = std::string("feat_") + mode_name + "_" + padding_name;
+                k.input_shape = feat;
+                k.mode = mode;
+                k.padding = padding;
+                w.push_back(k);
+            }
+        }
+        for (auto [mode, mode_name] : modes) {
+            for (int p = 0; p < 2; p++) {
+                Workload k;
+                k.name = std::string("image_") + mode_name + "_" + paddings[p].second;
+                k.input_shape = image;
+                k.mode = mode;
+                k.padding = paddings[p].first;
+                k.compare_opencv = true;
+                w.push_back(k);
+            }
+        }
+        Workload random;
+        random.name = "random_bilinear_zeros";
+        random.input_shape = feat;
+        random.grid = GridKind::random;
+        w.push_back(random);
+        Workload trilinear;
+        trilinear.name = "volume_trilinear_border_ac";
+        trilinear.input_shape = volume;
+        trilinear.padding = Padding::border;
+        trilinear.align_corners = true;
+        w.push_back(trilinear);
+        Workload nearest3d;
+        nearest3d.name = "volume_nearest_zeros";
+        nearest3d.input_shape = volume;
+        nearest3d.mode = Interpolation::nearest;
+        w.push_back(nearest3d);
+        Workload stn;
+        stn.name = "small_bilinear_zeros";
+        stn.input_shape = small;
+        w.push_back(stn);
+        Workload f64;
+        f64.name = "feat_bilinear_zeros_f64";
+        f64.input_shape = feat;
+        f64.dtype = DType::float64;
+        w.push_back(f64);
+        return w;
+    }();
+    return workloads;
+}
+
+namespace {
+
+template <typename T>
+void fill(Data& d, const Workload& w) {
+    const int dims = w.spatial_dims();
+    const int64_t n = w.input_shape[0];
+    std::mt19937 rng(1234);
+    std::uniform_real_distribution<double> unit(-1.0, 1.0);
+    T* input = reinterpret_cast<T*>(d.input.data());
+    for (int64_t i = 0; i < product(w.input_shape); i++) input[i] = static_cast<T>(unit(rng));
+    T* grid = reinterpret_cast<T*>(d.grid.data());
+    const std::vector<int64_t> grid_shape = w.grid_shape();
+    if (w.grid == GridKind::random) {
+        std::uniform_real_distribution<double> g(-1.1, 1.1);
+        for (int64_t i = 0; i < product(grid_shape); i++) grid[i] = static_cast<T>(g(rng));
+        return;
+    }
+    const double a = 0.3, s = 0.9, c = std::cos(a), sn = std::sin(a);
+    std::vector<T> theta;
+    for (int64_t b = 0; b < n; b++) {
+        if (dims == 2) {
+            theta.insert(theta.end(), {T(s * c), T(-s * sn), T(0.05), T(s * sn), T(s * c), T(-0.03)});
+        } else {
+            theta.insert(theta.end(), {T(s * c), T(-s * sn), T(0), T(0.05),  //
+                                       T(s * sn), T(s * c), T(0), T(-0.03),  //
+                                       T(0), T(0), T(s), T(0.02)});
+        }
+    }
+    const DType dtype = w.dtype;
+    const std::vector<int64_t> theta_shape{n, dims, dims + 1};
+    const gridsample::Status st = gridsample::affine_grid(
+        gridsample::TensorView::make(theta.data(), dtype, 3, theta_shape.data()),
+        w.input_shape.data(), static_cast<int32_t>(w.input_shape.size()), d.grid_view,
+        w.align_corners);
+    if (!st.ok()) std::abort();
+}
+
+}  // namespace
+
+Data& data_for(const Workload& w) {
+    static std::map<std::tuple<std::vector<int64_t>, int, bool, int>, Data> cache;
+    const auto key = std::make_tuple(w.input_shape, static_cast<int>(w.grid), w.align_corners,
+                                     static_cast<int>(w.dtype));
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+    Data& d = cache[key];
+    const int rank = static_cast<int>(w.input_shape.size());
+    d.input.resize(product(w.input_shape) * w.element_size());
+    d.grid.resize(product(w.grid_shape()) * w.element_size());
+    d.output.resize(product(w.output_shape()) * w.element_size());
+    const std::vector<int64_t> grid_shape = w.grid_shape(), output_shape = w.output_shape();
+    d.input_view = gridsample::TensorView::make(d.input.data(), w.dtype, rank, w.input_shape.data());
+    d.grid_view = gridsample::TensorView::make(d.grid.data(), w.dtype, rank, grid_shape.data());
+    d.output_view = gridsample::TensorView::make(d.output.data(), w.dtype, rank, output_shape.data());
+    if (w.dtype == DType::float64) {
+        fill<double>(d, w);
+    } else {
+        fill<float>(d, w);
+    }
+    return d;
+}
+
+}  // namespace gridsample_bench

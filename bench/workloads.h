@@ -1,0 +1,52 @@
+// The benchmark workloads and their data. Every implementation (ours and the peers) runs on the
+// same buffers.
+#pragma once
+
+#include "gridsample/gridsample.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gridsample_bench {
+
+using gridsample::DType;
+using gridsample::Interpolation;
+using gridsample::Padding;
+
+// affine: affine_grid of a rotation by 0.3 rad, scale 0.9 and translation (0.05, -0.03) (3-D: also
+// scale 0.9 and shift 0.02 along z), built with the workload's align_corners.
+// random: uniform in [-1.1, 1.1] (cache-hostile).
+enum class GridKind { affine, random };
+
+struct Workload {
+    std::string name;                  // e.g. "feat_bilinear_zeros"
+    std::vector<int64_t> input_shape;  // (N, C, [D,] H, W)
+    GridKind grid = GridKind::affine;
+    Interpolation mode = Interpolation::bilinear;
+    Padding padding = Padding::zeros;
+    bool align_corners = false;
+    DType dtype = DType::float32;
+    bool compare_opencv = false;  // also run cv::remap (2-D, same data)
+
+    int spatial_dims() const { return static_cast<int>(input_shape.size()) - 2; }
+    std::vector<int64_t> grid_shape() const;    // (N, [D,] H, W, d): same spatial size as input
+    std::vector<int64_t> output_shape() const;  // (N, C, [D,] H, W)
+    int64_t element_size() const { return dtype == DType::float64 ? 8 : 4; }
+    // The bytes any implementation must move at least: the input once, the grid, the output.
+    int64_t bytes_moved() const;
+};
+
+// The forward workloads, in the order of the results table.
+const std::vector<Workload>& forward_workloads();
+
+// A workload's buffers, built once per (shape, grid, align_corners, dtype) and shared.
+struct Data {
+    std::vector<unsigned char> input, grid, output;
+    gridsample::TensorView input_view, grid_view, output_view;
+};
+Data& data_for(const Workload& w);
+
+int64_t product(const std::vector<int64_t>& v);
+
+}  // namespace gridsample_bench
