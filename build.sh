@@ -13,7 +13,7 @@ cd "$root"
 what=${1:-test}
 preset=${GRIDSAMPLE_PRESET:-release}
 
-scripts/bootstrap.sh
+if [[ "$what" == bench ]]; then scripts/bootstrap.sh --bench; else scripts/bootstrap.sh; fi
 export PATH="$root/.venv/bin:$PATH"
 cmake --preset "$preset" > /dev/null
 

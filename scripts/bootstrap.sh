@@ -4,17 +4,21 @@
 #   - Debian packages listed in scripts/apt-packages.txt (apt-get, only those missing);
 #   - a project-local Python virtual environment (.venv) with the pinned packages of
 #     scripts/requirements.txt (Halide 21, CMake, ninja).
-# Usage: scripts/bootstrap.sh [--dev]   (--dev adds PyTorch and NumPy for the golden-data script
-#                                        and the differential test against PyTorch)
+# Usage: scripts/bootstrap.sh [--dev] [--bench]
+#   --dev    adds PyTorch and NumPy for Python (the golden-data scripts and the differential test)
+#   --bench  adds the benchmark peers: libtorch (PyTorch's C++ library) and OpenCV
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-want_dev=0
-[[ "${1:-}" == "--dev" ]] && want_dev=1
-
 packages=$(grep -v '^\s*#' scripts/apt-packages.txt | xargs)
-if [[ $want_dev == 1 ]]; then packages="$packages python3-torch python3-numpy"; fi
+for arg in "$@"; do
+  case "$arg" in
+    --dev) packages="$packages python3-torch python3-numpy" ;;
+    --bench) packages="$packages libtorch-dev libopencv-dev" ;;
+    *) echo "usage: scripts/bootstrap.sh [--dev] [--bench]" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in $packages; do
