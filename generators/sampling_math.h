@@ -9,6 +9,7 @@
 #include "Halide.h"
 
 #include <array>
+#include <vector>
 
 namespace gridsample_gen {
 
@@ -161,6 +162,131 @@ inline std::array<Expr, 4> cubic_weights(const Expr &t) {
                constant(ty, 4) * A;
     };
     return {k2(t + one), k1(t), k1(one - t), k2(constant(ty, 2) - t)};
+}
+
+// ---- Backward (S9) ---------------------------------------------------------------------------
+
+// Derivatives of cubic_weights with respect to t, for the taps at offsets -1, 0, 1, 2:
+// [k2'(t + 1), k1'(t), -k1'(1 - t), -k2'(2 - t)], with k1'(d) = (3(A+2) d - 2(A+3)) d and
+// k2'(d) = (3A d - 10A) d + 8A (S6, S9). They sum to 0, as the weights sum to 1.
+inline std::array<Expr, 4> cubic_weight_derivatives(const Expr &t) {
+    Type ty = t.type();
+    Expr A = constant(ty, kCubicA);
+    Expr one = constant(ty, 1);
+    auto dk1 = [&](const Expr &d) {
+        return (constant(ty, 3) * (A + constant(ty, 2)) * d - constant(ty, 2) * (A + constant(ty, 3))) * d;
+    };
+    auto dk2 = [&](const Expr &d) {
+        return (constant(ty, 3) * A * d - constant(ty, 10) * A) * d + constant(ty, 8) * A;
+    };
+    return {dk2(t + one), dk1(t), -dk1(one - t), -dk2(constant(ty, 2) - t)};
+}
+
+// S9: d(padded coordinate) / dg for bilinear/trilinear (the chain factor of one axis, including
+// the unnormalization scale), given the unnormalized coordinate x of unnormalize():
+//   zeros:      scale. (pad_coordinate's clamp to [-2, S+1] only moves coordinates whose taps
+//               are all out of range, where the interpolation derivative is 0 anyway.)
+//   border:     scale strictly inside (0, S-1); 0 at or beyond an edge, +-inf included.
+//   reflection: scale * sign, where sign is -1 below lo and flips again for an odd number of
+//               reflections; 0 when the reflected coordinate r is at or beyond an edge of
+//               [0, S-1] (the clip after the reflection), when span == 0, and for +-inf (S7 maps
+//               it to the constant coordinate 0).
+// A NaN grid value (S7: read as -1) must be masked by the caller: its gradient is 0 (S9).
+inline Expr pad_coordinate_grad(const Expr &x, const Axis &a, Padding padding) {
+    Type t = a.t;
+    Expr zero = constant(t, 0);
+    switch (padding) {
+    case Padding::zeros:
+        return a.scale;
+    case Padding::border:
+        return Halide::strict_float(Halide::select(x > zero && x < a.last, a.scale, zero));
+    case Padding::reflection:
+    default: {
+        // The same subexpressions as reflect(), so that Halide computes them once.
+        Expr d = Halide::abs(x - a.reflect_lo);
+        Expr flips = Halide::floor(d / a.reflect_span);
+        Expr half = flips * constant(t, 0.5);
+        Expr odd = Halide::floor(half) != half;
+        Expr negative = x < a.reflect_lo;
+        Expr sign = Halide::select((odd && !negative) || (negative && !odd), constant(t, -1),
+                                   constant(t, 1));
+        Expr r = reflect(x, a);
+        Expr inside = r > zero && r < a.last && a.reflect_span != zero && !Halide::is_inf(x);
+        return Halide::strict_float(Halide::select(inside, a.scale * sign, zero));
+    }
+    }
+}
+
+// S9 + S7: d(bicubic centre) / dg. The cubic taps carry no padding factor (padding acts on the
+// integer taps), so this is the scale wherever bicubic_centre() passes the coordinate through.
+// Where it replaces it (reflection: +-inf and |x| > 2^30 become the constant 0; zeros/border:
+// the clamp to [-3, S+2], beyond which every tap is out of range or on the same edge pixel and
+// the output does not depend on x) the gradient is 0.
+inline Expr bicubic_centre_grad(const Expr &x, const Axis &a, Padding padding) {
+    Type t = a.t;
+    Expr zero = constant(t, 0);
+    Expr passed = padding == Padding::reflection
+                      ? Halide::abs(x) <= constant(t, kMaxCubicCentre)
+                      : x >= constant(t, -3) && x <= a.last + constant(t, 3);
+    return Halide::strict_float(Halide::select(passed, a.scale, zero));
+}
+
+// The taps of one axis of one output point, as the forward samples them (S4, S5, S6 with S7),
+// with what the backward needs besides (S9). Parallel lists, one entry per tap.
+struct AxisTaps {
+    std::vector<Expr> index;     // int32, always inside [0, S-1] (safe to load or store)
+    std::vector<Expr> in_range;  // bool: false only where zeros padding reads 0
+    std::vector<Expr> weight;    // the 1-D interpolation weight (1 for nearest)
+    std::vector<Expr> dweight;   // d weight / d coordinate (undefined for nearest)
+    Expr coordinate_grad;        // d coordinate / dg: the S9 chain factor; 0 for NaN and nearest
+};
+
+// g is the grid component of this axis. Every step uses the helpers above, in the forward's
+// order, so the taps are bit-identical to the ones the forward samples.
+inline AxisTaps axis_taps(const Expr &g, const Axis &a, Interpolation mode, Padding padding,
+                          const Expr &align_corners) {
+    Type t = a.t;
+    AxisTaps at;
+    auto add = [&](const Tap &tap, const Expr &w, const Expr &dw) {
+        at.index.push_back(tap.index);
+        at.in_range.push_back(tap.in_range);
+        at.weight.push_back(w);
+        at.dweight.push_back(dw);
+    };
+    Expr x = unnormalize(g, a);
+    if (mode == Interpolation::nearest) {
+        // S5: round half to even of the padded coordinate; piecewise constant, so no gradient.
+        Expr i = Halide::cast<int>(Halide::strict_float(Halide::round(pad_coordinate(x, a, padding))));
+        add(pad_tap(i, a, Padding::zeros, align_corners), constant(t, 1), Expr());
+        at.coordinate_grad = constant(t, 0);
+        return at;
+    }
+    Expr centre = mode == Interpolation::bilinear ? pad_coordinate(x, a, padding)
+                                                  : bicubic_centre(x, a, padding);
+    Expr floor_x = Halide::strict_float(Halide::floor(centre));
+    Expr frac = Halide::strict_float(centre - floor_x);
+    Expr i0 = Halide::cast<int>(floor_x);
+    Expr grad;
+    if (mode == Interpolation::bilinear) {
+        // S4: taps i0 and i0 + 1, weights 1 - t and t; border/reflection keep i0 in range.
+        Tap tap0 = pad_tap(i0, a, Padding::zeros, align_corners);
+        if (padding != Padding::zeros) tap0.in_range = always();
+        add(tap0, constant(t, 1) - frac, constant(t, -1));
+        add(pad_tap(i0 + 1, a, Padding::zeros, align_corners), frac, constant(t, 1));
+        grad = pad_coordinate_grad(x, a, padding);
+    } else {
+        // S6: padding applies to each of the four integer taps.
+        std::array<Expr, 4> w = cubic_weights(frac);
+        std::array<Expr, 4> dw = cubic_weight_derivatives(frac);
+        for (int j = 0; j < 4; j++) {
+            add(pad_tap(i0 + (j - 1), a, padding, align_corners), w[j], dw[j]);
+        }
+        grad = bicubic_centre_grad(x, a, padding);
+    }
+    // S9: a NaN grid component gets gradient 0.
+    at.coordinate_grad =
+        Halide::strict_float(Halide::select(Halide::is_nan(g), constant(t, 0), grad));
+    return at;
 }
 
 }  // namespace gridsample_gen

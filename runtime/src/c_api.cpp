@@ -62,6 +62,34 @@ int32_t gridsample_grid_sample(const gridsample_tensor* input, const gridsample_
     });
 }
 
+int32_t gridsample_grid_sample_backward(const gridsample_tensor* grad_output,
+                                        const gridsample_tensor* input,
+                                        const gridsample_tensor* grid,
+                                        const gridsample_tensor* grad_input,
+                                        const gridsample_tensor* grad_grid,
+                                        const gridsample_options* options) {
+    return guarded([&] {
+        if (!grad_output) return null_argument("grad_output");
+        if (!input) return null_argument("input");
+        if (!grid) return null_argument("grid");
+        if (!options) return null_argument("options");
+        if (options->align_corners != 0 && options->align_corners != 1) {
+            return Status(StatusCode::invalid_argument,
+                          "options.align_corners: expected 0 or 1, got " +
+                              std::to_string(options->align_corners));
+        }
+        Options o;
+        o.mode = static_cast<Interpolation>(options->mode);
+        o.padding = static_cast<Padding>(options->padding);
+        o.align_corners = options->align_corners != 0;
+        TensorView gi, gg;
+        if (grad_input) gi = to_view(grad_input);
+        if (grad_grid) gg = to_view(grad_grid);
+        return grid_sample_backward(to_view(grad_output), to_view(input), to_view(grid),
+                                    grad_input ? &gi : nullptr, grad_grid ? &gg : nullptr, o);
+    });
+}
+
 int32_t gridsample_affine_grid(const gridsample_tensor* theta, const int64_t* size,
                                int32_t size_len, const gridsample_tensor* grid,
                                int32_t align_corners) {

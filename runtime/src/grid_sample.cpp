@@ -37,6 +37,22 @@ const GridSampleVariant* find_variant(int dims, const Options& o, DType dtype) {
     return nullptr;
 }
 
+// S8: everything about the arguments of grid_sample, in the order a caller would fix them.
+Status check_grid_sample(const TensorView& input, const TensorView& grid,
+                         const TensorView& output, const Options& options) {
+    if (Status s = check_sampling_problem(input, grid, options); !s.ok()) return s;
+    int64_t expected[kMaxRank];
+    sampled_shape(input, grid, expected);
+    const char* hint = input.rank == 4 ? "a 4-D (N, C, Ho, Wo) tensor for 4-D input"
+                                       : "a 5-D (N, C, Do, Ho, Wo) tensor for 5-D input";
+    if (Status s = check_result_tensor(output, "output", hint, input, expected); !s.ok()) return s;
+    return check_output_memory(output, "output", {{&input, "input"}, {&grid, "grid"}});
+}
+
+}  // namespace
+
+namespace detail {
+
 Status check_options(const Options& o) {
     const auto mode = static_cast<int32_t>(o.mode);
     const auto padding = static_cast<int32_t>(o.padding);
@@ -51,9 +67,8 @@ Status check_options(const Options& o) {
     return Status::Ok();
 }
 
-// S8: everything about the arguments of grid_sample, in the order a caller would fix them.
-Status check_grid_sample(const TensorView& input, const TensorView& grid,
-                         const TensorView& output, const Options& options) {
+Status check_sampling_problem(const TensorView& input, const TensorView& grid,
+                              const Options& options) {
     if (Status s = check_options(options); !s.ok()) return s;
     if (Status s = check_tensor(input, "input", 4, 5,
                                 "a 4-D (N, C, H, W) or 5-D (N, C, D, H, W) tensor");
@@ -66,12 +81,6 @@ Status check_grid_sample(const TensorView& input, const TensorView& grid,
     const std::string grid_hint = dims == 2 ? "a 4-D (N, Ho, Wo, 2) tensor for 4-D input"
                                             : "a 5-D (N, Do, Ho, Wo, 3) tensor for 5-D input";
     if (Status s = check_tensor(grid, "grid", rank, rank, grid_hint.c_str()); !s.ok()) return s;
-    if (Status s = check_tensor(output, "output", rank, rank,
-                                dims == 2 ? "a 4-D (N, C, Ho, Wo) tensor for 4-D input"
-                                          : "a 5-D (N, C, Do, Ho, Wo) tensor for 5-D input");
-        !s.ok()) {
-        return s;
-    }
     if (grid.sizes[rank - 1] != dims) {
         return invalid("grid: expected last dimension " + std::to_string(dims) + " for " +
                        rank_text + " input, got " + std::to_string(grid.sizes[rank - 1]));
@@ -93,22 +102,34 @@ Status check_grid_sample(const TensorView& input, const TensorView& grid,
         return invalid(std::string("grid: expected dtype ") + to_string(input.dtype) +
                        " (the input's), got " + to_string(grid.dtype));
     }
-    if (output.dtype != input.dtype) {
-        return invalid(std::string("output: expected dtype ") + to_string(input.dtype) +
-                       " (the input's), got " + to_string(output.dtype));
-    }
-    int64_t expected[kMaxRank] = {input.sizes[0], input.sizes[1]};
-    for (int i = 2; i < rank; i++) expected[i] = grid.sizes[i - 1];
-    for (int i = 0; i < rank; i++) {
-        if (output.sizes[i] != expected[i]) {
-            return invalid("output: expected shape " + shape_string(expected, rank) + ", got " +
-                           shape_string(output));
-        }
-    }
-    return check_output_memory(output, "output", {{&input, "input"}, {&grid, "grid"}});
+    return Status::Ok();
 }
 
-}  // namespace
+void sampled_shape(const TensorView& input, const TensorView& grid, int64_t* shape) {
+    shape[0] = input.sizes[0];
+    shape[1] = input.sizes[1];
+    for (int i = 2; i < input.rank; i++) shape[i] = grid.sizes[i - 1];
+}
+
+Status check_result_tensor(const TensorView& t, const char* name, const char* rank_hint,
+                           const TensorView& input, const int64_t* expected) {
+    const int rank = input.rank;
+    const std::string n = name;
+    if (Status s = check_tensor(t, name, rank, rank, rank_hint); !s.ok()) return s;
+    if (t.dtype != input.dtype) {
+        return invalid(n + ": expected dtype " + to_string(input.dtype) + " (the input's), got " +
+                       to_string(t.dtype));
+    }
+    for (int i = 0; i < rank; i++) {
+        if (t.sizes[i] != expected[i]) {
+            return invalid(n + ": expected shape " + shape_string(expected, rank) + ", got " +
+                           shape_string(t));
+        }
+    }
+    return Status::Ok();
+}
+
+}  // namespace detail
 
 Status grid_sample(const TensorView& input, const TensorView& grid, const TensorView& output,
                    const Options& options) {

@@ -40,6 +40,20 @@ ByteRange byte_range(const TensorView& t);
 Status check_output_memory(const TensorView& out, const char* name,
                            std::initializer_list<std::pair<const TensorView*, const char*>> inputs);
 
+// ---- grid_sample.cpp -------------------------------------------------------------------------
+// S8 checks shared by grid_sample and its backward.
+Status check_options(const Options& options);
+// options, input, grid and how they agree: ranks, the grid's last dimension, batch sizes,
+// non-empty input spatial sizes, bicubic in 2-D only, the grid's dtype.
+Status check_sampling_problem(const TensorView& input, const TensorView& grid,
+                              const Options& options);
+// The output shape S1 gives: (N, C, grid's spatial sizes...), input.rank entries.
+void sampled_shape(const TensorView& input, const TensorView& grid, int64_t* shape);
+// A tensor the call writes (or reads) whose shape is fixed by the problem: its rank (message
+// hint `rank_hint`), the input's dtype and the `expected` sizes (input.rank entries).
+Status check_result_tensor(const TensorView& t, const char* name, const char* rank_hint,
+                           const TensorView& input, const int64_t* expected);
+
 // ---- halide_call.cpp -------------------------------------------------------------------------
 // A TensorView as a halide_buffer_t: dimensions reversed (Halide's dim 0 is innermost).
 struct HalideBuffer {

@@ -262,6 +262,184 @@ Array grid_sample(const Array& input, const Array& grid, int mode, int padding,
     return output;
 }
 
+// ---- Backward (S9) -------------------------------------------------------------------------------
+
+namespace {
+
+// One tap along one axis for the backward: an in-range index, its weight and the derivative of
+// the weight with respect to the (padded) coordinate.
+struct GradTap {
+    int64_t index;
+    double weight;
+    double dweight;
+};
+struct AxisGrad {
+    GradTap taps[4];
+    int count = 0;
+    double factor = 0.0;  // d coordinate / d g: the S9 chain factor of the axis
+    void add(int64_t index, double weight, double dweight) {
+        taps[count++] = {index, weight, dweight};
+    }
+};
+
+// S2: dx/dg.
+double unnormalize_scale(int64_t size, bool align_corners) {
+    const double s = static_cast<double>(size);
+    return align_corners ? (s - 1.0) / 2.0 : s / 2.0;
+}
+
+// S9's chain factor of bilinear/trilinear for the unnormalized coordinate x (finite or not).
+double linear_factor(double x, int64_t size, int padding, bool align_corners) {
+    const double scale = unnormalize_scale(size, align_corners);
+    const double last = static_cast<double>(size - 1);
+    switch (padding) {
+    case kZeros:
+        return scale;
+    case kBorder:
+        // 0 at or beyond an edge (x <= 0 or x >= S-1); +-inf are beyond.
+        return (x <= 0.0 || x >= last) ? 0.0 : scale;
+    case kReflection: {
+        if (!std::isfinite(x)) return 0.0;  // S7: +-inf read the constant coordinate 0
+        const double s = static_cast<double>(size);
+        const double lo = align_corners ? 0.0 : -0.5;
+        const double hi = align_corners ? s - 1.0 : s - 0.5;
+        const double span = hi - lo;
+        if (span == 0.0) return 0.0;
+        const double d = std::fabs(x - lo);
+        const double flips = std::floor(d / span);
+        double sign = x < lo ? -1.0 : 1.0;
+        if (std::fmod(flips, 2.0) != 0.0) sign = -sign;
+        const double r = reflect(x, lo, hi);
+        return (r <= 0.0 || r >= last) ? 0.0 : scale * sign;
+    }
+    }
+    assert(false && "invalid padding");
+    return 0.0;
+}
+
+// S6 derivatives of the Keys kernel pieces.
+double cubic_k1_derivative(double d) {
+    return 3.0 * (kCubicA + 2.0) * d * d - 2.0 * (kCubicA + 3.0) * d;
+}
+double cubic_k2_derivative(double d) {
+    return 3.0 * kCubicA * d * d - 10.0 * kCubicA * d + 8.0 * kCubicA;
+}
+
+// The taps of one axis with weight derivatives and the chain factor (S4, S5, S6, S7, S9). A NaN
+// grid value samples as -1 (S7) but has gradient 0 (S9).
+AxisGrad axis_grad(int mode, double g, int64_t size, int padding, bool align_corners) {
+    AxisGrad out;
+    const double x = unnormalize(g, size, align_corners);
+    if (mode == kNearest) {
+        const AxisTaps t = nearest_taps(g, size, padding, align_corners);
+        for (int i = 0; i < t.count; ++i) out.add(t.taps[i].index, 1.0, 0.0);
+        out.factor = 0.0;  // piecewise constant
+        return out;
+    }
+    if (mode == kBilinear) {
+        const double p = pad_coordinate(x, size, padding, align_corners);
+        out.factor = std::isnan(g) ? 0.0 : linear_factor(x, size, padding, align_corners);
+        if (!std::isfinite(p)) return out;  // zeros padding at +-inf: every tap is outside
+        const double x0 = std::floor(p);
+        const double t = p - x0;
+        if (in_range(x0, size)) out.add(static_cast<int64_t>(x0), 1.0 - t, -1.0);
+        if (in_range(x0 + 1.0, size)) out.add(static_cast<int64_t>(x0) + 1, t, 1.0);
+        return out;
+    }
+    // Bicubic: no padding factor; S7 replaces infinite and huge centres by constants, whose
+    // gradient is 0.
+    double c = x;
+    out.factor = std::isnan(g) ? 0.0 : unnormalize_scale(size, align_corners);
+    if (!(std::fabs(c) <= kMaxCubicCentre)) {
+        out.factor = 0.0;
+        switch (padding) {
+        case kZeros:
+            return out;
+        case kBorder:
+            c = c > 0 ? static_cast<double>(size - 1) : 0.0;
+            break;
+        case kReflection:
+            c = 0.0;
+            break;
+        }
+    }
+    const double x0 = std::floor(c);
+    const double t = c - x0;
+    const double w[4] = {cubic_k2(t + 1.0), cubic_k1(t), cubic_k1(1.0 - t), cubic_k2(2.0 - t)};
+    const double dw[4] = {cubic_k2_derivative(t + 1.0), cubic_k1_derivative(t),
+                          -cubic_k1_derivative(1.0 - t), -cubic_k2_derivative(2.0 - t)};
+    for (int k = 0; k < 4; ++k) {
+        int64_t index = 0;
+        if (pad_tap(static_cast<int64_t>(x0) - 1 + k, size, padding, align_corners, &index)) {
+            out.add(index, w[k], dw[k]);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+Gradients grid_sample_backward(const Array& grad_output, const Array& input, const Array& grid,
+                               int mode, int padding, bool align_corners) {
+    const size_t rank = input.shape.size();
+    assert(rank == 4 || rank == 5);
+    assert(grid.shape.size() == rank);
+    const int spatial = static_cast<int>(rank) - 2;
+    const int64_t n_batch = input.shape[0];
+    const int64_t channels = input.shape[1];
+    const int64_t in_d = spatial == 3 ? input.shape[2] : 1;
+    const int64_t in_h = input.shape[rank - 2];
+    const int64_t in_w = input.shape[rank - 1];
+    const int64_t out_plane = grid.numel() / std::max<int64_t>(n_batch * spatial, 1);
+    assert(grad_output.numel() == n_batch * channels * out_plane);
+
+    Gradients result{Array(input.shape), Array(grid.shape)};
+    const int64_t in_plane = in_d * in_h * in_w;
+    for (int64_t n = 0; n < n_batch; ++n) {
+        for (int64_t p = 0; p < out_plane; ++p) {
+            const size_t grid_at = static_cast<size_t>((n * out_plane + p) * spatial);
+            const double* g = &grid.data[grid_at];
+            AxisGrad axes[3];
+            axes[0] = axis_grad(mode, g[0], in_w, padding, align_corners);
+            axes[1] = axis_grad(mode, g[1], in_h, padding, align_corners);
+            if (spatial == 3) {
+                axes[2] = axis_grad(mode, g[2], in_d, padding, align_corners);
+            } else {
+                axes[2].add(0, 1.0, 0.0);
+            }
+            double grad[3] = {0.0, 0.0, 0.0};
+            for (int64_t c = 0; c < channels; ++c) {
+                const size_t plane_at = static_cast<size_t>((n * channels + c) * in_plane);
+                const double go =
+                    grad_output.data[static_cast<size_t>((n * channels + c) * out_plane + p)];
+                for (int k = 0; k < axes[2].count; ++k) {
+                    for (int j = 0; j < axes[1].count; ++j) {
+                        for (int i = 0; i < axes[0].count; ++i) {
+                            const GradTap& tx = axes[0].taps[i];
+                            const GradTap& ty = axes[1].taps[j];
+                            const GradTap& tz = axes[2].taps[k];
+                            const size_t at = plane_at + static_cast<size_t>(
+                                                             (tz.index * in_h + ty.index) * in_w +
+                                                             tx.index);
+                            // grad_input: weight * grad_output at the tap (a scatter-add).
+                            result.grad_input.data[at] += tx.weight * ty.weight * tz.weight * go;
+                            // grad_grid: the value times the derivative of its weight.
+                            const double v = input.data[at] * go;
+                            grad[0] += v * tx.dweight * ty.weight * tz.weight;
+                            grad[1] += v * tx.weight * ty.dweight * tz.weight;
+                            grad[2] += v * tx.weight * ty.weight * tz.dweight;
+                        }
+                    }
+                }
+            }
+            for (int k = 0; k < spatial; ++k) {
+                result.grad_grid.data[grid_at + static_cast<size_t>(k)] = grad[k] * axes[k].factor;
+            }
+        }
+    }
+    return result;
+}
+
 namespace {
 
 // torch.linspace(-1, 1, size) as affine_grid uses it: the first half counts up from -1, the

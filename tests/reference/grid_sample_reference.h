@@ -30,6 +30,19 @@ enum PaddingMode { kZeros = 0, kBorder = 1, kReflection = 2 };
 Array grid_sample(const Array& input, const Array& grid, int mode, int padding,
                   bool align_corners);
 
+// The gradients of grid_sample (S9; S7 for non-finite grids): with grad_output of the output's
+// shape, grad_input (the input's shape) receives weight * grad_output at every in-range tap of
+// every output point, and grad_grid (the grid's shape) is d(sum of grad_output * output) / d grid,
+// summed over channels. grad_grid follows S9's formulas literally: the interpolation derivative
+// with out-of-range taps reading 0, times the chain factor of each axis (the scale, the border
+// and reflection multipliers, 0 for NaN and for S7's constant replacements).
+struct Gradients {
+    Array grad_input;
+    Array grad_grid;
+};
+Gradients grid_sample_backward(const Array& grad_output, const Array& input, const Array& grid,
+                               int mode, int padding, bool align_corners);
+
 // affine_grid as PyTorch: theta (N, 2, 3) with size {N, C, H, W} gives (N, H, W, 2); theta
 // (N, 3, 4) with size {N, C, D, H, W} gives (N, D, H, W, 3).
 Array affine_grid(const Array& theta, const std::vector<int64_t>& size, bool align_corners);

@@ -91,6 +91,20 @@ private:
 Status grid_sample(const TensorView& input, const TensorView& grid, const TensorView& output,
                    const Options& options = {});
 
+// The gradients of grid_sample (S9), as torch's grid_sampler backward: given
+// grad_output = dL/d(output) and the forward's input, grid and options, writes
+//   *grad_input = dL/d(input), the input's shape: each tap the forward read in range receives
+//                 weight * grad_output, summed over every output point (a scatter-add);
+//   *grad_grid  = dL/d(grid), the grid's shape, summed over channels (0 for nearest, and for a
+//                 NaN grid component or a coordinate that padding clips; S7, S9).
+// A null grad_input or grad_grid is not computed and costs no time and no memory; at least one
+// must be given. grad_output has the output's shape; every tensor shares the input's dtype. The
+// gradients are written through their strides and must not overlap themselves, each other or an
+// input. The CPU results are bit-for-bit reproducible and do not depend on the thread count.
+Status grid_sample_backward(const TensorView& grad_output, const TensorView& input,
+                            const TensorView& grid, const TensorView* grad_input,
+                            const TensorView* grad_grid, const Options& options = {});
+
 // grid = affine_grid(theta, size, align_corners) as torch.nn.functional.affine_grid.
 //   2-D: theta (N, 2, 3), size = {N, C, H, W},    grid (N, H, W, 2)
 //   3-D: theta (N, 3, 4), size = {N, C, D, H, W}, grid (N, D, H, W, 3)

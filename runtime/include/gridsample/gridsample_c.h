@@ -50,6 +50,15 @@ typedef struct gridsample_options {
 int32_t gridsample_grid_sample(const gridsample_tensor *input, const gridsample_tensor *grid,
                                const gridsample_tensor *output, const gridsample_options *options);
 
+/* The gradients of grid_sample; see gridsample.h. grad_input and grad_grid may each be NULL (not
+ * computed), but not both. */
+int32_t gridsample_grid_sample_backward(const gridsample_tensor *grad_output,
+                                        const gridsample_tensor *input,
+                                        const gridsample_tensor *grid,
+                                        const gridsample_tensor *grad_input,
+                                        const gridsample_tensor *grad_grid,
+                                        const gridsample_options *options);
+
 /* torch.nn.functional.affine_grid; size has size_len (4 or 5) entries. */
 int32_t gridsample_affine_grid(const gridsample_tensor *theta, const int64_t *size,
                                int32_t size_len, const gridsample_tensor *grid,

@@ -1,0 +1,249 @@
+// grid_sample backward, the input gradient (SEMANTICS.md S9) for one (spatial dims, mode,
+// padding, dtype): grad_input = d(sum of grad_output * output) / d input, a scatter-add. Every
+// tap the forward reads in range receives weight * grad_output, summed over all output points.
+// The variants compiled from this generator are listed in cmake/GridsampleVariants.cmake.
+//
+// Deterministic and parallel (S9: bit-for-bit reproducible, independent of the thread count)
+// ------------------------------------------------------------------------------------------------
+// A scatter-add has write conflicts between output points, so it is partitioned by what it
+// writes instead: every (batch n, block of V channels) is one task that owns those V planes of
+// grad_input and no other task touches them. Inside a task the output points are walked in one
+// fixed order (z, y, x, then the taps in the forward's order), so every element of grad_input
+// receives its contributions in the same order whatever the thread count, the ISA's vector
+// width aside (V only groups channels; each channel's arithmetic is the same).
+//
+// The V channels of a block are the vector lanes: the block's accumulator `acc` is stored
+// channels-innermost, (ci, x, y, [z]), so the contribution of one tap to all V channels is one
+// contiguous vector read-modify-write instead of V scalar scatters, and lanes never conflict
+// (each is its own channel). The block's grad_output is transposed into the same layout one row
+// of output points at a time, and `acc` is transposed back into grad_input's layout at the end.
+// The taps (indices, in-range flags, weights) of a row of output points are computed once per
+// block, vectorized along x, and shared by the V channels; recomputing them per block costs
+// little next to the scatter and needs no per-batch buffer.
+// Lanes past the last channel (C not a multiple of V) accumulate zeros and are never stored.
+//
+// generate() states the algorithm; schedule() picks V and the loop structure.
+#include "Halide.h"
+#include "backward_common.h"
+#include "sampling_math.h"
+
+#include <vector>
+
+namespace gridsample_gen {
+namespace {
+
+using namespace Halide;
+
+class GridSampleGradInput : public Generator<GridSampleGradInput> {
+public:
+    GeneratorParam<int> spatial_dims{"spatial_dims", 2, 2, 3};
+    GeneratorParam<Interpolation> mode{"mode", Interpolation::bilinear, kInterpolationByName};
+    GeneratorParam<Padding> padding{"padding", Padding::zeros, kPaddingByName};
+    GeneratorParam<Type> dtype{"dtype", Float(32)};
+
+    // grad_output: (x, y, [z,] c, n), PyTorch's (N, C, [Do,] Ho, Wo) reversed; any strides.
+    Input<Buffer<>> grad_output{"grad_output"};
+    // grid: (k, x, y, [z,] n), PyTorch's (N, [Do,] Ho, Wo, k) reversed; k = 0 is x, 1 is y, 2 is z
+    // (S1). Any strides, including 0.
+    Input<Buffer<>> grid{"grid"};
+    Input<bool> align_corners{"align_corners"};
+    // grad_input: the input's shape, (x, y, [z,] c, n), PyTorch's (N, C, [D,] H, W) reversed; any
+    // strides. Its spatial extents are the input's sizes S of S2.
+    Output<Buffer<>> grad_input{"grad_input"};
+
+    void configure() {
+        const int d = spatial_dims;
+        for (auto *b : {&grad_output, &grid}) {
+            b->set_type(dtype);
+            b->set_dimensions(d + 2);
+        }
+        grad_input.set_type(dtype);
+        grad_input.set_dimensions(d + 2);
+    }
+
+    void generate() {
+        const int d = spatial_dims;
+        const Type t = dtype;
+        _halide_user_assert(!(d == 3 && mode == Interpolation::bicubic))
+            << "bicubic interpolation is 2-D only (S8)";
+        // The channel block (the vector width of the target); see the block comment above.
+        block = natural_vector_size(t);
+        const Expr channels = grad_input.dim(d).extent();
+
+        std::vector<Axis> axes;
+        std::vector<Var> point;  // an output point: (px, py, [pz])
+        for (int k = 0; k < d; k++) {
+            space.push_back(Var("s" + std::to_string(k)));
+            point.push_back(Var("p" + std::to_string(k)));
+            axes.push_back(make_axis(t, grad_input.dim(k).extent(), align_corners));
+        }
+        std::vector<Var> point_n = point;
+        point_n.push_back(n);
+
+        // The taps of each axis at an output point (the forward's, bit for bit), stored per point
+        // in `taps` (see the schedule for where).
+        std::vector<AxisTaps> taps_of;
+        for (int k = 0; k < d; k++) {
+            std::vector<Expr> g_args{k};
+            g_args.insert(g_args.end(), point_n.begin(), point_n.end());
+            taps_of.push_back(axis_taps(grid(g_args), axes[k], mode, padding, align_corners));
+        }
+        std::vector<Expr *> slots;
+        std::vector<IndexRange> indices;
+        for (int k = 0; k < d; k++) {
+            AxisTaps &at = taps_of[k];
+            for (auto *list : {&at.index, &at.in_range, &at.weight}) {
+                for (Expr &e : *list) slots.push_back(&e);
+            }
+            for (Expr &e : at.index) indices.push_back({&e, axes[k].size - 1});
+        }
+        taps = materialize("taps", slots, indices, point_n);
+
+        // grad_output of one channel block, channels innermost: (ci, px, py, [pz,] cb, n).
+        // Lanes past the last channel read 0.
+        {
+            std::vector<Expr> args{ci};
+            args.insert(args.end(), point.begin(), point.end());
+            args.push_back(cb);
+            args.push_back(n);
+            Expr c = cb * block + ci;
+            std::vector<Expr> go_args(point.begin(), point.end());
+            go_args.push_back(min(c, channels - 1));
+            go_args.push_back(n);
+            grad_output_block(args) = select(c < channels, grad_output(go_args), constant(t, 0));
+        }
+
+        // The scatter: r walks the output points (x fastest) and, innermost, every tap of a
+        // point (axis 0 fastest). Each tap adds weight * grad_output to its element, for the V
+        // channels of the block at once; an out-of-range tap (zeros padding) adds nothing.
+        const int taps_per_axis = (int)taps_of[0].index.size();
+        int corners = 1;
+        for (int k = 0; k < d; k++) corners *= taps_per_axis;
+        Region r_region{{0, corners}};
+        for (int k = 0; k < d; k++) {
+            r_region.push_back({0, grad_output.dim(k).extent()});
+        }
+        scatter = RDom(r_region, "r");
+        const RDom &r = scatter;
+        // The tap data at the point r visits, and the tap `corner` of it.
+        std::vector<Expr> r_point;
+        for (int k = 0; k < d; k++) r_point.push_back(r[k + 1]);
+        auto at_r = [&](Expr e) {
+            for (int k = 0; k < d; k++) e = substitute(point[k].name(), r_point[k], e);
+            return e;
+        };
+        std::vector<Expr> index(d);
+        Expr in_range = always(), weight;
+        for (int k = 0; k < d; k++) {
+            // The corner's tap along axis k: (corner / taps_per_axis^k) % taps_per_axis. The
+            // corner loop is unrolled, so each copy selects its tap statically.
+            int stride = 1;
+            for (int m = 0; m < k; m++) stride *= taps_per_axis;
+            Expr j = (r[0] / stride) % taps_per_axis;
+            const AxisTaps &at = taps_of[k];
+            Expr idx = at.index.back(), inr = at.in_range.back(), w = at.weight.back();
+            for (int m = taps_per_axis - 2; m >= 0; m--) {
+                idx = select(j == m, at.index[m], idx);
+                inr = select(j == m, at.in_range[m], inr);
+                w = select(j == m, at.weight[m], w);
+            }
+            index[k] = at_r(idx);
+            in_range = in_range && at_r(inr);
+            weight = weight.defined() ? weight * at_r(w) : at_r(w);
+        }
+        std::vector<Expr> go_args{ci};
+        go_args.insert(go_args.end(), r_point.begin(), r_point.end());
+        go_args.push_back(cb);
+        go_args.push_back(n);
+        Expr contribution = weight * grad_output_block(go_args);
+
+        std::vector<Expr> acc_pure{ci};
+        acc_pure.insert(acc_pure.end(), space.begin(), space.end());
+        acc_pure.push_back(cb);
+        acc_pure.push_back(n);
+        acc(acc_pure) = constant(t, 0);
+        std::vector<Expr> acc_at_tap{ci};
+        acc_at_tap.insert(acc_at_tap.end(), index.begin(), index.end());
+        acc_at_tap.push_back(cb);
+        acc_at_tap.push_back(n);
+        acc(acc_at_tap) += select(in_range, contribution, constant(t, 0));
+
+        // Back to grad_input's layout.
+        std::vector<Expr> out_args(space.begin(), space.end());
+        out_args.push_back(c_var);
+        out_args.push_back(n);
+        std::vector<Expr> acc_args{c_var % block};
+        acc_args.insert(acc_args.end(), space.begin(), space.end());
+        acc_args.push_back(c_var / block);
+        acc_args.push_back(n);
+        grad_input(out_args) = acc(acc_args);
+    }
+
+    void schedule() {
+        const int d = spatial_dims;
+        // Estimates: a 2-D 8x64x128x128 feature map or a 3-D 1x16x64x64x64 volume, sampled at its
+        // own resolution.
+        std::vector<std::pair<int, int>> est = d == 2
+            ? std::vector<std::pair<int, int>>{{0, 128}, {0, 128}, {0, 64}, {0, 8}}
+            : std::vector<std::pair<int, int>>{{0, 64}, {0, 64}, {0, 64}, {0, 16}, {0, 1}};
+        Region feature_est, grid_est{{0, d}};
+        for (auto [lo, ext] : est) feature_est.push_back({lo, ext});
+        for (int k = 0; k < d; k++) grid_est.push_back(feature_est[k]);
+        grid_est.push_back(feature_est.back());
+        grad_output.set_estimates(feature_est);
+        grid.set_estimates(grid_est);
+        align_corners.set_estimate(false);
+        grad_input.set_estimates(feature_est);
+
+        // Every layout is accepted (S8b): no dense innermost dimension is assumed.
+        for (int k = 0; k < d + 2; k++) {
+            grad_output.dim(k).set_stride(Expr());
+            grid.dim(k).set_stride(Expr());
+            grad_input.dim(k).set_stride(Expr());
+        }
+        grid.dim(0).set_bounds(0, d);  // the d coordinates (S1)
+
+        if (using_autoscheduler()) return;
+        schedule_cpu();
+    }
+
+private:
+    int block = 1;
+    Var ci{"ci"}, cb{"cb"}, c_var{"c"}, n{"n"};
+    std::vector<Var> space;
+    Func taps{"taps"}, grad_output_block{"grad_output_block"}, acc{"acc"};
+    RDom scatter;  // (tap, output point...): the scatter's loops
+
+    // CPU: one task per (n, channel block), see the block comment at the top of the file.
+    void schedule_cpu() {
+        const int d = spatial_dims;
+        Func out = grad_input;
+        Var c_inner("c_inner"), task("task");
+
+        // grad_input, outermost first: (n, channel block) fused into the parallel tasks; the
+        // block's V planes one after the other, each vectorized along x.
+        out.split(c_var, cb, c_inner, block, TailStrategy::GuardWithIf)
+            .fuse(cb, n, task)
+            .parallel(task)
+            .vectorize(space[0], block, TailStrategy::GuardWithIf);
+
+        // One block per task: the split's tail guard hides from bounds inference that c / V is
+        // the task's block for every c of the task.
+        acc.compute_at(out, task).bound_extent(cb, 1).bound_extent(ci, block).vectorize(ci);
+        // The scatter, outermost first: output points z, y, x; the taps (unrolled); the V
+        // channels of the block as one vector.
+        std::vector<VarOrRVar> scatter_order{ci};
+        for (int k = 0; k <= d; k++) scatter_order.push_back(scatter[k]);
+        acc.update().reorder(scatter_order).vectorize(ci).unroll(scatter[0]);
+
+        // The taps and the transposed grad_output of one row of output points at a time.
+        const RVar row = scatter[2];
+        taps.compute_at(acc, row).vectorize(taps.args()[0], block, TailStrategy::GuardWithIf);
+        grad_output_block.compute_at(acc, row).vectorize(ci);
+    }
+};
+
+}  // namespace
+}  // namespace gridsample_gen
+
+HALIDE_REGISTER_GENERATOR(gridsample_gen::GridSampleGradInput, grid_sample_grad_input)

@@ -1,0 +1,168 @@
+// grid_sample_backward: validation (S8 plus the gradients' shapes) and dispatch to the compiled
+// kernels of the gradients asked for: grid_sample_grad_input (the scatter-add) and
+// grid_sample_grad_grid (the gather). The math lives in generators/.
+#include "internal.h"
+
+#include "kernel_headers.inc"
+
+namespace gridsample {
+namespace {
+
+using namespace detail;
+
+// grid_sample_grad_input(grad_output, grid, align_corners, grad_input)
+using GradInputKernel = int (*)(void const*, halide_buffer_t*, halide_buffer_t*, bool,
+                                halide_buffer_t*);
+// grid_sample_grad_grid(grad_output, input, grid, align_corners, grad_grid)
+using GradGridKernel = int (*)(void const*, halide_buffer_t*, halide_buffer_t*, halide_buffer_t*,
+                               bool, halide_buffer_t*);
+
+template <typename Kernel>
+struct BackwardVariant {
+    int spatial_dims;
+    Interpolation mode;
+    Padding padding;
+    DType dtype;
+    Kernel by_isa[4];
+};
+
+// Every compiled variant (generated from cmake/GridsampleVariants.cmake).
+constexpr BackwardVariant<GradInputKernel> kGradInputVariants[] = {
+#define GRIDSAMPLE_VARIANT_grid_sample_grad_input(name, dims, mode, padding, dtype) \
+    {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name)},
+#include "kernel_table.inc"
+};
+constexpr BackwardVariant<GradGridKernel> kGradGridVariants[] = {
+#define GRIDSAMPLE_VARIANT_grid_sample_grad_grid(name, dims, mode, padding, dtype) \
+    {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name)},
+#include "kernel_table.inc"
+};
+
+template <typename Kernel, size_t N>
+const BackwardVariant<Kernel>* find_variant(const BackwardVariant<Kernel> (&variants)[N], int dims,
+                                            const Options& o, DType dtype) {
+    for (const BackwardVariant<Kernel>& v : variants) {
+        if (v.spatial_dims == dims && v.mode == o.mode && v.padding == o.padding &&
+            v.dtype == dtype) {
+            return &v;
+        }
+    }
+    return nullptr;
+}
+
+Status no_variant(const char* kernel, const TensorView& input, const Options& o) {
+    return unsupported(std::string(kernel) + ": no compiled variant for " +
+                       std::to_string(input.rank - 2) + "-D " + to_string(o.mode) + " " +
+                       to_string(o.padding) + " " + to_string(input.dtype));
+}
+
+bool overlap(const TensorView& a, const TensorView& b) {
+    const ByteRange ra = byte_range(a), rb = byte_range(b);
+    return !ra.empty && !rb.empty && ra.first <= rb.last && rb.first <= ra.last;
+}
+
+// S8 for the backward, in the order a caller would fix things: the forward's problem (options,
+// input, grid), grad_output, which gradients are wanted, their shapes and dtypes, and then
+// memory: a gradient must not overlap itself, an input or the other gradient.
+Status check_backward(const TensorView& grad_output, const TensorView& input,
+                      const TensorView& grid, const TensorView* grad_input,
+                      const TensorView* grad_grid, const Options& options) {
+    if (Status s = check_sampling_problem(input, grid, options); !s.ok()) return s;
+    const bool two_d = input.rank == 4;
+    int64_t output_shape[kMaxRank];
+    sampled_shape(input, grid, output_shape);
+    if (Status s = check_result_tensor(grad_output, "grad_output",
+                                       two_d ? "a 4-D (N, C, Ho, Wo) tensor for 4-D input"
+                                             : "a 5-D (N, C, Do, Ho, Wo) tensor for 5-D input",
+                                       input, output_shape);
+        !s.ok()) {
+        return s;
+    }
+    if (grad_input == nullptr && grad_grid == nullptr) {
+        return invalid("grad_input, grad_grid: both are null; ask for at least one gradient");
+    }
+    if (grad_input != nullptr) {
+        if (Status s = check_result_tensor(*grad_input, "grad_input",
+                                           two_d ? "a 4-D (N, C, H, W) tensor for 4-D input"
+                                                 : "a 5-D (N, C, D, H, W) tensor for 5-D input",
+                                           input, input.sizes);
+            !s.ok()) {
+            return s;
+        }
+    }
+    if (grad_grid != nullptr) {
+        if (Status s = check_result_tensor(*grad_grid, "grad_grid",
+                                           two_d ? "a 4-D (N, Ho, Wo, 2) tensor for 4-D input"
+                                                 : "a 5-D (N, Do, Ho, Wo, 3) tensor for 5-D input",
+                                           input, grid.sizes);
+            !s.ok()) {
+            return s;
+        }
+    }
+    const std::pair<const TensorView*, const char*> inputs[] = {
+        {&grad_output, "grad_output"}, {&input, "input"}, {&grid, "grid"}};
+    for (const auto& [out, name] : {std::pair{grad_input, "grad_input"},
+                                    std::pair{grad_grid, "grad_grid"}}) {
+        if (out == nullptr) continue;
+        if (Status s = check_output_memory(*out, name, {inputs[0], inputs[1], inputs[2]});
+            !s.ok()) {
+            return s;
+        }
+    }
+    if (grad_input != nullptr && grad_grid != nullptr && overlap(*grad_input, *grad_grid)) {
+        return invalid("grad_grid: memory overlaps grad_input (the two gradients must not share "
+                       "memory)");
+    }
+    return Status::Ok();
+}
+
+// The kernels never read an empty tensor, but Halide takes a buffer without memory as a bounds
+// query; an empty tensor (allowed with a null pointer) gets a harmless address instead.
+TensorView readable(TensorView t) {
+    static const double kNothing = 0.0;
+    if (t.numel() == 0) t.data = const_cast<double*>(&kNothing);
+    return t;
+}
+
+}  // namespace
+
+Status grid_sample_backward(const TensorView& grad_output, const TensorView& input,
+                            const TensorView& grid, const TensorView* grad_input,
+                            const TensorView* grad_grid, const Options& options) {
+    if (Status s = check_backward(grad_output, input, grid, grad_input, grad_grid, options);
+        !s.ok()) {
+        return s;
+    }
+    const int dims = input.rank - 2;
+    // A gradient with no elements needs no work. A non-empty one is written in full even where
+    // nothing flows into it (no output points, or C = 0 for grad_grid): it is then all zeros.
+    const bool want_input = grad_input != nullptr && grad_input->numel() > 0;
+    const bool want_grid = grad_grid != nullptr && grad_grid->numel() > 0;
+    const BackwardVariant<GradInputKernel>* input_variant = nullptr;
+    const BackwardVariant<GradGridKernel>* grid_variant = nullptr;
+    if (want_input) {
+        input_variant = find_variant(kGradInputVariants, dims, options, input.dtype);
+        if (input_variant == nullptr) return no_variant("grid_sample_grad_input", input, options);
+    }
+    if (want_grid) {
+        grid_variant = find_variant(kGradGridVariants, dims, options, input.dtype);
+        if (grid_variant == nullptr) return no_variant("grid_sample_grad_grid", input, options);
+    }
+    HalideBuffer go(readable(grad_output)), in(readable(input)), g(readable(grid));
+    if (want_input) {
+        HalideBuffer out(*grad_input);
+        if (Status s = run_kernel("grid_sample_grad_input", input_variant->by_isa, go.get(),
+                                  g.get(), options.align_corners, out.get());
+            !s.ok()) {
+            return s;
+        }
+    }
+    if (want_grid) {
+        HalideBuffer out(*grad_grid);
+        return run_kernel("grid_sample_grad_grid", grid_variant->by_isa, go.get(), in.get(),
+                          g.get(), options.align_corners, out.get());
+    }
+    return Status::Ok();
+}
+
+}  // namespace gridsample
