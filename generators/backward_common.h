@@ -60,4 +60,17 @@ inline Halide::Func materialize(const std::string &name, std::vector<Expr *> slo
     return f;
 }
 
+// The backward kernels keep channel blocks in scratch buffers padded by one slot past the end
+// of every spatial axis (index S). A tap that is out of range on an axis (zeros padding) is sent
+// to that slot: a gather reads 0 there and a scatter's contribution lands there and is dropped,
+// so the inner loops need no per-tap test. Afterwards every tap counts as in range.
+inline void send_out_of_range_taps_to_slot(AxisTaps &at, const Expr &size) {
+    for (size_t j = 0; j < at.index.size(); j++) {
+        if (!Halide::Internal::is_const_one(at.in_range[j])) {
+            at.index[j] = Halide::select(at.in_range[j], at.index[j], size);
+        }
+        at.in_range[j] = always();
+    }
+}
+
 }  // namespace gridsample_gen

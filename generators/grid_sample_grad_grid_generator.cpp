@@ -69,65 +69,110 @@ public:
             return;
         }
 
-        // The taps of each axis at an output point (the forward's, bit for bit).
+        // The taps of each axis at an output point (the forward's, bit for bit), out-of-range
+        // taps sent to the zero slot of `input_block`.
         std::vector<AxisTaps> taps_of;
         for (int k = 0; k < d; k++) {
             std::vector<Expr> g_args{k};
             g_args.insert(g_args.end(), point.begin(), point.end());
             taps_of.push_back(axis_taps(grid(g_args), axes[k], mode, padding, align_corners));
+            send_out_of_range_taps_to_slot(taps_of[k], axes[k].size);
         }
         std::vector<Expr *> slots;
         std::vector<IndexRange> indices;
         for (int k = 0; k < d; k++) {
             AxisTaps &at = taps_of[k];
-            for (auto *list : {&at.index, &at.in_range, &at.weight, &at.dweight}) {
+            for (auto *list : {&at.index, &at.weight, &at.dweight}) {
                 for (Expr &e : *list) slots.push_back(&e);
             }
-            for (Expr &e : at.index) indices.push_back({&e, axes[k].size - 1});
+            for (Expr &e : at.index) indices.push_back({&e, axes[k].size});
             slots.push_back(&at.coordinate_grad);
         }
         taps = materialize("taps", slots, indices, point);
 
+        // The channels in blocks of V (the target's vector width), channels innermost:
+        // input_block (ci, x, y, [z,] cb, n), with one zero slot past the end of every spatial
+        // axis, and grad_output_block (ci, px, py, [pz,] cb, n). Lanes past the last channel
+        // read 0.
+        block = natural_vector_size(t);
+        const Expr channels = input.dim(d).extent();
+        {
+            Expr c = cb * block + ci;
+            Expr inside = c < channels;
+            std::vector<Expr> in_args;
+            for (int k = 0; k < d; k++) {
+                inside = inside && space[k] < axes[k].size;
+                in_args.push_back(min(space[k], axes[k].size - 1));
+            }
+            in_args.push_back(min(c, channels - 1));
+            in_args.push_back(n);
+            std::vector<Expr> args{ci};
+            args.insert(args.end(), space.begin(), space.end());
+            args.push_back(cb);
+            args.push_back(n);
+            input_block(args) = select(likely(inside), input(in_args), constant(t, 0));
+
+            std::vector<Expr> go_args(space.begin(), space.end());
+            go_args.push_back(min(c, channels - 1));
+            go_args.push_back(n);
+            grad_output_block(args) =
+                select(likely(c < channels), grad_output(go_args), constant(t, 0));
+        }
+
         // Per channel c: d(sample)/d(coordinate k) = sum over the taps of v * dweight_k * the
         // weights of the other axes, as nested sums with axis 0 innermost (the forward's
         // separable order, S6). For bilinear, dweight is -1/+1, which gives S9's differences
-        // (v_x1 - v_x0) weighted by the other axes' weights. Out-of-range taps read v = 0.
-        RDom rc(0, input.dim(d).extent(), "rc");
-        std::function<Expr(int, int, std::vector<Expr> &, Expr)> nested =
-            [&](int axis, int deriv_axis, std::vector<Expr> &idx, Expr in_range) -> Expr {
+        // (v_x1 - v_x0) weighted by the other axes' weights. Out-of-range taps read the zero
+        // slot (v = 0). `lanes` accumulates grad_output * that per lane (channel ci of every
+        // block), summing over the blocks; `channel_sum_k` then adds the V lanes.
+        RDom rcb(0, (channels + (block - 1)) / block, "rcb");
+        std::function<Expr(int, int, std::vector<Expr> &)> nested =
+            [&](int axis, int deriv_axis, std::vector<Expr> &idx) -> Expr {
             if (axis < 0) {
-                std::vector<Expr> args(idx.begin(), idx.end());
-                args.push_back(rc);
+                std::vector<Expr> args{ci};
+                args.insert(args.end(), idx.begin(), idx.end());
+                args.push_back(rcb);
                 args.push_back(n);
-                return select(in_range, input(args), constant(t, 0));
+                return input_block(args);
             }
             const AxisTaps &at = taps_of[axis];
             Expr sum;
             for (size_t j = 0; j < at.index.size(); j++) {
                 idx[axis] = at.index[j];
-                Expr inner = nested(axis - 1, deriv_axis, idx, in_range && at.in_range[j]);
+                Expr inner = nested(axis - 1, deriv_axis, idx);
                 Expr f = axis == deriv_axis ? at.dweight[j] : at.weight[j];
                 Expr term = f * inner;
                 sum = sum.defined() ? sum + term : term;
             }
             return sum;
         };
-        std::vector<Expr> go_args(space.begin(), space.end());
-        go_args.push_back(rc);
+        std::vector<Expr> lane_args{ci};
+        lane_args.insert(lane_args.end(), point.begin(), point.end());
+        std::vector<Expr> go_args{ci};
+        go_args.insert(go_args.end(), space.begin(), space.end());
+        go_args.push_back(rcb);
         go_args.push_back(n);
-        Expr go = grad_output(go_args);
-        channel_sum(point_args) = Tuple(std::vector<Expr>(d, constant(t, 0)));
+        Expr go = grad_output_block(go_args);
+        lanes(lane_args) = Tuple(std::vector<Expr>(d, constant(t, 0)));
         std::vector<Expr> update;
         for (int k = 0; k < d; k++) {
             std::vector<Expr> idx(d);
-            update.push_back(channel_sum(point_args)[k] + go * nested(d - 1, k, idx, always()));
+            update.push_back(lanes(lane_args)[k] + go * nested(d - 1, k, idx));
         }
-        channel_sum(point_args) = Tuple(update);
+        lanes(lane_args) = Tuple(update);
 
-        // S9: times the chain factor of each axis (scale, border/reflection multiplier, 0 for NaN).
+        RDom rl(0, block, "rl");
+        std::vector<Expr> rl_args{rl};
+        rl_args.insert(rl_args.end(), point.begin(), point.end());
         std::vector<Expr> per_axis;
         for (int k = 0; k < d; k++) {
-            per_axis.push_back(channel_sum(point_args)[k] * taps_of[k].coordinate_grad);
+            Func sum("channel_sum_" + std::to_string(k));
+            sum(point_args) = constant(t, 0);
+            sum(point_args) += lanes(rl_args)[k];
+            channel_sum.push_back(sum);
+            // S9: times the chain factor of the axis (scale, border/reflection multiplier, 0
+            // for NaN).
+            per_axis.push_back(sum(point_args) * taps_of[k].coordinate_grad);
         }
         grad_grid(grid_args) = mux(k_var, per_axis);
     }
@@ -167,19 +212,23 @@ public:
 private:
     Var k_var{"k"}, n{"n"};
     std::vector<Var> space;
-    Func taps{"taps"}, channel_sum{"channel_sum"};
+    int block = 1;
+    Var ci{"ci"}, cb{"cb"};
+    Func taps{"taps"}, input_block{"input_block"}, grad_output_block{"grad_output_block"},
+        lanes{"lanes"};
+    std::vector<Func> channel_sum;
 
-    // CPU: parallel over output rows (fused with the outer spatial dims and the batch), so a
-    // batch of 1 uses every core; vectorized along x. For each vector of points the taps are
-    // computed once and the sum over channels runs with the vector's accumulators in registers.
-    // The usual dense layout (grad_output, input W-contiguous; grid and grad_grid (..., k)
-    // contiguous) is specialized: contiguous loads of grad_output and of the grid's interleaved
-    // components, one interleaved store of grad_grid.
+    // CPU, per batch item: first the input in channel blocks (parallel over its rows), then the
+    // output points (parallel over rows). For each row, the taps (vectorized along x) and the
+    // row's grad_output in blocks are computed once; for each point, the sum over channels runs
+    // V channels per vector instruction with the accumulators in registers, and ends in one
+    // horizontal add per coordinate. The order of every sum is fixed by the algorithm, so the
+    // result does not depend on the thread count.
     void schedule_cpu() {
         const int d = spatial_dims;
         const int vec = natural_vector_size(Type(dtype));
         Func out = grad_grid;
-        Var x = space[0], xo("xo"), xi("xi");
+        Var x = space[0];
 
         if (mode == Interpolation::nearest) {
             std::vector<VarOrRVar> order{k_var};
@@ -191,25 +240,51 @@ private:
             return;
         }
 
+        // grad_grid: n; rows (parallel); x; the d components (unrolled).
         std::vector<VarOrRVar> order{k_var, x};
-        for (int k = 1; k < d; k++) order.push_back(space[k]);
-        order.push_back(n);
-        out.reorder(order);
-        Var fused = fuse_rows(out);
-        out.split(x, xo, xi, vec, TailStrategy::GuardWithIf)
-            .reorder(k_var, xi, xo, fused)
-            .unroll(k_var)
-            .vectorize(xi)
-            .parallel(fused);
+        Var rows = space.size() > 1 ? space[1] : x;
+        if (d == 3) {
+            rows = Var("rows");
+            order.push_back(space[1]);
+            order.push_back(space[2]);
+            order.push_back(n);
+            out.reorder(order).fuse(space[1], space[2], rows);
+        } else {
+            order.push_back(space[1]);
+            order.push_back(n);
+            out.reorder(order);
+        }
+        out.unroll(k_var).parallel(rows);
 
-        channel_sum.compute_at(out, xo).vectorize(x);
-        channel_sum.update().reorder(x, RVar("rc$x")).vectorize(x);
-        taps.compute_at(out, xo).vectorize(x);
+        // The input's channel blocks of this batch item, transposed a row at a time: one
+        // vector load per channel, interleaved into the block.
+        Var bx = input_block.args()[1], bxo("bxo"), bxi("bxi");
+        input_block.compute_at(out, n)
+            .split(bx, bxo, bxi, block, TailStrategy::GuardWithIf)
+            .reorder(bxi, ci, bxo)
+            .vectorize(bxi)
+            .unroll(ci);
+        // Parallel over rows (2-D) or planes (3-D; fusing them confuses bounds inference).
+        input_block.parallel(input_block.args()[d]);
+        Var gx = grad_output_block.args()[1], gxo("gxo"), gxi("gxi");
+        grad_output_block.compute_at(out, rows)
+            .split(gx, gxo, gxi, block, TailStrategy::GuardWithIf)
+            .reorder(gxi, ci, gxo)
+            .vectorize(gxi)
+            .unroll(ci);
+        taps.compute_at(out, rows).vectorize(x, vec, TailStrategy::GuardWithIf);
 
-        Expr dense = grad_output.dim(0).stride() == 1 && input.dim(0).stride() == 1 &&
-                     grid.dim(0).stride() == 1 && grid.dim(1).stride() == d &&
-                     grad_grid.dim(0).stride() == 1 && grad_grid.dim(1).stride() == d;
-        out.specialize(dense);
+        // Per point: the lanes over all channel blocks, then the horizontal sums.
+        lanes.compute_at(out, x).vectorize(ci);
+        lanes.update().reorder(ci, RVar("rcb$x")).vectorize(ci);
+        for (Func &sum : channel_sum) {
+            sum.compute_at(out, x);
+            sum.update().atomic().vectorize(RVar("rl$x"));
+        }
+
+        // The usual layout, W-contiguous input and grad_output, gets contiguous vector loads;
+        // any other layout runs the same loops with gathers.
+        out.specialize(grad_output.dim(0).stride() == 1 && input.dim(0).stride() == 1);
     }
 
     // Fuses the outer spatial dimensions with the batch into one loop of rows (y, [z,] n).

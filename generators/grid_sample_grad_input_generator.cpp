@@ -80,22 +80,24 @@ public:
         std::vector<Var> point_n = point;
         point_n.push_back(n);
 
-        // The taps of each axis at an output point (the forward's, bit for bit), stored per point
-        // in `taps` (see the schedule for where).
+        // The taps of each axis at an output point (the forward's, bit for bit), out-of-range
+        // taps sent to the padding slot of `acc`, stored per point in `taps` (see the schedule
+        // for where).
         std::vector<AxisTaps> taps_of;
         for (int k = 0; k < d; k++) {
             std::vector<Expr> g_args{k};
             g_args.insert(g_args.end(), point_n.begin(), point_n.end());
             taps_of.push_back(axis_taps(grid(g_args), axes[k], mode, padding, align_corners));
+            send_out_of_range_taps_to_slot(taps_of[k], axes[k].size);
         }
         std::vector<Expr *> slots;
         std::vector<IndexRange> indices;
         for (int k = 0; k < d; k++) {
             AxisTaps &at = taps_of[k];
-            for (auto *list : {&at.index, &at.in_range, &at.weight}) {
+            for (auto *list : {&at.index, &at.weight}) {
                 for (Expr &e : *list) slots.push_back(&e);
             }
-            for (Expr &e : at.index) indices.push_back({&e, axes[k].size - 1});
+            for (Expr &e : at.index) indices.push_back({&e, axes[k].size});
         }
         taps = materialize("taps", slots, indices, point_n);
 
@@ -110,12 +112,14 @@ public:
             std::vector<Expr> go_args(point.begin(), point.end());
             go_args.push_back(min(c, channels - 1));
             go_args.push_back(n);
-            grad_output_block(args) = select(c < channels, grad_output(go_args), constant(t, 0));
+            grad_output_block(args) =
+                select(likely(c < channels), grad_output(go_args), constant(t, 0));
         }
 
         // The scatter: r walks the output points (x fastest) and, innermost, every tap of a
-        // point (axis 0 fastest). Each tap adds weight * grad_output to its element, for the V
-        // channels of the block at once; an out-of-range tap (zeros padding) adds nothing.
+        // point (axis 0 fastest). Each tap adds weight * grad_output to its element of `acc`
+        // (channels of the block innermost, one padding slot past every axis), for the V
+        // channels at once; an out-of-range tap adds into the padding, which is never read.
         const int taps_per_axis = (int)taps_of[0].index.size();
         int corners = 1;
         for (int k = 0; k < d; k++) corners *= taps_per_axis;
@@ -133,7 +137,7 @@ public:
             return e;
         };
         std::vector<Expr> index(d);
-        Expr in_range = always(), weight;
+        Expr weight;
         for (int k = 0; k < d; k++) {
             // The corner's tap along axis k: (corner / taps_per_axis^k) % taps_per_axis. The
             // corner loop is unrolled, so each copy selects its tap statically.
@@ -141,21 +145,18 @@ public:
             for (int m = 0; m < k; m++) stride *= taps_per_axis;
             Expr j = (r[0] / stride) % taps_per_axis;
             const AxisTaps &at = taps_of[k];
-            Expr idx = at.index.back(), inr = at.in_range.back(), w = at.weight.back();
+            Expr idx = at.index.back(), w = at.weight.back();
             for (int m = taps_per_axis - 2; m >= 0; m--) {
                 idx = select(j == m, at.index[m], idx);
-                inr = select(j == m, at.in_range[m], inr);
                 w = select(j == m, at.weight[m], w);
             }
             index[k] = at_r(idx);
-            in_range = in_range && at_r(inr);
             weight = weight.defined() ? weight * at_r(w) : at_r(w);
         }
         std::vector<Expr> go_args{ci};
         go_args.insert(go_args.end(), r_point.begin(), r_point.end());
         go_args.push_back(cb);
         go_args.push_back(n);
-        Expr contribution = weight * grad_output_block(go_args);
 
         std::vector<Expr> acc_pure{ci};
         acc_pure.insert(acc_pure.end(), space.begin(), space.end());
@@ -166,17 +167,23 @@ public:
         acc_at_tap.insert(acc_at_tap.end(), index.begin(), index.end());
         acc_at_tap.push_back(cb);
         acc_at_tap.push_back(n);
-        acc(acc_at_tap) += select(in_range, contribution, constant(t, 0));
+        acc(acc_at_tap) += weight * grad_output_block(go_args);
 
-        // Back to grad_input's layout.
+        // Back to grad_input's layout: one row of the block at a time with the channels
+        // outermost (acc_rows), then each channel's row.
+        std::vector<Expr> rows_args{space[0], ci};
+        rows_args.insert(rows_args.end(), space.begin() + 1, space.end());
+        rows_args.push_back(cb);
+        rows_args.push_back(n);
+        acc_rows(rows_args) = acc(acc_pure);
         std::vector<Expr> out_args(space.begin(), space.end());
         out_args.push_back(c_var);
         out_args.push_back(n);
-        std::vector<Expr> acc_args{c_var % block};
-        acc_args.insert(acc_args.end(), space.begin(), space.end());
-        acc_args.push_back(c_var / block);
-        acc_args.push_back(n);
-        grad_input(out_args) = acc(acc_args);
+        std::vector<Expr> from_rows{space[0], c_var % block};
+        from_rows.insert(from_rows.end(), space.begin() + 1, space.end());
+        from_rows.push_back(c_var / block);
+        from_rows.push_back(n);
+        grad_input(out_args) = acc_rows(from_rows);
     }
 
     void schedule() {
@@ -211,21 +218,33 @@ private:
     int block = 1;
     Var ci{"ci"}, cb{"cb"}, c_var{"c"}, n{"n"};
     std::vector<Var> space;
-    Func taps{"taps"}, grad_output_block{"grad_output_block"}, acc{"acc"};
+    Func taps{"taps"}, grad_output_block{"grad_output_block"}, acc{"acc"}, acc_rows{"acc_rows"};
     RDom scatter;  // (tap, output point...): the scatter's loops
 
     // CPU: one task per (n, channel block), see the block comment at the top of the file.
     void schedule_cpu() {
         const int d = spatial_dims;
         Func out = grad_input;
-        Var c_inner("c_inner"), task("task");
+        Var c_inner("c_inner"), task("task"), xo("xo"), xi("xi");
 
-        // grad_input, outermost first: (n, channel block) fused into the parallel tasks; the
-        // block's V planes one after the other, each vectorized along x.
+        // grad_input, outermost first: (n, channel block) fused into the parallel tasks; rows;
+        // the block's channels; x, vectorized.
+        std::vector<VarOrRVar> order{xi, xo, c_inner};
+        for (int k = 1; k < d; k++) order.push_back(space[k]);
         out.split(c_var, cb, c_inner, block, TailStrategy::GuardWithIf)
             .fuse(cb, n, task)
             .parallel(task)
-            .vectorize(space[0], block, TailStrategy::GuardWithIf);
+            .split(space[0], xo, xi, block, TailStrategy::GuardWithIf)
+            .reorder(order)
+            .vectorize(xi);
+        // One row of the block transposed back to channels outermost: unrolled over the
+        // channels, so that the strided loads from acc combine into one transpose.
+        Var rxo("rxo"), rxi("rxi");
+        acc_rows.compute_at(out, space[1])
+            .split(space[0], rxo, rxi, block, TailStrategy::GuardWithIf)
+            .reorder(rxi, ci, rxo)
+            .vectorize(rxi)
+            .vectorize(ci);
 
         // One block per task: the split's tail guard hides from bounds inference that c / V is
         // the task's block for every c of the task.
@@ -236,10 +255,20 @@ private:
         for (int k = 0; k <= d; k++) scatter_order.push_back(scatter[k]);
         acc.update().reorder(scatter_order).vectorize(ci).unroll(scatter[0]);
 
-        // The taps and the transposed grad_output of one row of output points at a time.
+        // The taps and the transposed grad_output of one row of output points at a time; the
+        // transpose loads each channel's row as vectors and interleaves them.
         const RVar row = scatter[2];
         taps.compute_at(acc, row).vectorize(taps.args()[0], block, TailStrategy::GuardWithIf);
-        grad_output_block.compute_at(acc, row).vectorize(ci);
+        Var p0 = grad_output_block.args()[1], p0o("p0o"), p0i("p0i");
+        grad_output_block.compute_at(acc, row)
+            .split(p0, p0o, p0i, block, TailStrategy::GuardWithIf)
+            .reorder(p0i, ci, p0o)
+            .vectorize(p0i)
+            .unroll(ci);
+
+        // The usual layout, W-contiguous grad_output and grad_input, gets contiguous vector
+        // loads and stores; any other layout runs the same loops with gathers and scatters.
+        out.specialize(grad_output.dim(0).stride() == 1 && grad_input.dim(0).stride() == 1);
     }
 };
 

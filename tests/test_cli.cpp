@@ -4,6 +4,9 @@
 // --repeat, --threads); every error path: exit 1 for bad input (the library's S8 errors, hostile
 // .npy files, missing or unwritable files) and 2 for usage errors, exactly one stderr line
 // starting with "error:" that names the problem, and the output file neither created nor changed.
+// backward: gradients bit-identical to calling gridsample::grid_sample_backward in-process (either
+// gradient alone or both); the same error rules, and on any error neither output file is created
+// or changed.
 // warp: the demo's files and timing lines, an exact identity round trip, bad PNGs.
 #include "gridsample/gridsample.h"
 #include "npy.h"
@@ -670,6 +673,276 @@ TEST_F(CliTest, WarpOutputInMissingDirectory) {
     expect_error(r, kExitBadInput, {"output:", "no_such_dir/out.png"});
     EXPECT_FALSE(fs::exists(path("no_such_dir")));
     expect_no_temporaries(work_);
+}
+
+// ---- backward ------------------------------------------------------------------------------
+
+struct BackwardCase {
+    std::string name;
+    DType dtype;
+    std::vector<int64_t> input_shape, grid_shape;
+    bool grad_input, grad_grid;       // which gradients the command line asks for
+    std::vector<std::string> flags;  // other CLI options
+    Options options;                 // the same, for the in-process call
+};
+
+void PrintTo(const BackwardCase& c, std::ostream* os) { *os << c.name; }
+
+class BackwardResult : public CliTest, public ::testing::WithParamInterface<BackwardCase> {};
+
+TEST_P(BackwardResult, MatchesInProcessCallBitForBit) {
+    const BackwardCase& c = GetParam();
+    const npy::Array input = random_array(c.dtype, c.input_shape, -2, 2, 21);
+    const npy::Array grid = random_array(c.dtype, c.grid_shape, -1.2, 1.2, 22);
+    std::vector<int64_t> out_shape = {c.input_shape[0], c.input_shape[1]};
+    out_shape.insert(out_shape.end(), c.grid_shape.begin() + 1, c.grid_shape.end() - 1);
+    const npy::Array grad_output = random_array(c.dtype, out_shape, -1, 1, 23);
+    save("go.npy", grad_output);
+    save("in.npy", input);
+    save("grid.npy", grid);
+    std::vector<std::string> args = {"backward", "--grad-output", "go.npy", "--input", "in.npy",
+                                     "--grid", "grid.npy"};
+    if (c.grad_input) args.insert(args.end(), {"--grad-input", "gi.npy"});
+    if (c.grad_grid) args.insert(args.end(), {"--grad-grid", "gg.npy"});
+    args.insert(args.end(), c.flags.begin(), c.flags.end());
+    const RunResult r = run(args);
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(r.err, "");
+
+    npy::Array gi = npy::zeros(c.dtype, c.input_shape), gg = npy::zeros(c.dtype, c.grid_shape);
+    const TensorView gi_view = gi.view(), gg_view = gg.view();
+    const Status s = grid_sample_backward(grad_output.view(), input.view(), grid.view(),
+                                          &gi_view, &gg_view, c.options);
+    ASSERT_TRUE(s.ok()) << s.message();
+    EXPECT_EQ(fs::exists(path("gi.npy")), c.grad_input);
+    EXPECT_EQ(fs::exists(path("gg.npy")), c.grad_grid);
+    if (c.grad_input) {
+        const npy::Array got = load("gi.npy");
+        EXPECT_EQ(got.dtype, c.dtype);
+        EXPECT_EQ(got.shape, c.input_shape);
+        EXPECT_TRUE(got.bytes == gi.bytes) << "grad_input differs from the in-process call";
+    }
+    if (c.grad_grid) {
+        const npy::Array got = load("gg.npy");
+        EXPECT_EQ(got.dtype, c.dtype);
+        EXPECT_EQ(got.shape, c.grid_shape);
+        EXPECT_TRUE(got.bytes == gg.bytes) << "grad_grid differs from the in-process call";
+    }
+    expect_no_temporaries(work_);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cli, BackwardResult,
+    ::testing::Values(
+        BackwardCase{"f32_2d_both_defaults", DType::float32, {2, 3, 7, 9}, {2, 5, 6, 2}, true,
+                     true, {}, {}},
+        BackwardCase{"f64_2d_bicubic_reflection_aligned_grad_input_only", DType::float64,
+                     {1, 2, 6, 5}, {1, 8, 4, 2}, true, false,
+                     {"--mode", "bicubic", "--padding", "reflection", "--align-corners"},
+                     make_options(Interpolation::bicubic, Padding::reflection, true)},
+        BackwardCase{"f32_2d_nearest_border_grad_grid_only", DType::float32, {1, 1, 5, 5},
+                     {1, 3, 3, 2}, false, true, {"--mode", "nearest", "--padding", "border"},
+                     make_options(Interpolation::nearest, Padding::border, false)},
+        BackwardCase{"f32_3d_trilinear_reflection_both", DType::float32, {2, 2, 3, 4, 5},
+                     {2, 2, 3, 4, 3}, true, true, {"--padding", "reflection"},
+                     make_options(Interpolation::bilinear, Padding::reflection, false)},
+        BackwardCase{"f64_3d_grad_grid_only_repeat_threads", DType::float64, {1, 3, 4, 3, 2},
+                     {1, 5, 2, 3, 3}, false, true,
+                     {"--repeat", "3", "--threads", "2", "--align-corners"},
+                     make_options(Interpolation::bilinear, Padding::zeros, true)},
+        BackwardCase{"f32_2d_empty_batch", DType::float32, {0, 2, 4, 4}, {0, 3, 3, 2}, true,
+                     true, {}, {}}),
+    [](const ::testing::TestParamInfo<BackwardCase>& info) { return info.param.name; });
+
+class BackwardCli : public CliTest {
+protected:
+    void save_valid(DType grid_dtype = DType::float32,
+                    std::vector<int64_t> grad_output_shape = {1, 2, 3, 3}) const {
+        save("go.npy", random_array(DType::float32, grad_output_shape, -1, 1, 31));
+        save("in.npy", random_array(DType::float32, {1, 2, 4, 4}, 0, 1, 32));
+        save("grid.npy", random_array(grid_dtype, {1, 3, 3, 2}, -1, 1, 33));
+    }
+    static std::vector<std::string> args(std::vector<std::string> extra = {}) {
+        std::vector<std::string> a = {"backward", "--grad-output", "go.npy", "--input", "in.npy",
+                                      "--grid", "grid.npy", "--grad-input", "gi.npy",
+                                      "--grad-grid", "gg.npy"};
+        a.insert(a.end(), extra.begin(), extra.end());
+        return a;
+    }
+    // Runs `args` twice: with neither output present (neither may appear), and with old files
+    // at both (both keep their bytes, mtime and inode).
+    void expect_failure_keeps_both(const std::vector<std::string>& a, int code,
+                                   const std::vector<std::string>& words) const {
+        const fs::path gi = path("gi.npy"), gg = path("gg.npy");
+        fs::remove(gi);
+        fs::remove(gg);
+        {
+            SCOPED_TRACE("outputs absent");
+            expect_error(run(a), code, words);
+            EXPECT_FALSE(fs::exists(gi)) << "created " << gi;
+            EXPECT_FALSE(fs::exists(gg)) << "created " << gg;
+        }
+        {
+            SCOPED_TRACE("outputs present");
+            for (const fs::path& p : {gi, gg}) {
+                write_file(p, "an earlier result " + p.filename().string());
+                fs::last_write_time(p, fs::last_write_time(p) - std::chrono::hours(24 * 400));
+            }
+            const FileSnapshot before_gi = FileSnapshot::of(gi), before_gg = FileSnapshot::of(gg);
+            expect_error(run(a), code, words);
+            EXPECT_TRUE(FileSnapshot::of(gi) == before_gi) << "changed " << gi;
+            EXPECT_TRUE(FileSnapshot::of(gg) == before_gg) << "changed " << gg;
+        }
+        expect_no_temporaries(work_);
+    }
+};
+
+TEST_F(BackwardCli, ReplacesExistingOutputs) {
+    save_valid();
+    write_file(path("gi.npy"), "an earlier result");
+    write_file(path("gg.npy"), "an earlier result");
+    const RunResult r = run(args());
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(load("gi.npy").shape, (std::vector<int64_t>{1, 2, 4, 4}));
+    EXPECT_EQ(load("gg.npy").shape, (std::vector<int64_t>{1, 3, 3, 2}));
+    expect_no_temporaries(work_);
+}
+
+TEST_F(BackwardCli, ThreadCountDoesNotChangeTheResult) {
+    save("go.npy", random_array(DType::float32, {2, 19, 25, 35}, -1, 1, 34));
+    save("in.npy", random_array(DType::float32, {2, 19, 20, 15}, -1, 1, 35));
+    save("grid.npy", random_array(DType::float32, {2, 25, 35, 2}, -1.1, 1.1, 36));
+    std::string first_gi, first_gg;
+    for (const char* threads : {"1", "2", "5"}) {
+        const RunResult r = run(args({"--threads", threads, "--mode", "bicubic"}));
+        ASSERT_EQ(r.exit_code, 0) << describe(r);
+        const std::string gi = read_file(path("gi.npy")), gg = read_file(path("gg.npy"));
+        if (first_gi.empty()) first_gi = gi, first_gg = gg;
+        EXPECT_TRUE(gi == first_gi) << "grad_input differs with --threads " << threads;
+        EXPECT_TRUE(gg == first_gg) << "grad_grid differs with --threads " << threads;
+    }
+}
+
+TEST_F(BackwardCli, GradOutputShapeWrong) {
+    save_valid(DType::float32, {1, 2, 3, 4});
+    expect_failure_keeps_both(args(), kExitBadInput,
+                              {"grad_output:", "expected shape [1, 2, 3, 3]", "got [1, 2, 3, 4]"});
+}
+
+TEST_F(BackwardCli, GridDtypeDiffers) {
+    save_valid(DType::float64);
+    expect_failure_keeps_both(args(), kExitBadInput, {"grid:", "dtype float32", "float64"});
+}
+
+TEST_F(BackwardCli, BicubicOn5D) {
+    save("go.npy", random_array(DType::float32, {1, 1, 2, 2, 2}, -1, 1, 37));
+    save("in.npy", random_array(DType::float32, {1, 1, 2, 2, 2}, -1, 1, 38));
+    save("grid.npy", random_array(DType::float32, {1, 2, 2, 2, 3}, -1, 1, 39));
+    expect_failure_keeps_both(args({"--mode", "bicubic"}), kExitBadInput, {"bicubic", "5-D"});
+}
+
+TEST_F(BackwardCli, MissingGradOutputFile) {
+    save_valid();
+    fs::remove(path("go.npy"));
+    expect_failure_keeps_both(args(), kExitBadInput, {"grad_output:", "go.npy", "cannot open"});
+}
+
+TEST_F(BackwardCli, HostileGradOutputFile) {
+    save_valid();
+    write_file(path("go.npy"), valid_npy().substr(0, 30));
+    expect_failure_keeps_both(args(), kExitBadInput, {"grad_output:", "go.npy", "truncated"});
+}
+
+TEST_F(BackwardCli, MissingInputAndGridFiles) {
+    save_valid();
+    fs::remove(path("in.npy"));
+    expect_failure_keeps_both(args(), kExitBadInput, {"input:", "in.npy", "cannot open"});
+    save_valid();
+    fs::remove(path("grid.npy"));
+    expect_failure_keeps_both(args(), kExitBadInput, {"grid:", "grid.npy", "cannot open"});
+}
+
+// One of two destinations cannot be written: the other must not be written either.
+TEST_F(BackwardCli, OneUnwritableOutputWritesNeither) {
+    save_valid();
+    const fs::path gg = path("gg.npy");
+    fs::remove(gg);
+    for (const std::string& bad_gi : {std::string("no_such_dir/gi.npy"), std::string("a_dir")}) {
+        SCOPED_TRACE(bad_gi);
+        fs::create_directory(path("a_dir"));
+        const RunResult r = run({"backward", "--grad-output", "go.npy", "--input", "in.npy",
+                                 "--grid", "grid.npy", "--grad-input", bad_gi, "--grad-grid",
+                                 "gg.npy"});
+        expect_error(r, kExitBadInput, {"grad_input:", bad_gi});
+        EXPECT_FALSE(fs::exists(gg)) << "wrote grad_grid although grad_input failed";
+        EXPECT_TRUE(fs::is_directory(path("a_dir")));
+        expect_no_temporaries(work_);
+    }
+    // And the other way round, with an earlier grad_input that must stay.
+    write_file(path("gi.npy"), "an earlier result");
+    const FileSnapshot before = FileSnapshot::of(path("gi.npy"));
+    const RunResult r = run({"backward", "--grad-output", "go.npy", "--input", "in.npy", "--grid",
+                             "grid.npy", "--grad-input", "gi.npy", "--grad-grid",
+                             "no_such_dir/gg.npy"});
+    expect_error(r, kExitBadInput, {"grad_grid:", "no_such_dir/gg.npy"});
+    EXPECT_TRUE(FileSnapshot::of(path("gi.npy")) == before) << "grad_input changed";
+    expect_no_temporaries(work_);
+}
+
+class BackwardUsageError : public BackwardCli, public ::testing::WithParamInterface<UsageCase> {};
+
+TEST_P(BackwardUsageError, ExitsTwoAndKeepsOutputs) {
+    save_valid();
+    expect_failure_keeps_both(GetParam().args, kExitUsage, {GetParam().word});
+}
+
+std::vector<std::string> backward_args(std::vector<std::string> extra) {
+    std::vector<std::string> args = {"backward", "--grad-output", "go.npy", "--input", "in.npy",
+                                     "--grid", "grid.npy"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cli, BackwardUsageError,
+    ::testing::Values(
+        UsageCase{"no_gradient_asked_for", backward_args({}), "--grad-input"},
+        UsageCase{"same_file_twice",
+                  backward_args({"--grad-input", "gi.npy", "--grad-grid", "./gi.npy"}),
+                  "same file"},
+        UsageCase{"missing_grad_output",
+                  {"backward", "--input", "in.npy", "--grid", "grid.npy", "--grad-input", "gi.npy",
+                   "--grad-grid", "gg.npy"},
+                  "--grad-output"},
+        UsageCase{"missing_input",
+                  {"backward", "--grad-output", "go.npy", "--grid", "grid.npy", "--grad-input",
+                   "gi.npy", "--grad-grid", "gg.npy"},
+                  "--input"},
+        UsageCase{"bad_mode",
+                  backward_args({"--grad-input", "gi.npy", "--grad-grid", "gg.npy", "--mode",
+                                 "cubic"}),
+                  "--mode"},
+        UsageCase{"repeat_zero",
+                  backward_args({"--grad-input", "gi.npy", "--grad-grid", "gg.npy", "--repeat",
+                                 "0"}),
+                  "--repeat"},
+        UsageCase{"threads_negative",
+                  backward_args({"--grad-input", "gi.npy", "--grad-grid", "gg.npy", "--threads",
+                                 "-1"}),
+                  "--threads"},
+        UsageCase{"unknown_option",
+                  backward_args({"--grad-input", "gi.npy", "--grad-grid", "gg.npy", "--output",
+                                 "x.npy"}),
+                  "--output"}),
+    [](const ::testing::TestParamInfo<UsageCase>& info) { return info.param.name; });
+
+TEST_F(CliTest, BackwardHelp) {
+    const RunResult r = run({"backward", "--help"});
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    for (const char* option : {"--grad-output", "--grad-input", "--grad-grid", "--align-corners"}) {
+        EXPECT_NE(r.out.find(option), std::string::npos) << option << " missing in\n" << r.out;
+    }
+    EXPECT_NE(run({"--help"}).out.find("backward"), std::string::npos);
 }
 
 }  // namespace

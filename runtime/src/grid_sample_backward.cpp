@@ -5,6 +5,8 @@
 
 #include "kernel_headers.inc"
 
+#include <cstring>
+
 namespace gridsample {
 namespace {
 
@@ -124,6 +126,21 @@ TensorView readable(TensorView t) {
     return t;
 }
 
+// Writes 0 to every element of a (non-empty, validated) view, through its strides.
+void fill_zeros(const TensorView& t) {
+    const int64_t size = element_size(t.dtype);
+    int64_t index[kMaxRank] = {};
+    for (int64_t i = 0, n = t.numel(); i < n; i++) {
+        int64_t offset = 0;
+        for (int d = 0; d < t.rank; d++) offset += index[d] * t.strides[d];
+        std::memset(static_cast<unsigned char*>(t.data) + offset * size, 0, static_cast<size_t>(size));
+        for (int d = t.rank - 1; d >= 0; d--) {
+            if (++index[d] < t.sizes[d]) break;
+            index[d] = 0;
+        }
+    }
+}
+
 }  // namespace
 
 Status grid_sample_backward(const TensorView& grad_output, const TensorView& input,
@@ -156,6 +173,12 @@ Status grid_sample_backward(const TensorView& grad_output, const TensorView& inp
             !s.ok()) {
             return s;
         }
+    }
+    if (want_grid && input.sizes[1] == 0) {
+        // C = 0: grad_grid is a sum over no channels. The kernel's channel blocks cannot be
+        // formed from empty tensors, and there is nothing to compute.
+        fill_zeros(*grad_grid);
+        return Status::Ok();
     }
     if (want_grid) {
         HalideBuffer out(*grad_grid);

@@ -31,6 +31,20 @@ struct SampleOptions {
 };
 int run_sample(const SampleOptions& opts);
 
+// `gridsample backward`: the gradients of grid_sample on .npy files (SEMANTICS.md S9). Each
+// gradient is computed only when its path is given; at least one must be.
+struct BackwardOptions {
+    std::string grad_output_path;
+    std::string input_path;
+    std::string grid_path;
+    std::string grad_input_path;  // empty: grad_input is not computed
+    std::string grad_grid_path;   // empty: grad_grid is not computed
+    Options options;
+    int threads = 0;  // 0: the library's default (all cores)
+    int repeat = 1;   // run the operation this many times (for timing from outside)
+};
+int run_backward(const BackwardOptions& opts);
+
 // `gridsample warp`: warps a PNG through an affine transform; with no files, the demo.
 struct WarpOptions {
     std::string input_path;     // empty: the demo (embedded image, every mode, timings)

@@ -1,6 +1,6 @@
 // gridsample: the command-line tool. This file only parses arguments (CLI11) into the option
 // structs of commands.h and maps parse failures to exit code 2; the commands live in
-// sample_command.cpp and warp_command.cpp.
+// sample_command.cpp, backward_command.cpp and warp_command.cpp.
 #include "commands.h"
 
 #include <CLI/CLI.hpp>
@@ -9,6 +9,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <string>
@@ -91,6 +92,15 @@ struct SamplingArgs {
     }
 };
 
+// Whether two output paths name the same file (whether or not it exists yet).
+bool same_file(const std::string& a, const std::string& b) {
+    namespace fs = std::filesystem;
+    std::error_code ec1, ec2;
+    const fs::path pa = fs::weakly_canonical(fs::absolute(a, ec1), ec1);
+    const fs::path pb = fs::weakly_canonical(fs::absolute(b, ec2), ec2);
+    return (ec1 || ec2) ? a == b : pa == pb;
+}
+
 void add_threads_option(CLI::App* cmd, int& threads) {
     cmd->add_option("--threads", threads, "CPU threads (default or 0: all cores)")
         ->check(integer_at_least(0))
@@ -124,6 +134,34 @@ int main(int argc, char** argv) {
     std::string backend = "cpu";
     sample_cmd->add_option("--backend", backend, "Where the kernels run (default: cpu)")
         ->check(CLI::IsMember({"cpu"}));
+
+    cli::BackwardOptions backward;
+    CLI::App* backward_cmd = app.add_subcommand(
+        "backward",
+        "The gradients of grid_sample on NumPy .npy files: grad_input and/or grad_grid from "
+        "grad_output, input and grid");
+    backward_cmd
+        ->add_option("--grad-output", backward.grad_output_path,
+                     "Gradient of the output .npy, the output's shape")
+        ->required();
+    backward_cmd
+        ->add_option("--input", backward.input_path, "Input .npy, (N, C, H, W) or (N, C, D, H, W)")
+        ->required();
+    backward_cmd
+        ->add_option("--grid", backward.grid_path, "Grid .npy, (N, Ho, Wo, 2) or (N, Do, Ho, Wo, 3)")
+        ->required();
+    CLI::Option* grad_input_opt = backward_cmd->add_option(
+        "--grad-input", backward.grad_input_path,
+        "Where to write the input's gradient (computed only when given)");
+    CLI::Option* grad_grid_opt = backward_cmd->add_option(
+        "--grad-grid", backward.grad_grid_path,
+        "Where to write the grid's gradient (computed only when given)");
+    SamplingArgs backward_sampling;
+    backward_sampling.add_to(backward_cmd);
+    add_threads_option(backward_cmd, backward.threads);
+    backward_cmd->add_option("--repeat", backward.repeat, "Run the operation K times (for timing)")
+        ->check(integer_at_least(1))
+        ->option_text("K");
 
     cli::WarpOptions warp;
     CLI::App* warp_cmd = app.add_subcommand(
@@ -160,9 +198,9 @@ int main(int argc, char** argv) {
     // CLI11 would take an unknown command for a stray argument and only say that a command is
     // required; name it instead.
     if (argc > 1 && argv[1][0] != '-' && argv[1] != sample_cmd->get_name() &&
-        argv[1] != warp_cmd->get_name()) {
+        argv[1] != backward_cmd->get_name() && argv[1] != warp_cmd->get_name()) {
         std::cerr << "error: unknown command '" << argv[1]
-                  << "' (expected sample or warp; run with --help for usage)\n";
+                  << "' (expected sample, backward or warp; run with --help for usage)\n";
         return cli::kExitUsage;
     }
     try {
@@ -174,7 +212,21 @@ int main(int argc, char** argv) {
         return cli::kExitUsage;
     }
 
-    if (sample_cmd->parsed()) {
+    if (backward_cmd->parsed()) {
+        // Usage: at least one gradient, and two gradients need two files.
+        if (grad_input_opt->count() == 0 && grad_grid_opt->count() == 0) {
+            std::cerr << "error: backward needs --grad-input, --grad-grid or both (run with "
+                         "--help for usage)\n";
+            return cli::kExitUsage;
+        }
+        if (grad_input_opt->count() && grad_grid_opt->count() &&
+            same_file(backward.grad_input_path, backward.grad_grid_path)) {
+            std::cerr << "error: --grad-input and --grad-grid name the same file "
+                      << backward.grad_input_path << " (run with --help for usage)\n";
+            return cli::kExitUsage;
+        }
+        backward.options = backward_sampling.options();
+    } else if (sample_cmd->parsed()) {
         sample.options = sample_sampling.options();
     } else {
         if (rotate_opt->count()) warp.rotate_degrees = rotate;
@@ -191,6 +243,7 @@ int main(int argc, char** argv) {
     // The library reports errors as values; this catches what the standard library may throw
     // (out of memory, file system errors) so that it, too, ends as one "error:" line.
     try {
+        if (backward_cmd->parsed()) return cli::run_backward(backward);
         return sample_cmd->parsed() ? cli::run_sample(sample) : cli::run_warp(warp);
     } catch (const std::exception& e) {
         return cli::report_error(e.what());
