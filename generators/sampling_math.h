@@ -190,7 +190,9 @@ inline std::array<Expr, 4> cubic_weight_derivatives(const Expr &t) {
 //   reflection: scale * sign, where sign is -1 below lo and flips again for an odd number of
 //               reflections; 0 when the reflected coordinate r is at or beyond an edge of
 //               [0, S-1] (the clip after the reflection), when span == 0, and for +-inf (S7 maps
-//               it to the constant coordinate 0).
+//               it to the constant coordinate 0). At a fold point itself the reflected
+//               coordinate is lo or hi, where the factor is 0 anyway, so implementations that
+//               resolve the flip parity of exact ties differently cannot disagree.
 // A NaN grid value (S7: read as -1) must be masked by the caller: its gradient is 0 (S9).
 inline Expr pad_coordinate_grad(const Expr &x, const Axis &a, Padding padding) {
     Type t = a.t;
