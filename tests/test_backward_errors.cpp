@@ -416,7 +416,9 @@ TEST(BackwardErrors, NonFiniteGridsNeverFail) {
                     EXPECT_TRUE(std::isfinite(gg[i]))
                         << "grad_grid: mode " << mode << " padding " << padding << " ac " << ac;
                     // S9: a NaN or infinite component has gradient 0.
-                    if (!std::isfinite(grid[i])) EXPECT_EQ(gg[i], 0.0f) << "component " << i;
+                    if (!std::isfinite(grid[i])) {
+                        EXPECT_EQ(gg[i], 0.0f) << "component " << i;
+                    }
                 }
             }
         }

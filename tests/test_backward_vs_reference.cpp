@@ -102,12 +102,16 @@ enum class Layout {
     strided_grad_output,      // channels-last grad_output inside a padded buffer
     padded_gradients,         // gradients written into larger buffers; the gaps stay untouched
     channels_last_gradients,  // channels-last grad_input, component-planar grad_grid
+    broadcast_grad_output,    // grad_output expanded over batch and channels (stride 0)
+    scalar_grad_output,       // one grad_output value expanded everywhere (all strides 0), as
+                              // torch's backward of out.sum() passes it
     mixed,
 };
 const Layout kLayouts[] = {Layout::contiguous,          Layout::channels_last_input,
                            Layout::permuted_grid,       Layout::expanded_grid,
                            Layout::strided_grad_output, Layout::padded_gradients,
-                           Layout::channels_last_gradients, Layout::mixed};
+                           Layout::channels_last_gradients, Layout::broadcast_grad_output,
+                           Layout::scalar_grad_output,  Layout::mixed};
 const char* layout_name(Layout l) {
     switch (l) {
     case Layout::contiguous: return "contiguous";
@@ -117,6 +121,8 @@ const char* layout_name(Layout l) {
     case Layout::strided_grad_output: return "strided_grad_output";
     case Layout::padded_gradients: return "padded_gradients";
     case Layout::channels_last_gradients: return "channels_last_gradients";
+    case Layout::broadcast_grad_output: return "broadcast_grad_output";
+    case Layout::scalar_grad_output: return "scalar_grad_output";
     case Layout::mixed: return "mixed";
     }
     return "?";
@@ -197,9 +203,12 @@ struct StridedLayout {
 };
 
 // order lists dimensions from outermost to innermost in memory; pads adds unused elements to
-// each dimension's extent; expand_batch gives dimension 0 a stride of 0.
+// each dimension's extent; the first `expanded` dimensions get a stride of 0 (by default the
+// batch if expand_batch).
 StridedLayout make_layout(const std::vector<int64_t>& sizes, const std::vector<int>& order,
-                          const std::vector<int64_t>& pads, int64_t offset, bool expand_batch) {
+                          const std::vector<int64_t>& pads, int64_t offset, bool expand_batch,
+                          int expanded = -1) {
+    if (expanded < 0) expanded = expand_batch ? 1 : 0;
     StridedLayout l;
     l.sizes = sizes;
     l.strides.assign(sizes.size(), 0);
@@ -207,7 +216,7 @@ StridedLayout make_layout(const std::vector<int64_t>& sizes, const std::vector<i
     int64_t running = 1;
     for (size_t k = order.size(); k-- > 0;) {
         const int d = order[k];
-        if (d == 0 && expand_batch) continue;
+        if (d < expanded) continue;
         l.strides[d] = running;
         running *= std::max<int64_t>(sizes[d] + pads[d], 1);
     }
@@ -235,6 +244,13 @@ void for_each_element(const StridedLayout& l, F fn) {
 struct CaseLayouts {
     StridedLayout grad_output, input, grid, grad_input, grad_grid;
 };
+
+// How many leading dimensions of grad_output have stride 0 in a layout.
+int grad_output_expanded_dims(Layout l, int rank) {
+    if (l == Layout::broadcast_grad_output) return 2;
+    if (l == Layout::scalar_grad_output) return rank;
+    return 0;
+}
 
 CaseLayouts layouts_for(const Case& cs) {
     Rng rng(mix_seed(cs.seed, 77));
@@ -282,7 +298,7 @@ CaseLayouts layouts_for(const Case& cs) {
     out.grad_output =
         make_layout(s.output_sizes(), strided_go ? channels_last() : identity(),
                     strided_go ? random_pads() : no_pads, strided_go ? uniform_int(rng, 1, 7) : 0,
-                    false);
+                    false, grad_output_expanded_dims(l, rank));
     const bool padded = l == Layout::padded_gradients || mixed;
     const bool cl_grads = l == Layout::channels_last_gradients || mixed;
     out.grad_input = make_layout(s.input_sizes(), cl_grads ? channels_last() : identity(),
@@ -610,7 +626,8 @@ ref::Array without_nearest_near_ties(const Case& cs, const ref::Array& grad_outp
     const bool f32 = cs.dtype == gs::DType::float32;
     const Shape& s = cs.shape;
     const int64_t points = s.points();
-    ref::Array masked = grad_output;
+    // Which points are near a tie, per batch item.
+    std::vector<char> near(static_cast<size_t>(s.n * points), 0);
     for (int64_t n = 0; n < s.n; ++n) {
         for (int64_t p = 0; p < points; ++p) {
             const double* g = &grid.data[static_cast<size_t>((n * points + p) * s.dims)];
@@ -636,7 +653,22 @@ ref::Array without_nearest_near_ties(const Case& cs, const ref::Array& grad_outp
                 const double to_tie = std::fabs(c - std::floor(c) - 0.5);
                 if (!exact && to_tie < (f32 ? 1e-4 : 1e-9) + e) near_tie = true;
             }
-            if (!near_tie) continue;
+            near[static_cast<size_t>(n * points + p)] = near_tie;
+        }
+    }
+    // An expanded grad_output stores one value for all its stride-0 indices: mask alike there.
+    const int expanded = grad_output_expanded_dims(cs.layout, s.dims + 2);
+    bool any = false;
+    for (char v : near) any = any || v;
+    ref::Array masked = grad_output;
+    for (int64_t n = 0; n < s.n; ++n) {
+        for (int64_t p = 0; p < points; ++p) {
+            bool mask = near[static_cast<size_t>(n * points + p)];
+            if (expanded >= 1) {
+                for (int64_t m = 0; m < s.n; ++m) mask = mask || near[static_cast<size_t>(m * points + p)];
+            }
+            if (expanded > 2) mask = any;
+            if (!mask) continue;
             for (int64_t c = 0; c < s.c; ++c) {
                 masked.data[static_cast<size_t>((n * s.c + c) * points + p)] = 0.0;
             }
@@ -788,6 +820,16 @@ CaseData random_data(const Case& cs, double special) {
     d.input = random_array(cs.shape.input_sizes(), cs.dtype, rng);
     d.grad_output = random_array(cs.shape.output_sizes(), cs.dtype, rng);
     d.grid = random_grid(cs, rng, special);
+    // An expanded grad_output holds the same values along its stride-0 dimensions.
+    const int expanded = grad_output_expanded_dims(cs.layout, cs.shape.dims + 2);
+    if (expanded > 0) {
+        const std::vector<int64_t> sizes = cs.shape.output_sizes();
+        int64_t repeat = 1;  // elements per index of the expanded dimensions
+        for (size_t k = static_cast<size_t>(expanded); k < sizes.size(); ++k) repeat *= sizes[k];
+        for (size_t i = 0; i < d.grad_output.data.size(); ++i) {
+            d.grad_output.data[i] = d.grad_output.data[i % static_cast<size_t>(std::max<int64_t>(repeat, 1))];
+        }
+    }
     return d;
 }
 

@@ -101,6 +101,8 @@ Status grid_sample(const TensorView& input, const TensorView& grid, const Tensor
 // must be given. grad_output has the output's shape; every tensor shares the input's dtype. The
 // gradients are written through their strides and must not overlap themselves, each other or an
 // input. The CPU results are bit-for-bit reproducible and do not depend on the thread count.
+// Scratch memory is about one batch item of the input (channels rounded up to blocks of 8); see
+// README.md for the limits.
 Status grid_sample_backward(const TensorView& grad_output, const TensorView& input,
                             const TensorView& grid, const TensorView* grad_input,
                             const TensorView* grad_grid, const Options& options = {});
