@@ -4,11 +4,11 @@
 // the gradient compared. Covered: every mode x padding x align_corners x dims x dtype on random
 // shapes with sizes 1 and 2 (S12.1, S12.5); every gradient selection (both, grad_input only,
 // grad_grid only: the other is never written); the layouts of S8b (channels-last input,
-// non-contiguous and stride-0 grids, non-contiguous grad_output, strided and channels-last
-// gradients whose gaps must stay untouched; S12.11); border/reflection exactly at 0 and S-1
-// (S12.6); NaN/+-inf in each component for every mode and padding (S7, S12.8); huge values
-// (S12.9); empty tensors (S12.10); every compiled CPU ISA; bit-identical results from run to run
-// and for 1 and 2 threads (S9).
+// non-contiguous and stride-0 grids, non-contiguous and stride-0 grad_output, strided and
+// channels-last gradients whose gaps must stay untouched; S12.11); border/reflection exactly at
+// 0 and S-1 (S12.6); NaN/+-inf in each component for every mode and padding (S7, S12.8); huge
+// values (S12.9); empty tensors (S12.10); every compiled CPU ISA; bit-identical results from run
+// to run and for 1 and 2 threads, on every ISA (S9).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -939,17 +939,21 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, CpuIsaBackward,
                          isa_kernel_name);
 
 // ------------------------------------------------------------------------------------------------
-// Determinism (S9): 1 and 2 threads, and repeated runs, give identical bits, with many output
-// points landing on the same input pixels (a shrinking grid) and several channel blocks and
-// batches, so that the scatter's tasks really run in parallel.
+// Determinism (S9), for every compiled ISA: 1 and 2 threads, and repeated runs, give identical
+// bits, with many output points landing on the same input pixels (a shrinking grid) and several
+// channel blocks and batches, so that the scatter's tasks really run in parallel.
 
-class DeterministicBackward : public ::testing::TestWithParam<Kernel> {
+class DeterministicBackward : public ::testing::TestWithParam<std::tuple<gs::CpuIsa, Kernel>> {
 protected:
-    void TearDown() override { gs::set_num_threads(0); }
+    void TearDown() override {
+        gs::set_num_threads(0);
+        gs::set_max_cpu_isa(gs::CpuIsa::avx512);
+    }
 };
 
 TEST_P(DeterministicBackward, BitIdenticalAcrossThreadCountsAndRuns) {
-    const Kernel kernel = GetParam();
+    const auto [isa, kernel] = GetParam();
+    gs::set_max_cpu_isa(isa);
     const uint64_t test_seed = 29000u + 10u * static_cast<uint64_t>(kernel.dims) +
                                static_cast<uint64_t>(kernel.mode);
     uint64_t index = 0;
@@ -980,6 +984,8 @@ TEST_P(DeterministicBackward, BitIdenticalAcrossThreadCountsAndRuns) {
             const LibraryResult two = run_library(cs, d.grad_output, d.input, d.grid);
             const LibraryResult again = run_library(cs, d.grad_output, d.input, d.grid);
             ASSERT_TRUE(one.status.ok() && two.status.ok() && again.status.ok()) << cs.describe();
+            if (one.isa < isa) GTEST_SKIP() << "this CPU does not support " << isa_name(isa);
+            ASSERT_EQ(one.isa, isa);
             EXPECT_TRUE(one.grad_input.bytes == two.grad_input.bytes)
                 << cs.describe() << "\n  grad_input: 1 and 2 threads give different bits";
             EXPECT_TRUE(one.grad_grid.bytes == two.grad_grid.bytes)
@@ -994,12 +1000,14 @@ TEST_P(DeterministicBackward, BitIdenticalAcrossThreadCountsAndRuns) {
     }
 }
 
-std::string kernel_param_name(const ::testing::TestParamInfo<Kernel>& info) {
-    return kernel_name(info.param);
-}
 
-INSTANTIATE_TEST_SUITE_P(AllKernels, DeterministicBackward, ::testing::ValuesIn(kKernels),
-                         kernel_param_name);
+INSTANTIATE_TEST_SUITE_P(AllIsas, DeterministicBackward,
+                         ::testing::Combine(::testing::Values(gs::CpuIsa::baseline,
+                                                              gs::CpuIsa::sse41,
+                                                              gs::CpuIsa::avx2,
+                                                              gs::CpuIsa::avx512),
+                                            ::testing::ValuesIn(kKernels)),
+                         isa_kernel_name);
 
 // ------------------------------------------------------------------------------------------------
 // Deterministic edge cases (S12). Each runs every padding x align_corners x dtype on the kernels
