@@ -292,7 +292,9 @@ private:
             .unroll(ci);
         taps.compute_at(out, rows).vectorize(x, vec, TailStrategy::GuardWithIf);
 
-        // Per point: the lanes over all channel blocks, then the horizontal sums.
+        // Per point: the lanes over all channel blocks, then the horizontal sums (atomic() tells
+        // Halide the sum may be reassociated, so that vectorizing it gives one horizontal add;
+        // its tree is fixed, so the bits do not change from run to run).
         lanes.compute_at(out, x).vectorize(ci);
         lanes.update().reorder(ci, RVar("rcb$x")).vectorize(ci);
         for (Func &sum : channel_sum) {

@@ -20,9 +20,9 @@
 // the scatter has no per-tap test or select (and a NaN or infinite grad_output there goes nowhere,
 // as in PyTorch, which skips such taps). The block's grad_output is transposed into the lane
 // layout one row of output points at a time, and `acc` is transposed back into grad_input's
-// layout one row at a time at the end. The taps (indices, weights) of a row of output points are
-// computed once per block, vectorized along x, and shared by the V channels; recomputing them per
-// block costs little next to the scatter and needs no per-batch buffer.
+// layout one row at a time at the end. The taps (indices, weights) of V output points at a time
+// are computed once per block, vectorized along x, and shared by the V channels; recomputing them
+// per block costs little next to the scatter and needs no per-batch buffer.
 // Lanes past the last channel (C not a multiple of V) accumulate zeros and are never stored.
 //
 // Measured on the feat workload (8x64x128x128 float32, affine grid, bilinear zeros; one thread of
@@ -34,8 +34,8 @@
 //
 // Choices S9 leaves open: a NaN grid component samples as -1 (S7), so grad_input receives the
 // taps of that coordinate, exactly the taps the forward read (only the grid gradient of a NaN is
-// defined as 0). Parallelism is N x ceil(C / V) tasks; a single batch item with few channels
-// (a 1x16 volume) runs on one thread here while grad_grid uses them all.
+// defined as 0). Parallelism is N x ceil(C / V) tasks (a 1x16 volume is 2 tasks, while grad_grid
+// parallelizes over rows); scratch is one V-channel block of the input's size per running task.
 //
 // generate() states the algorithm; schedule() picks V and the loop structure.
 #include "Halide.h"
@@ -252,8 +252,10 @@ private:
             .split(space[0], xo, xi, block, TailStrategy::GuardWithIf)
             .reorder(order)
             .vectorize(xi);
-        // One row of the block transposed back to channels outermost: unrolled over the
-        // channels, so that the strided loads from acc combine into one transpose.
+        // One row of the block transposed back to channels outermost, a V x V tile at a time:
+        // vectorized over x and the channels at once, it is one dense load of the tile from acc
+        // and a shuffle (unrolled over the channels instead, each strided load became V scalar
+        // loads and inserts).
         Var rxo("rxo"), rxi("rxi");
         acc_rows.compute_at(out, space[1])
             .store_at(out, task)
@@ -266,10 +268,9 @@ private:
         // the task's block for every c of the task.
         acc.compute_at(out, task).bound_extent(cb, 1).bound_extent(ci, block).vectorize(ci);
         // The scatter, outermost first: output points z, y, x; the taps (unrolled); the V
-        // channels of the block as one vector.
-        // The x loop is split by V so that the taps of V points, computed as one vector each,
-        // fit in a constant-size stack buffer (per row they were a heap allocation per tuple
-        // element and row: ~20% of the time in malloc/free).
+        // channels of the block as one vector. The x loop is split by V so that the taps of V
+        // points, computed as one vector each, fit in a constant-size stack buffer (taps per row
+        // were a heap allocation per tuple element and row: ~20% of the time in malloc/free).
         RVar pxo("pxo"), pxi("pxi");
         std::vector<VarOrRVar> scatter_order{ci, scatter[0], pxi, pxo};
         for (int k = 2; k <= d; k++) scatter_order.push_back(scatter[k]);
