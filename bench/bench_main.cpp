@@ -1,6 +1,6 @@
 // The benchmark suite: gridsample against PyTorch's CPU kernel and OpenCV's remap, in one binary
-// and one run, on the same data and thread counts, plus a streaming copy for the bandwidth
-// roofline. After Google Benchmark's own output it prints one table (see print_table).
+// and one run, on the same data and thread counts, plus a copy of each workload's bytes for the
+// memory roofline. After Google Benchmark's own output it prints one table (see print_table).
 //
 //   gridsample_bench [google benchmark flags] [--table=FILE.md]
 #include "peers.h"
@@ -66,21 +66,31 @@ void ours_forward(const Workload& w, int threads, benchmark::State& state) {
     gridsample::set_num_threads(0);
 }
 
-// A streaming copy of 256 MiB split over `threads` threads: the bandwidth any memory-bound
-// kernel is bounded by (bytes processed = read + written).
-void stream_copy(int threads, benchmark::State& state) {
-    const size_t bytes = size_t{256} << 20;
-    static std::vector<char> src(bytes, 1), dst(bytes, 0);
+// A copy split over `threads` threads, the memory roofline of a workload: it reads and writes
+// the workload's bytes_moved() in total (half read, half written), so a kernel that took as long
+// as this copy would be limited by memory traffic alone. Sized per workload on purpose: this
+// machine's last-level cache can hold the smaller working sets, and a fixed-size copy would then
+// measure a different level of the memory hierarchy than the kernel sees.
+void copy_roofline(int64_t bytes_moved, int threads, benchmark::State& state) {
+    const size_t half = static_cast<size_t>(bytes_moved / 2);
+    static std::map<size_t, std::pair<std::vector<char>, std::vector<char>>> buffers;
+    auto& [src, dst] = buffers[half];
+    if (src.size() != half) {
+        src.assign(half, 1);
+        dst.assign(half, 0);
+    }
+    const size_t chunk = (half + threads - 1) / threads;
     for (auto _ : state) {
         std::vector<std::thread> pool;
-        const size_t chunk = bytes / threads;
         for (int t = 0; t < threads; t++) {
-            pool.emplace_back([t, chunk] { std::memcpy(dst.data() + t * chunk, src.data() + t * chunk, chunk); });
+            const size_t begin = std::min(half, t * chunk), end = std::min(half, begin + chunk);
+            pool.emplace_back(
+                [&, begin, end] { std::memcpy(dst.data() + begin, src.data() + begin, end - begin); });
         }
         for (auto& th : pool) th.join();
         benchmark::ClobberMemory();
     }
-    state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(2 * bytes));
+    state.SetBytesProcessed(int64_t(state.iterations()) * bytes_moved);
 }
 
 // Collects every run's time per iteration (milliseconds) by name, besides the console output.
@@ -137,8 +147,7 @@ std::string fmt(const char* format, double v) {
 
 // Columns: the workload and thread count; our time; PyTorch's time and its ratio to ours (how
 // many times faster we are); OpenCV's ratios in the planar and interleaved layouts; the fraction
-// of the bandwidth roofline we reach (bytes that must move / streaming-copy bandwidth, over our
-// time); and the bytes Halide allocated for intermediates per call. Then the geometric mean and
+// of the memory roofline we reach (the time of a copy moving the workload's bytes, over our time); and the bytes Halide allocated for intermediates per call. Then the geometric mean and
 // the smallest ratio against PyTorch per thread count.
 std::string make_table(const TableReporter& r) {
     std::ostringstream out;
@@ -153,10 +162,6 @@ std::string make_table(const TableReporter& r) {
         return it == r.ms.end() ? -1.0 : it->second;
     };
     for (int t : thread_counts()) {
-        const double bandwidth =
-            r.bytes_per_second.count("stream_copy/threads:" + std::to_string(t))
-                ? r.bytes_per_second.at("stream_copy/threads:" + std::to_string(t))
-                : -1.0;
         for (const Workload& w : forward_workloads()) {
             const std::string suffix = "/threads:" + std::to_string(t);
             const double ours = find("fwd/" + w.name + "/ours" + suffix);
@@ -164,13 +169,13 @@ std::string make_table(const TableReporter& r) {
             const double torch = find("fwd/" + w.name + "/torch" + suffix);
             const double planar = find("fwd/" + w.name + "/opencv_planar" + suffix);
             const double hwc = find("fwd/" + w.name + "/opencv_hwc" + suffix);
+            const double copy = find("copy/" + w.name + suffix);
             out << "| " << w.name << " | " << t << " | " << fmt("%.3f", ours) << " | "
                 << (torch > 0 ? fmt("%.3f", torch) : "-") << " | "
                 << (torch > 0 ? fmt("%.2fx", torch / ours) : "-") << " | "
                 << (planar > 0 ? fmt("%.2fx", planar / ours) : "-") << " | "
                 << (hwc > 0 ? fmt("%.2fx", hwc / ours) : "-") << " | "
-                << (bandwidth > 0 ? fmt("%.0f%%", 100.0 * (w.bytes_moved() / bandwidth * 1e3) / ours)
-                                  : "-")
+                << (copy > 0 ? fmt("%.0f%%", 100.0 * copy / ours) : "-")
                 << " | " << fmt("%.2f", g_scratch_bytes[w.name] / 1048576.0) << " |\n";
             if (torch > 0) ratios[t].push_back(torch / ours);
         }
@@ -184,13 +189,6 @@ std::string make_table(const TableReporter& r) {
             << fmt("%.2fx", *std::min_element(v.begin(), v.end())) << " (" << v.size()
             << " workloads)\n";
     }
-    for (int t : thread_counts()) {
-        const std::string key = "stream_copy/threads:" + std::to_string(t);
-        if (r.bytes_per_second.count(key)) {
-            out << "Streaming copy at " << t << " thread(s): "
-                << fmt("%.1f GB/s", r.bytes_per_second.at(key) / 1e9) << "\n";
-        }
-    }
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     out << "Peak resident memory of the benchmark process: "
@@ -201,12 +199,13 @@ std::string make_table(const TableReporter& r) {
 void register_benchmarks() {
     for (int t : thread_counts()) {
         const std::string suffix = "/threads:" + std::to_string(t);
-        benchmark::RegisterBenchmark(("stream_copy" + suffix).c_str(),
-                                     [t](benchmark::State& s) { stream_copy(t, s); })
-            ->UseRealTime()
-            ->Unit(benchmark::kMillisecond);
         for (const Workload& w : forward_workloads()) {
             const std::string base = "fwd/" + w.name;
+            const int64_t bytes = w.bytes_moved();
+            benchmark::RegisterBenchmark(("copy/" + w.name + suffix).c_str(),
+                                         [bytes, t](benchmark::State& s) { copy_roofline(bytes, t, s); })
+                ->UseRealTime()
+                ->Unit(benchmark::kMillisecond);
             benchmark::RegisterBenchmark((base + "/ours" + suffix).c_str(),
                                          [w, t](benchmark::State& s) { ours_forward(w, t, s); })
                 ->UseRealTime()

@@ -884,7 +884,7 @@ INSTANTIATE_TEST_SUITE_P(AllKernels, RandomBackward,
 
 class CpuIsaBackward : public ::testing::TestWithParam<std::tuple<gs::CpuIsa, Kernel>> {
 protected:
-    void TearDown() override { gs::set_max_cpu_isa(gs::CpuIsa::avx512); }
+    void TearDown() override { gs::set_max_cpu_isa(gs::kHighestCpuIsa); }
 };
 
 TEST_P(CpuIsaBackward, MatchesReferenceAndRepeatsBitForBit) {
@@ -934,7 +934,8 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, CpuIsaBackward,
                          ::testing::Combine(::testing::Values(gs::CpuIsa::baseline,
                                                               gs::CpuIsa::sse41,
                                                               gs::CpuIsa::avx2,
-                                                              gs::CpuIsa::avx512),
+                                                              gs::CpuIsa::avx512,
+                                                              gs::CpuIsa::avx512_zen4),
                                             ::testing::ValuesIn(kKernels)),
                          isa_kernel_name);
 
@@ -947,7 +948,7 @@ class DeterministicBackward : public ::testing::TestWithParam<std::tuple<gs::Cpu
 protected:
     void TearDown() override {
         gs::set_num_threads(0);
-        gs::set_max_cpu_isa(gs::CpuIsa::avx512);
+        gs::set_max_cpu_isa(gs::kHighestCpuIsa);
     }
 };
 
@@ -1005,7 +1006,8 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, DeterministicBackward,
                          ::testing::Combine(::testing::Values(gs::CpuIsa::baseline,
                                                               gs::CpuIsa::sse41,
                                                               gs::CpuIsa::avx2,
-                                                              gs::CpuIsa::avx512),
+                                                              gs::CpuIsa::avx512,
+                                                              gs::CpuIsa::avx512_zen4),
                                             ::testing::ValuesIn(kKernels)),
                          isa_kernel_name);
 

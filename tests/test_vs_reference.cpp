@@ -74,6 +74,7 @@ const char* isa_name(gs::CpuIsa isa) {
     case gs::CpuIsa::sse41: return "sse41";
     case gs::CpuIsa::avx2: return "avx2";
     case gs::CpuIsa::avx512: return "avx512";
+    case gs::CpuIsa::avx512_zen4: return "avx512_zen4";
     }
     return "?";
 }
@@ -634,7 +635,7 @@ INSTANTIATE_TEST_SUITE_P(AllKernels, RandomVsReference,
 
 class CpuIsaVsReference : public ::testing::TestWithParam<std::tuple<gs::CpuIsa, Kernel>> {
 protected:
-    void TearDown() override { gs::set_max_cpu_isa(gs::CpuIsa::avx512); }
+    void TearDown() override { gs::set_max_cpu_isa(gs::kHighestCpuIsa); }
 };
 
 TEST_P(CpuIsaVsReference, MatchesReference) {
@@ -677,7 +678,8 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, CpuIsaVsReference,
                          ::testing::Combine(::testing::Values(gs::CpuIsa::baseline,
                                                               gs::CpuIsa::sse41,
                                                               gs::CpuIsa::avx2,
-                                                              gs::CpuIsa::avx512),
+                                                              gs::CpuIsa::avx512,
+                                                              gs::CpuIsa::avx512_zen4),
                                             ::testing::ValuesIn(kKernels)),
                          isa_kernel_name);
 

@@ -13,7 +13,7 @@ using AffineGridKernel = int (*)(void const*, halide_buffer_t*, bool, halide_buf
 struct AffineGridVariant {
     int spatial_dims;
     DType dtype;
-    AffineGridKernel by_isa[4];
+    AffineGridKernel by_isa[kCpuIsaCount];
 };
 
 constexpr AffineGridVariant kVariants[] = {

@@ -1,7 +1,7 @@
 // Run-time CPU dispatch. Every kernel is compiled once per x86 target of GRIDSAMPLE_X86_TARGETS
 // (cmake/GridsampleVariants.cmake) as <variant>_<isa>; each call runs the best variant the CPU
 // supports, capped by set_max_cpu_isa() (or the GRIDSAMPLE_MAX_CPU_ISA environment variable,
-// read once: baseline, sse41, avx2 or avx512). The CPU check is Halide's own
+// read once: baseline, sse41, avx2, avx512 or avx512_zen4). The CPU check is Halide's own
 // (halide_default_can_use_target_features) on the exact feature set each target was built with.
 #include "internal.h"
 
@@ -9,6 +9,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <shared_mutex>
 #include <vector>
 
 // Part of Halide's runtime, though not declared in HalideRuntime.h: the core count the thread pool
@@ -30,6 +32,11 @@ std::vector<halide_target_feature_t> target_features(CpuIsa isa) {
         return {halide_target_feature_avx512_skylake, halide_target_feature_avx2,
                 halide_target_feature_avx, halide_target_feature_f16c,
                 halide_target_feature_fma, halide_target_feature_sse41};
+    case CpuIsa::avx512_zen4:
+        return {halide_target_feature_avx512_zen4, halide_target_feature_avx512_cannonlake,
+                halide_target_feature_avx512_skylake, halide_target_feature_avx2,
+                halide_target_feature_avx, halide_target_feature_f16c,
+                halide_target_feature_fma, halide_target_feature_sse41};
     }
     return {};
 }
@@ -45,7 +52,7 @@ bool cpu_supports(CpuIsa isa) {
 
 CpuIsa best_supported_isa() {
     static const CpuIsa best = [] {
-        for (CpuIsa isa : {CpuIsa::avx512, CpuIsa::avx2, CpuIsa::sse41}) {
+        for (CpuIsa isa : {CpuIsa::avx512_zen4, CpuIsa::avx512, CpuIsa::avx2, CpuIsa::sse41}) {
             if (cpu_supports(isa)) return isa;
         }
         return CpuIsa::baseline;
@@ -55,11 +62,12 @@ CpuIsa best_supported_isa() {
 
 CpuIsa initial_max_isa() {
     if (const char* value = std::getenv("GRIDSAMPLE_MAX_CPU_ISA")) {
-        for (CpuIsa isa : {CpuIsa::baseline, CpuIsa::sse41, CpuIsa::avx2, CpuIsa::avx512}) {
+        for (CpuIsa isa : {CpuIsa::baseline, CpuIsa::sse41, CpuIsa::avx2, CpuIsa::avx512,
+                           CpuIsa::avx512_zen4}) {
             if (std::strcmp(value, to_string(isa)) == 0) return isa;
         }
     }
-    return CpuIsa::avx512;
+    return kHighestCpuIsa;
 }
 
 std::atomic<CpuIsa> g_max_isa{initial_max_isa()};
@@ -84,10 +92,18 @@ void set_max_cpu_isa(CpuIsa max_isa) { g_max_isa.store(max_isa, std::memory_orde
 CpuIsa max_cpu_isa() { return g_max_isa.load(std::memory_order_relaxed); }
 CpuIsa last_dispatched_cpu_isa() { return t_last_isa; }
 
+// Halide's pool never retires a worker it has spawned: halide_set_num_threads() only caps how
+// many new ones it creates, and a parallel loop wakes every existing worker. So lowering the
+// count shuts the pool down (it restarts lazily with the new count), which must not happen
+// while a kernel runs: kernels hold g_pool_lock shared, this takes it exclusively.
 int set_num_threads(int n) {
     n = std::clamp(n, 0, 256);
+    std::unique_lock<std::shared_mutex> lock(detail::g_pool_lock);
+    const int before = num_threads();
     const int previous = g_requested_threads.exchange(n);
-    halide_set_num_threads(n);
+    const int after = num_threads();
+    if (after < before) halide_shutdown_thread_pool();
+    halide_set_num_threads(after);
     return previous;
 }
 
@@ -97,6 +113,8 @@ int num_threads() {
 }
 
 namespace detail {
+
+std::shared_mutex g_pool_lock;
 
 CpuIsa select_cpu_isa() {
     const auto best = static_cast<int>(best_supported_isa());

@@ -17,7 +17,7 @@ struct GridSampleVariant {
     Interpolation mode;
     Padding padding;
     DType dtype;
-    GridSampleKernel by_isa[4];
+    GridSampleKernel by_isa[kCpuIsaCount];
 };
 
 // Every compiled variant (generated from cmake/GridsampleVariants.cmake).

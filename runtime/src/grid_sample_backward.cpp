@@ -25,7 +25,7 @@ struct BackwardVariant {
     Interpolation mode;
     Padding padding;
     DType dtype;
-    Kernel by_isa[4];
+    Kernel by_isa[kCpuIsaCount];
 };
 
 // Every compiled variant (generated from cmake/GridsampleVariants.cmake).

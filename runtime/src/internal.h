@@ -6,6 +6,7 @@
 #include <HalideRuntime.h>
 
 #include <initializer_list>
+#include <shared_mutex>
 #include <string>
 #include <utility>
 
@@ -79,16 +80,23 @@ void install_halide_hooks();
 // last_dispatched_cpu_isa().
 CpuIsa select_cpu_isa();
 
+// Held shared by every kernel call and exclusively by set_num_threads(), which may restart
+// Halide's thread pool.
+extern std::shared_mutex g_pool_lock;
+
 // The compiled functions of one variant, indexed by CpuIsa (see GRIDSAMPLE_X86_TARGET_ISAS in
 // cmake/GridsampleVariants.cmake for the suffixes).
-#define GRIDSAMPLE_BY_ISA(name) {name##_baseline, name##_sse41, name##_avx2, name##_avx512}
+#define GRIDSAMPLE_BY_ISA(name) \
+    {name##_baseline, name##_sse41, name##_avx2, name##_avx512, name##_avx512_zen4}
+inline constexpr int kCpuIsaCount = 5;
 
 // Runs the function of `by_isa` for the selected CPU variant with the given arguments after the
 // user_context, and turns its result into a Status. Installs the library's Halide error handler
 // on first use, so Halide never aborts.
 template <typename Fn, typename... Args>
-Status run_kernel(const char* what, const Fn (&by_isa)[4], Args... args) {
+Status run_kernel(const char* what, const Fn (&by_isa)[kCpuIsaCount], Args... args) {
     install_halide_hooks();
+    std::shared_lock<std::shared_mutex> pool(g_pool_lock);
     const Fn fn = by_isa[static_cast<int>(select_cpu_isa())];
     CallContext context;
     const int result = fn(static_cast<void*>(&context), args...);

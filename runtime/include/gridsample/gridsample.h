@@ -117,17 +117,21 @@ Status affine_grid(const TensorView& theta, const int64_t* size, int32_t size_le
                    const TensorView& grid, bool align_corners);
 
 // The number of CPU threads the kernels use; 0 restores the default (all cores, or the
-// HL_NUM_THREADS environment variable). Process-wide. Call it between kernel calls, not while
-// another thread is inside one. Returns the previous setting.
+// HL_NUM_THREADS environment variable). Process-wide. Safe to call at any time from any thread:
+// it waits for kernel calls already running to finish, and the next calls use the new count.
+// Returns the previous setting (0 for the default).
 int set_num_threads(int n);
 // The number of threads the next call will use.
 int num_threads();
 
-// The instruction-set levels compiled into the x86-64 libraries, from the plainest up.
-enum class CpuIsa : int32_t { baseline = 0, sse41 = 1, avx2 = 2, avx512 = 3 };
+// The instruction-set levels compiled into the x86-64 libraries, from the plainest up:
+// baseline x86-64, SSE4.1, AVX2 + FMA, AVX-512 (Skylake-SP level), and AVX-512 with the Zen 4 /
+// Sapphire Rapids extensions, the level whose hardware gathers are fast.
+enum class CpuIsa : int32_t { baseline = 0, sse41 = 1, avx2 = 2, avx512 = 3, avx512_zen4 = 4 };
+inline constexpr CpuIsa kHighestCpuIsa = CpuIsa::avx512_zen4;
 
-// Limits run-time dispatch to variants up to `max_isa` (the default is avx512: the best the CPU
-// supports). Process-wide, for testing and for avoiding AVX-512 frequency effects. Like
+// Limits run-time dispatch to variants up to `max_isa` (the default is kHighestCpuIsa: the best
+// the CPU supports). Process-wide, for testing and for avoiding AVX-512 frequency effects. Like
 // set_num_threads, call it between kernel calls.
 void set_max_cpu_isa(CpuIsa max_isa);
 CpuIsa max_cpu_isa();

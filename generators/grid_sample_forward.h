@@ -1,0 +1,163 @@
+// The forward grid_sample algorithm (SEMANTICS.md S1-S7) and its CPU schedule, shared by the
+// generators that differ only in where the grid comes from: grid_sample (a grid buffer) and
+// affine_grid_sample (a grid computed from theta, never stored).
+//
+// The algorithm is stated with the helpers of sampling_math.h; the schedule lives in
+// schedule_forward_cpu() and never touches the math.
+#pragma once
+
+#include "Halide.h"
+#include "backward_common.h"
+#include "sampling_math.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace gridsample_gen {
+
+struct Forward {
+    std::vector<Halide::Var> space;  // output x, y, [z]
+    Halide::Var c{"c"}, n{"n"};
+    std::vector<Halide::Var> point;  // space..., n: the arguments of per-point Funcs
+    Halide::Func taps;   // per output point: every tap's index, in-range flag, weight
+    Expr value;          // the output value at (space..., c, n), reading `taps`
+};
+
+// grid_component(k, point) is component k (0 = x, 1 = y, 2 = z) of the grid at an output point;
+// input_at(indices, c, n) loads the input at integer indices that are inside the input.
+inline Forward define_forward(
+    int dims, Interpolation mode, Padding padding, Type t, const Expr &align_corners,
+    const std::vector<Expr> &input_sizes,
+    const std::function<Expr(int, const std::vector<Halide::Var> &)> &grid_component,
+    const std::function<Expr(const std::vector<Expr> &, const Halide::Var &,
+                             const Halide::Var &)> &input_at) {
+    using namespace Halide;
+    Forward f;
+    for (int k = 0; k < dims; k++) f.space.push_back(Var("s" + std::to_string(k)));
+    f.point = f.space;
+    f.point.push_back(f.n);
+
+    // The taps of each axis (S4 bilinear/trilinear: 2, S5 nearest: 1, S6 bicubic: 4).
+    std::vector<AxisTaps> taps_of;
+    std::vector<Axis> axes;
+    for (int k = 0; k < dims; k++) {
+        axes.push_back(make_axis(t, input_sizes[k], align_corners));
+        taps_of.push_back(
+            axis_taps(grid_component(k, f.point), axes[k], mode, padding, align_corners));
+    }
+    // The output from the taps, which are stored once per point in `taps` below and reused by
+    // every channel.
+    auto sample = [&](const std::vector<AxisTaps> &taps_of) {
+        auto add = [](const Expr &sum, const Expr &term) { return sum.defined() ? sum + term : term; };
+        Expr value;
+        if (mode == Interpolation::bicubic) {
+            // Separable: rows along x first, then along y (S6), as PyTorch does.
+            const AxisTaps &tx = taps_of[0], &ty = taps_of[1];
+            for (size_t jy = 0; jy < ty.index.size(); jy++) {
+                Expr row;
+                for (size_t jx = 0; jx < tx.index.size(); jx++) {
+                    Expr v = select(tx.in_range[jx] && ty.in_range[jy],
+                                    input_at({tx.index[jx], ty.index[jy]}, f.c, f.n), constant(t, 0));
+                    row = add(row, tx.weight[jx] * v);
+                }
+                value = add(value, ty.weight[jy] * row);
+            }
+            return value;
+        }
+        // Bilinear/trilinear: the 2^d corners, weight = the product of the 1-D weights (S4).
+        // Nearest: the single rounded tap (S5), weight 1.
+        const int per_axis = static_cast<int>(taps_of[0].index.size());
+        const int corners = 1 << (dims * (per_axis - 1));
+        for (int corner = 0; corner < corners; corner++) {
+            std::vector<Expr> idx;
+            Expr in_range = always();
+            Expr weight;
+            for (int k = 0; k < dims; k++) {
+                const int j = per_axis == 1 ? 0 : (corner >> k) & 1;
+                idx.push_back(taps_of[k].index[j]);
+                in_range = in_range && taps_of[k].in_range[j];
+                if (mode == Interpolation::bilinear) {
+                    weight = weight.defined() ? weight * taps_of[k].weight[j] : taps_of[k].weight[j];
+                }
+            }
+            Expr v = select(in_range, input_at(idx, f.c, f.n), constant(t, 0));
+            value = add(value, weight.defined() ? weight * v : v);
+        }
+        return value;
+    };
+
+    std::vector<Expr *> slots;
+    std::vector<IndexRange> indices;
+    for (int k = 0; k < dims; k++) {
+        AxisTaps &at = taps_of[k];
+        for (auto *list : {&at.index, &at.in_range, &at.weight}) {
+            for (Expr &e : *list) slots.push_back(&e);
+        }
+        for (Expr &e : at.index) indices.push_back({&e, axes[k].size - 1});
+    }
+    f.taps = materialize("taps", slots, indices, f.point);
+    f.value = sample(taps_of);
+    return f;
+}
+
+// Schedule knobs, fixed per target by forward_schedule_for().
+struct ForwardSchedule {
+    int rows_per_block;  // rows of a parallel task and of a tile
+    int tile_width;      // points along x of a tile: its taps are computed once for all channels
+};
+
+// CPU schedule of the output Func `out` of define_forward(). `dense` is the condition under which
+// x is unit-stride in every buffer (specialized: dense loads and stores).
+//
+// The loops are left scalar along x and handed to LLVM's loop vectorizer (the targets carry
+// enable_llvm_loop_opt): Halide's own vectorization turns every data-dependent load into a chain
+// of per-lane extracts and inserts, while LLVM uses hardware gathers where the target has fast
+// ones and otherwise cheaper scalar loads.
+//
+// Two loop nests, chosen at run time by the number of channels C:
+//   many channels: parallel over blocks of rows; for each block the taps of all its points are
+//                  computed once (vectorized by Halide), then each channel plane is sampled in
+//                  turn, so one plane at a time is in cache.
+//   few channels:  parallel over blocks of rows; the taps are computed inline, next to the loads
+//                  (nothing stored, no reuse to gain).
+inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense,
+                                 const ForwardSchedule &knobs, int vec) {
+    using namespace Halide;
+    const int d = static_cast<int>(f.space.size());
+    Var x = f.space[0], y = f.space[1];
+    Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), block("block");
+
+    out.split(y, yo, yi, knobs.rows_per_block, TailStrategy::GuardWithIf)
+        .split(x, xo, xi, knobs.tile_width, TailStrategy::GuardWithIf);
+    std::vector<VarOrRVar> order{xi, yi, f.c, xo, yo};
+    for (int k = 2; k < d; k++) order.push_back(f.space[k]);
+    order.push_back(f.n);
+    out.reorder(order);
+    Var task = f.n;
+    for (int k = d - 1; k >= 2; k--) {
+        Var fused("task_" + std::to_string(k));
+        out.fuse(f.space[k], task, fused);
+        task = fused;
+    }
+    out.fuse(yo, task, block).parallel(block);
+
+    if (f.taps.defined()) {
+        f.taps.compute_at(out, xo).vectorize(x, vec, TailStrategy::GuardWithIf);
+        if (d == 2) {
+            // One tile of taps on the stack: its size is known at compile time. (A malloc per
+            // tile cost a third of the time of 256 images of 28x28, one thread.)
+            f.taps.bound_storage(x, knobs.tile_width)
+                .bound_storage(y, knobs.rows_per_block)
+                .bound_storage(f.n, 1)
+                .store_in(MemoryType::Stack);
+        } else {
+            // 3-D: Halide cannot bound the z extent of a tile through the fused task variable,
+            // so the storage is allocated once per task and reused by its tiles.
+            f.taps.hoist_storage(out, block);
+        }
+    }
+    out.specialize(dense);
+}
+
+}  // namespace gridsample_gen
