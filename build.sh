@@ -5,15 +5,24 @@
 #   ./build.sh demo    warp the built-in image with every mode; PNGs land in build/demo/
 #   ./build.sh test    build everything and run the whole test suite (ctest)
 #   ./build.sh bench   build and run the benchmark suite (bench/)
+#   ./build.sh fuzz [SECONDS]
+#                      build the fuzzer (preset asan) and fuzz the C ABI for SECONDS (default 60),
+#                      starting from fuzz/corpus/c_api; a failing input lands in
+#                      build/asan/fuzz-artifacts/ (add it to fuzz/corpus/c_api once fixed)
 #
 # GRIDSAMPLE_PRESET picks the preset (release by default; see CMakePresets.json).
+# GRIDSAMPLE_PRESET=asan ./build.sh test runs the whole suite under AddressSanitizer and UBSan.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$root"
 what=${1:-test}
 preset=${GRIDSAMPLE_PRESET:-release}
+[[ "$what" == fuzz ]] && preset=asan
 
-if [[ "$what" == bench ]]; then scripts/bootstrap.sh --bench; else scripts/bootstrap.sh; fi
+bootstrap_args=()
+[[ "$what" == bench ]] && bootstrap_args+=(--bench)
+[[ "$preset" == asan || "$preset" == tsan ]] && bootstrap_args+=(--sanitize)
+scripts/bootstrap.sh "${bootstrap_args[@]}"
 export PATH="$root/.venv/bin:$PATH"
 cmake --preset "$preset" > /dev/null
 
@@ -33,8 +42,23 @@ bench)
     cmake --build --preset "$preset" --target gridsample_bench
     "$root/build/$preset/bench/gridsample_bench" "${@:2}"
     ;;
+fuzz)
+    seconds=${2:-60}
+    cmake --build --preset "$preset" --target fuzz_c_api
+    # New inputs go to a scratch corpus; fuzz/corpus/c_api is only read.
+    mkdir -p "build/$preset/fuzz-corpus" "build/$preset/fuzz-artifacts"
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+    if ! "build/$preset/fuzz/fuzz_c_api" -max_total_time="$seconds" -timeout=30 \
+            -rss_limit_mb=4096 -max_len=2048 -print_final_stats=1 \
+            -artifact_prefix="build/$preset/fuzz-artifacts/" \
+            "build/$preset/fuzz-corpus" fuzz/corpus/c_api; then
+        echo "fuzz: failure; the input is in build/$preset/fuzz-artifacts/" >&2
+        exit 1
+    fi
+    ;;
 *)
-    echo "usage: ./build.sh demo|test|bench" >&2
+    echo "usage: ./build.sh demo|test|bench|fuzz [SECONDS]" >&2
     exit 2
     ;;
 esac

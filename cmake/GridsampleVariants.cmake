@@ -24,9 +24,51 @@ set(GRIDSAMPLE_X86_TARGETS
 # the suffix of the compiled functions (<variant>_<isa>).
 set(GRIDSAMPLE_X86_TARGET_ISAS avx512_zen4 avx512 avx2 sse41 baseline)
 
+# Which of these levels are compiled (a cache variable; the presets set it): "all", the default
+# and what a release ships; "host", the baseline plus the highest level the build machine runs
+# (the sanitizer presets, which compile every kernel again, instrumented: 2 of the 5 levels keep
+# that build to about a third of the time); or a list of names from GRIDSAMPLE_X86_TARGET_ISAS.
+# The baseline is always compiled. The runtime runs the highest compiled level the CPU supports,
+# up to set_max_cpu_isa() (runtime/src/cpu_dispatch.cpp).
+set(GRIDSAMPLE_CPU_ISAS all CACHE STRING
+    "CPU levels to compile: all, host (baseline + the build machine's best), or a list")
+# Halide target features added to every kernel and to the Halide runtime (a cache variable; the
+# presets set it), e.g. asan: Halide instruments the generated code for AddressSanitizer.
+set(GRIDSAMPLE_EXTRA_KERNEL_FEATURES "" CACHE STRING
+    "Halide features added to every kernel target and the runtime (e.g. asan)")
+# Every level, lowest first: the order of gridsample::CpuIsa (runtime/CMakeLists.txt generates
+# the per-level function tables from it).
+set(GRIDSAMPLE_ALL_CPU_ISAS ${GRIDSAMPLE_X86_TARGET_ISAS})
+list(REVERSE GRIDSAMPLE_ALL_CPU_ISAS)
+include(GridsampleCpuIsas)
+gridsample_select_cpu_isas("${GRIDSAMPLE_CPU_ISAS}")
+
 # Features every kernel is compiled with. user_context carries per-call state (the error
 # message buffer) into the runtime's error handler.
 set(GRIDSAMPLE_KERNEL_FEATURES user_context)
+# large_buffers: 64-bit indexing, so that tensors may span more than 2^31 elements (halide_dimension_t
+# still holds 32-bit extents and strides; runtime/src/kernel_chunks.cpp splits calls whose strides
+# do not fit). Everywhere rather than in extra variants for big tensors, because it costs nothing
+# measurable: the gathers take 64-bit indices either way (vgatherqps), and the forward even loses
+# its sign extensions. Kernels compiled both ways (avx512_zen4, one thread, a Sapphire Rapids VM
+# shared with other builds), called alternately in one process, min of 21 calls, two runs
+# (32-bit -> large_buffers, ms):
+#   forward  feat 8x64x128x128 bilinear zeros f32    24.9 -> 22.8,  19.3 -> 17.5
+#            feat ... f64                            34.5 -> 34.5,  38.3 -> 43.2
+#            image 1x3x1080x1920 bilinear zeros      29.4 -> 25.6,  29.5 -> 29.2
+#            image ... border                        21.2 -> 21.0,  27.0 -> 27.3
+#            small 256x1x28x28 bilinear zeros        1.40 -> 1.35,  0.91 -> 0.87
+#   backward feat bilinear zeros, grad_input         23.8 -> 23.4,  23.9 -> 22.8
+#            grad_grid                               16.3 -> 16.8,  16.9 -> 16.5
+# The benchmark suite on the same machine (gridsample_bench --benchmark_filter='fwd/feat_bilinear_zeros|
+# fwd/image_bilinear|fwd/small|bwd/feat_bilinear' --benchmark_min_time=0.5, our rows, one thread,
+# builds with -DGRIDSAMPLE_LARGE_BUFFERS=OFF and ON, 3 and 5 alternating runs) gave large_buffers /
+# 32-bit ratios of the minimum CPU time between 0.76 and 1.25 from run to run: noise of the
+# shared machine, no consistent sign.
+option(GRIDSAMPLE_LARGE_BUFFERS "64-bit indexing in every kernel (OFF only to measure its cost)" ON)
+if (GRIDSAMPLE_LARGE_BUFFERS)
+    list(APPEND GRIDSAMPLE_KERNEL_FEATURES large_buffers)
+endif ()
 # Extra features per generator. The forward schedules leave the innermost sampling loop scalar
 # for LLVM's loop vectorizer (enable_llvm_loop_opt), which emits hardware gathers where the
 # target has fast ones; see generators/grid_sample_forward.h.

@@ -4,9 +4,11 @@
 #   - Debian packages listed in scripts/apt-packages.txt (apt-get, only those missing);
 #   - a project-local Python virtual environment (.venv) with the pinned packages of
 #     scripts/requirements.txt (Halide 21, CMake, ninja).
-# Usage: scripts/bootstrap.sh [--dev] [--bench]
-#   --dev    adds PyTorch and NumPy for Python (the golden-data scripts and the differential test)
-#   --bench  adds the benchmark peers: libtorch (PyTorch's C++ library) and OpenCV
+# Usage: scripts/bootstrap.sh [--dev] [--bench] [--sanitize]
+#   --dev       adds PyTorch and NumPy for Python (the golden-data scripts and the differential test)
+#   --bench     adds the benchmark peers: libtorch (PyTorch's C++ library) and OpenCV
+#   --sanitize  adds clang 14 with its sanitizer and libFuzzer runtimes and llvm-symbolizer (the
+#               asan and tsan presets, ./build.sh fuzz)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -16,7 +18,8 @@ for arg in "$@"; do
   case "$arg" in
     --dev) packages="$packages python3-torch python3-numpy" ;;
     --bench) packages="$packages libtorch-dev libopencv-dev" ;;
-    *) echo "usage: scripts/bootstrap.sh [--dev] [--bench]" >&2; exit 2 ;;
+    --sanitize) packages="$packages clang-14 libclang-rt-14-dev llvm-14" ;;
+    *) echo "usage: scripts/bootstrap.sh [--dev] [--bench] [--sanitize]" >&2; exit 2 ;;
   esac
 done
 

@@ -1,6 +1,6 @@
 // Run-time CPU dispatch. Every kernel is compiled once per x86 target of GRIDSAMPLE_X86_TARGETS
-// (cmake/GridsampleVariants.cmake) as <variant>_<isa>; each call runs the best variant the CPU
-// supports, capped by set_max_cpu_isa() (or the GRIDSAMPLE_MAX_CPU_ISA environment variable,
+// (cmake/GridsampleVariants.cmake) as <variant>_<isa>; each call runs the best compiled variant
+// the CPU supports, capped by set_max_cpu_isa() (or the GRIDSAMPLE_MAX_CPU_ISA environment variable,
 // read once: baseline, sse41, avx2, avx512 or avx512_zen4). The CPU check is Halide's own
 // (halide_default_can_use_target_features) on the exact feature set each target was built with.
 #include "internal.h"
@@ -95,9 +95,11 @@ CpuIsa last_dispatched_cpu_isa() { return t_last_isa; }
 // Halide's pool never retires a worker it has spawned: halide_set_num_threads() only caps how
 // many new ones it creates, and a parallel loop wakes every existing worker. So lowering the
 // count shuts the pool down (it restarts lazily with the new count), which must not happen
-// while a kernel runs: kernels hold g_pool_lock shared, this takes it exclusively.
+// while a kernel runs: kernels hold g_pool_lock shared, this takes it exclusively (after the
+// gate, which holds back new kernel calls meanwhile; see internal.h).
 int set_num_threads(int n) {
     n = std::clamp(n, 0, 256);
+    std::lock_guard<std::mutex> gate(detail::g_pool_gate);
     std::unique_lock<std::shared_mutex> lock(detail::g_pool_lock);
     const int before = num_threads();
     const int previous = g_requested_threads.exchange(n);
@@ -114,12 +116,15 @@ int num_threads() {
 
 namespace detail {
 
+std::mutex g_pool_gate;
 std::shared_mutex g_pool_lock;
 
 CpuIsa select_cpu_isa() {
     const auto best = static_cast<int>(best_supported_isa());
     const auto cap = static_cast<int>(g_max_isa.load(std::memory_order_relaxed));
-    t_last_isa = static_cast<CpuIsa>(std::clamp(cap, 0, best));
+    int isa = std::clamp(cap, 0, best);
+    while (isa > 0 && !kCpuIsaCompiled[isa]) isa--;  // the baseline is always compiled
+    t_last_isa = static_cast<CpuIsa>(isa);
     return t_last_isa;
 }
 

@@ -141,9 +141,15 @@ Status grid_sample(const TensorView& input, const TensorView& grid, const Tensor
                            std::to_string(input.rank - 2) + "-D " + to_string(options.mode) + " " +
                            to_string(options.padding) + " " + to_string(input.dtype));
     }
-    HalideBuffer in(input), g(grid), out(output);
-    return run_kernel("grid_sample", variant->by_isa, in.get(), g.get(), options.align_corners,
-                      out.get());
+    KernelArg args[] = {{input, "input", ArgLayout::features},
+                        {grid, "grid", ArgLayout::points},
+                        {output, "output", ArgLayout::features}};
+    const CpuIsa isa = select_cpu_isa();  // one level for every chunk
+    return for_each_kernel_chunk(args, 3, /*split_channels=*/true, [&](const TensorView* chunk) {
+        HalideBuffer in(chunk[0]), g(chunk[1]), out(chunk[2]);
+        return run_kernel_on(isa, "grid_sample", variant->by_isa, in.get(), g.get(),
+                             options.align_corners, out.get());
+    });
 }
 
 }  // namespace gridsample

@@ -119,10 +119,14 @@ Status check_backward(const TensorView& grad_output, const TensorView& input,
 }
 
 // The kernels never read an empty tensor, but Halide takes a buffer without memory as a bounds
-// query; an empty tensor (allowed with a null pointer) gets a harmless address instead.
+// query; an empty tensor (allowed with a null pointer) gets a harmless address instead, and
+// strides of 0 (its strides are not validated, and are never stepped along).
 TensorView readable(TensorView t) {
     static const double kNothing = 0.0;
-    if (t.numel() == 0) t.data = const_cast<double*>(&kNothing);
+    if (t.numel() == 0) {
+        t.data = const_cast<double*>(&kNothing);
+        for (int i = 0; i < t.rank; i++) t.strides[i] = 0;
+    }
     return t;
 }
 
@@ -165,25 +169,52 @@ Status grid_sample_backward(const TensorView& grad_output, const TensorView& inp
         grid_variant = find_variant(kGradGridVariants, dims, options, input.dtype);
         if (grid_variant == nullptr) return no_variant("grid_sample_grad_grid", input, options);
     }
-    HalideBuffer go(readable(grad_output)), in(readable(input)), g(readable(grid));
+    const TensorView go = readable(grad_output), in = readable(input), g = readable(grid);
+    const CpuIsa isa = select_cpu_isa();  // one level for both kernels and every chunk
+    // Channels are independent in grad_input's scatter: its calls may be split by channel.
+    // grad_grid sums over channels: by batch item only. Both are planned before either runs, so
+    // that a refusal writes nothing.
+    KernelArg input_args[] = {{go, "grad_output", ArgLayout::features},
+                              {g, "grid", ArgLayout::points},
+                              {want_input ? *grad_input : TensorView(), "grad_input",
+                               ArgLayout::features}};
+    KernelArg grid_args[] = {{go, "grad_output", ArgLayout::features},
+                             {in, "input", ArgLayout::features},
+                             {g, "grid", ArgLayout::points},
+                             {want_grid ? *grad_grid : TensorView(), "grad_grid",
+                              ArgLayout::points}};
+    // C = 0: grad_grid is a sum over no channels, zeros without a kernel (whose channel blocks
+    // cannot be formed from empty tensors).
+    const bool grid_kernel = want_grid && input.sizes[1] > 0;
+    ChunkPlan plan;
     if (want_input) {
-        HalideBuffer out(*grad_input);
-        if (Status s = run_kernel("grid_sample_grad_input", input_variant->by_isa, go.get(),
-                                  g.get(), options.align_corners, out.get());
+        if (Status s = plan_kernel_chunks(input_args, 3, true, plan); !s.ok()) return s;
+    }
+    if (grid_kernel) {
+        if (Status s = plan_kernel_chunks(grid_args, 4, false, plan); !s.ok()) return s;
+    }
+    if (want_input) {
+        if (Status s = for_each_kernel_chunk(
+                input_args, 3, /*split_channels=*/true,
+                [&](const TensorView* chunk) {
+                    HalideBuffer go_buf(chunk[0]), g_buf(chunk[1]), out(chunk[2]);
+                    return run_kernel_on(isa, "grid_sample_grad_input", input_variant->by_isa,
+                                         go_buf.get(), g_buf.get(), options.align_corners,
+                                         out.get());
+                });
             !s.ok()) {
             return s;
         }
     }
-    if (want_grid && input.sizes[1] == 0) {
-        // C = 0: grad_grid is a sum over no channels. The kernel's channel blocks cannot be
-        // formed from empty tensors, and there is nothing to compute.
-        fill_zeros(*grad_grid);
-        return Status::Ok();
-    }
-    if (want_grid) {
-        HalideBuffer out(*grad_grid);
-        return run_kernel("grid_sample_grad_grid", grid_variant->by_isa, go.get(), in.get(),
-                          g.get(), options.align_corners, out.get());
+    if (want_grid && !grid_kernel) fill_zeros(*grad_grid);
+    if (grid_kernel) {
+        return for_each_kernel_chunk(
+            grid_args, 4, /*split_channels=*/false, [&](const TensorView* chunk) {
+                HalideBuffer go_buf(chunk[0]), in_buf(chunk[1]), g_buf(chunk[2]), out(chunk[3]);
+                return run_kernel_on(isa, "grid_sample_grad_grid", grid_variant->by_isa,
+                                     go_buf.get(), in_buf.get(), g_buf.get(),
+                                     options.align_corners, out.get());
+            });
     }
     return Status::Ok();
 }

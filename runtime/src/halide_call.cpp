@@ -2,6 +2,7 @@
 // replaces Halide's default (which aborts the process), and the mapping of Halide's error codes.
 #include "internal.h"
 
+#include <climits>
 #include <mutex>
 
 namespace gridsample::detail {
@@ -13,9 +14,12 @@ HalideBuffer::HalideBuffer(const TensorView& t) {
     buffer.dim = dims;
     for (int i = 0; i < t.rank; i++) {
         const int src = t.rank - 1 - i;  // Halide's dim 0 is the innermost (last) dimension
+        int64_t stride = t.strides[src];
+        if (t.sizes[src] <= 1 && stride > INT32_MAX) stride = 0;  // never stepped along
+        if (t.sizes[src] > INT32_MAX || stride > INT32_MAX) fits = false;
         dims[i].min = 0;
         dims[i].extent = static_cast<int32_t>(t.sizes[src]);
-        dims[i].stride = static_cast<int32_t>(t.strides[src]);
+        dims[i].stride = static_cast<int32_t>(stride);
     }
 }
 

@@ -5,7 +5,9 @@
 
 #include <HalideRuntime.h>
 
+#include <algorithm>
 #include <initializer_list>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <utility>
@@ -24,8 +26,8 @@ int64_t element_size(DType dtype);
 
 // S8, S8b checks of one tensor argument: known dtype, rank within [min_rank, max_rank] (the
 // message uses `rank_hint`, e.g. "a 4-D (N, C, H, W) or 5-D (N, C, D, H, W) tensor"), sizes and
-// strides non-negative, a data pointer when non-empty, and extents, strides and the memory span
-// within what the compiled kernels index (Halide's 32-bit buffer limits).
+// strides non-negative, a data pointer when non-empty, sizes within the kernels' 32-bit
+// extents, and a memory span that can exist (for_each_kernel_chunk deals with large strides).
 Status check_tensor(const TensorView& t, const char* name, int min_rank, int max_rank,
                     const char* rank_hint);
 
@@ -56,12 +58,16 @@ Status check_result_tensor(const TensorView& t, const char* name, const char* ra
                            const TensorView& input, const int64_t* expected);
 
 // ---- halide_call.cpp -------------------------------------------------------------------------
-// A TensorView as a halide_buffer_t: dimensions reversed (Halide's dim 0 is innermost).
+// A TensorView as a halide_buffer_t: dimensions reversed (Halide's dim 0 is innermost). Extents
+// and strides are 32-bit there (for_each_kernel_chunk makes the views fit); a view that does not
+// fit gives a null get(), which the kernel refuses with an error instead of reading truncated
+// strides.
 struct HalideBuffer {
     halide_buffer_t buffer{};
     halide_dimension_t dims[kMaxRank]{};
+    bool fits = true;
     explicit HalideBuffer(const TensorView& t);
-    halide_buffer_t* get() { return &buffer; }
+    halide_buffer_t* get() { return fits ? &buffer : nullptr; }
 };
 
 // Per-call state handed to the kernels as Halide's user_context: the runtime's error handler
@@ -80,27 +86,103 @@ void install_halide_hooks();
 // last_dispatched_cpu_isa().
 CpuIsa select_cpu_isa();
 
-// Held shared by every kernel call and exclusively by set_num_threads(), which may restart
-// Halide's thread pool.
+// Held shared by every kernel call (KernelCallLock) and exclusively by set_num_threads(), which
+// may restart Halide's thread pool. set_num_threads() takes g_pool_gate first and keeps it until
+// done; a kernel call passes the gate before taking its shared lock. So a pending
+// set_num_threads() holds back new calls and gets its turn as soon as the running ones finish:
+// a steady stream of calls from many threads cannot starve it (std::shared_mutex alone lets new
+// readers in ahead of a waiting writer on glibc).
+extern std::mutex g_pool_gate;
 extern std::shared_mutex g_pool_lock;
+class KernelCallLock {
+public:
+    KernelCallLock() {
+        std::lock_guard<std::mutex> gate(g_pool_gate);
+        g_pool_lock.lock_shared();
+    }
+    ~KernelCallLock() { g_pool_lock.unlock_shared(); }
+    KernelCallLock(const KernelCallLock&) = delete;
+    KernelCallLock& operator=(const KernelCallLock&) = delete;
+};
 
-// The compiled functions of one variant, indexed by CpuIsa (see GRIDSAMPLE_X86_TARGET_ISAS in
-// cmake/GridsampleVariants.cmake for the suffixes).
-#define GRIDSAMPLE_BY_ISA(name) \
-    {name##_baseline, name##_sse41, name##_avx2, name##_avx512, name##_avx512_zen4}
-inline constexpr int kCpuIsaCount = 5;
+// GRIDSAMPLE_BY_ISA(name): the compiled functions of one variant, indexed by CpuIsa (null for a
+// level this build leaves out, see GRIDSAMPLE_CPU_ISAS in cmake/GridsampleVariants.cmake);
+// kCpuIsaCount; kCpuIsaCompiled[isa]. select_cpu_isa() only returns compiled levels.
+#include "cpu_isas.inc"
 
-// Runs the function of `by_isa` for the selected CPU variant with the given arguments after the
-// user_context, and turns its result into a Status. Installs the library's Halide error handler
-// on first use, so Halide never aborts.
+// Runs the function of `by_isa` for CPU level `isa` (a compiled one, from select_cpu_isa()) with
+// the given arguments after the user_context, and turns its result into a Status. Installs the
+// library's Halide error handler on first use, so Halide never aborts.
 template <typename Fn, typename... Args>
-Status run_kernel(const char* what, const Fn (&by_isa)[kCpuIsaCount], Args... args) {
+Status run_kernel_on(CpuIsa isa, const char* what, const Fn (&by_isa)[kCpuIsaCount],
+                     Args... args) {
     install_halide_hooks();
-    std::shared_lock<std::shared_mutex> pool(g_pool_lock);
-    const Fn fn = by_isa[static_cast<int>(select_cpu_isa())];
+    KernelCallLock pool;
+    const Fn fn = by_isa[static_cast<int>(isa)];
     CallContext context;
     const int result = fn(static_cast<void*>(&context), args...);
     return status_from_halide(what, result, context);
+}
+
+// run_kernel_on() for the CPU level select_cpu_isa() picks now.
+template <typename Fn, typename... Args>
+Status run_kernel(const char* what, const Fn (&by_isa)[kCpuIsaCount], Args... args) {
+    return run_kernel_on(select_cpu_isa(), what, by_isa, args...);
+}
+
+// ---- kernel_chunks.cpp -----------------------------------------------------------------------
+// Tensors of any size through kernels whose halide_dimension_t holds 32-bit extents and strides
+// (the kernels index memory with 64 bits: Halide's large_buffers). check_tensor() already limits
+// every size to 2^31 - 1. What remains: a stride above 2^31 - 1 (a dimension of size 1 has its
+// stride dropped), and the kernels' loops over rows, which fuse every dimension but x (and a
+// grid's components) and count in 32 bits. A call that does not fit is split into chunks of batch
+// items, and where the kernel allows, of channels; anything else is refused with `unsupported`.
+//
+// A kernel argument: its view and what its dimensions are.
+enum class ArgLayout {
+    features,  // (N, C, spatial...): x innermost (input, output, grad_output, grad_input)
+    points,    // (N, spatial..., k): k innermost, then x (grid, grad_grid; theta)
+};
+struct KernelArg {
+    TensorView view;
+    const char* name;
+    ArgLayout layout;
+};
+// How a call is cut: batch items [n, n + batch_step) and channels [c, c + channel_step).
+struct ChunkPlan {
+    int64_t batch = 0, batch_step = 1;
+    int64_t channels = 0, channel_step = 1;
+};
+Status plan_kernel_chunks(const KernelArg* args, int count, bool split_channels, ChunkPlan& plan);
+// t restricted to [start, start + size) along `dim`.
+TensorView narrow(const TensorView& t, int dim, int64_t start, int64_t size);
+
+// Calls run(chunk) once per chunk, in order, stopping at the first error; chunk[i] is args[i]
+// narrowed to the chunk's batch items (and channels, for features when `split_channels`).
+// Everything that fits (every tensor below 2^31 rows, with 32-bit strides) is one chunk: the
+// arguments themselves. All args share the batch size, and the features args the channel count.
+// A call split into several chunks that fails part way has written the chunks before (a kernel
+// failure after validation is a bug or an allocation failure).
+template <typename Run>
+Status for_each_kernel_chunk(KernelArg* args, int count, bool split_channels, Run&& run) {
+    ChunkPlan plan;
+    if (Status s = plan_kernel_chunks(args, count, split_channels, plan); !s.ok()) return s;
+    constexpr int kMaxArgs = 4;
+    if (count > kMaxArgs) return Status(StatusCode::internal, "too many kernel arguments");
+    TensorView chunk[kMaxArgs];
+    for (int64_t n = 0; n < plan.batch; n += plan.batch_step) {
+        for (int64_t c = 0; c < plan.channels; c += plan.channel_step) {
+            for (int i = 0; i < count; i++) {
+                const TensorView& t = args[i].view;
+                chunk[i] = narrow(t, 0, n, std::min(plan.batch_step, plan.batch - n));
+                if (args[i].layout == ArgLayout::features && plan.channel_step < plan.channels) {
+                    chunk[i] = narrow(chunk[i], 1, c, std::min(plan.channel_step, plan.channels - c));
+                }
+            }
+            if (Status s = run(static_cast<const TensorView*>(chunk)); !s.ok()) return s;
+        }
+    }
+    return Status::Ok();
 }
 
 }  // namespace gridsample::detail

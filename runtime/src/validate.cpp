@@ -11,9 +11,10 @@ int64_t element_size(DType dtype) { return dtype == DType::float64 ? 8 : 4; }
 
 namespace {
 
-// The compiled kernels index memory with 32-bit arithmetic (Halide without large_buffers): every
-// extent and stride must fit an int32, and the bytes a tensor spans must stay below 2^31.
-constexpr int64_t kMaxSpanBytes = INT32_MAX;
+// The kernels' coordinates are 32-bit (Halide's halide_dimension_t): no dimension may have more
+// elements than this. Memory is indexed with 64 bits (large_buffers), so a tensor may span any
+// amount of memory; strides above 2^31 - 1 are handled per call (kernel_chunks.cpp).
+constexpr int64_t kMaxExtent = INT32_MAX;
 
 bool known_dtype(DType dtype) { return dtype == DType::float32 || dtype == DType::float64; }
 
@@ -42,22 +43,38 @@ Status check_tensor(const TensorView& t, const char* name, int min_rank, int max
     }
     if (t.numel() == 0) return Status::Ok();
     if (t.data == nullptr) return invalid(n + ": data pointer is null for a non-empty tensor");
-    // The span in bytes, with overflow checks: sum of stride * (size - 1), plus one element.
-    int64_t span = 1;
     for (int i = 0; i < t.rank; i++) {
-        int64_t extent_span = 0;
-        if (t.sizes[i] > INT32_MAX || t.strides[i] > INT32_MAX ||
-            __builtin_mul_overflow(t.strides[i], t.sizes[i] - 1, &extent_span) ||
-            __builtin_add_overflow(span, extent_span, &span)) {
-            span = INT64_MAX;
-            break;
+        if (t.sizes[i] > kMaxExtent) {
+            return unsupported(n + ": size " + std::to_string(t.sizes[i]) + " in dimension " +
+                               std::to_string(i) + " of shape " + shape_string(t) +
+                               " is above 2^31 - 1, the largest extent the kernels index");
         }
     }
-    if (span > kMaxSpanBytes / element_size(t.dtype)) {
-        return unsupported(n + ": tensor of shape " + shape_string(t) +
-                           " spans more than 2 GiB of memory (or has a size or stride above "
-                           "2^31 - 1), which this build does not support");
+    // The bytes the tensor spans, sum of stride * (size - 1) plus one element, must be an
+    // address range that can exist: no overflow, no wrap past the end of the address space.
+    int64_t last = 0;  // the offset of the last element, in elements
+    bool overflow = false;
+    for (int i = 0; i < t.rank && !overflow; i++) {
+        int64_t extent_span = 0;
+        overflow = __builtin_mul_overflow(t.strides[i], t.sizes[i] - 1, &extent_span) ||
+                   __builtin_add_overflow(last, extent_span, &last);
     }
+    int64_t last_byte = 0;
+    uintptr_t end = 0;
+    overflow = overflow || __builtin_mul_overflow(last, element_size(t.dtype), &last_byte) ||
+               __builtin_add_overflow(last_byte, element_size(t.dtype) - 1, &last_byte) ||
+               __builtin_add_overflow(reinterpret_cast<uintptr_t>(t.data),
+                                      static_cast<uintptr_t>(last_byte), &end);
+    if (overflow) {
+        return invalid(n + ": strides " + shape_string(t.strides, t.rank) + " for shape " +
+                       shape_string(t) + " span more memory than the address space holds");
+    }
+#ifdef GRIDSAMPLE_32BIT_INDEXING
+    if (last > INT32_MAX - 1) {
+        return unsupported(n + ": tensor of shape " + shape_string(t) + " spans more than 2^31 "
+                           "elements, which this build (GRIDSAMPLE_LARGE_BUFFERS=OFF) cannot index");
+    }
+#endif
     return Status::Ok();
 }
 

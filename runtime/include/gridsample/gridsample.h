@@ -131,8 +131,9 @@ enum class CpuIsa : int32_t { baseline = 0, sse41 = 1, avx2 = 2, avx512 = 3, avx
 inline constexpr CpuIsa kHighestCpuIsa = CpuIsa::avx512_zen4;
 
 // Limits run-time dispatch to variants up to `max_isa` (the default is kHighestCpuIsa: the best
-// the CPU supports). Process-wide, for testing and for avoiding AVX-512 frequency effects. Like
-// set_num_threads, call it between kernel calls.
+// the CPU supports; a build may compile fewer levels, and then runs the best compiled one).
+// Process-wide, for testing and for avoiding AVX-512 frequency effects. Safe to call at any time
+// from any thread: each call picks its level when it starts and runs all its kernels on it.
 void set_max_cpu_isa(CpuIsa max_isa);
 CpuIsa max_cpu_isa();
 // The variant the most recent kernel call on this thread ran (baseline if none ran yet).
