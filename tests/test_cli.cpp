@@ -428,6 +428,15 @@ std::string with_byte(std::string bytes, size_t at, char value) {
     return bytes;
 }
 
+// A version 1.0 or 2.0 file whose header length field says `length` but holds only `header`.
+std::string header_length_past_eof(int major, uint32_t length, const std::string& header) {
+    std::string bytes = "\x93NUMPY";
+    bytes += static_cast<char>(major);
+    bytes += '\x00';
+    for (int i = 0; i < (major == 1 ? 2 : 4); i++) bytes += static_cast<char>((length >> (8 * i)) & 0xff);
+    return bytes + header;
+}
+
 std::string huge_header_length() {
     std::string bytes = "\x93NUMPY";
     bytes += '\x02';
@@ -472,8 +481,97 @@ INSTANTIATE_TEST_SUITE_P(
                              ""),
                     "too large"},
         HostileCase{"negative_shape", npy_file(npy_dict("<f4", "False", "(-1, 1, 4, 4)"), ""),
-                    "shape"}),
+                    "shape"},
+        HostileCase{"negative_inner_shape",
+                    npy_file(npy_dict("<f4", "False", "(1, 1, -4, 4)"), std::string(64, '\0')),
+                    "non-integer entry"},
+        HostileCase{"header_length_past_eof_v1",
+                    header_length_past_eof(1, 0xffff, npy_dict("<f4", "False", "(1, 1, 4, 4)")),
+                    "truncated header"},
+        HostileCase{"header_length_past_eof_v2",
+                    header_length_past_eof(2, 100000, npy_dict("<f4", "False", "(1, 1, 4, 4)")),
+                    "truncated header"},
+        HostileCase{"huge_header_length_v3", with_byte(huge_header_length(), 6, '\x03'),
+                    "header length"},
+        HostileCase{"truncated_magic", std::string("\x93NUM"), "bad magic"},
+        HostileCase{"non_ascii_header",
+                    npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 4, 4), "
+                             "'\xc3\xa9t\xc3\xa9': 1, }",
+                             std::string(64, '\0')),
+                    "not ASCII"},
+        HostileCase{"nul_in_header",
+                    npy_file(npy_dict("<f4", "False", "(1, 1, 4, 4)").insert(16, 1, '\0'),
+                             std::string(64, '\0')),
+                    "control character"},
+        HostileCase{"no_descr", npy_file("{'fortran_order': False, 'shape': (1, 1, 4, 4), }",
+                                         std::string(64, '\0')),
+                    "no 'descr'"},
+        HostileCase{"no_fortran_order", npy_file("{'descr': '<f4', 'shape': (1, 1, 4, 4), }",
+                                                 std::string(64, '\0')),
+                    "no 'fortran_order'"},
+        HostileCase{"malformed_fortran_order",
+                    npy_file(npy_dict("<f4", "Maybe", "(1, 1, 4, 4)"), std::string(64, '\0')),
+                    "fortran_order"},
+        HostileCase{"dtype_complex",
+                    npy_file(npy_dict("<c8", "False", "(1, 1, 4, 4)"), std::string(128, '\0')),
+                    "unsupported dtype"},
+        HostileCase{"dtype_object",
+                    npy_file(npy_dict("|O", "False", "(1, 1, 4, 4)"), std::string(128, '\0')),
+                    "unsupported dtype"},
+        HostileCase{"shape_not_a_tuple",
+                    npy_file(npy_dict("<f4", "False", "[1, 1, 4, 4]"), std::string(64, '\0')),
+                    "not a tuple"},
+        HostileCase{"shape_unterminated",
+                    npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 4, 4, }",
+                             std::string(64, '\0')),
+                    "shape"},
+        HostileCase{"shape_float_entry",
+                    npy_file(npy_dict("<f4", "False", "(1, 1, 4.0, 4)"), std::string(64, '\0')),
+                    "malformed entry"},
+        HostileCase{"shape_too_many_dimensions",
+                    npy_file(npy_dict("<f4", "False",
+                                      "(" + [] {
+                                          std::string ones;
+                                          for (int i = 0; i < 40; i++) ones += "1, ";
+                                          return ones;
+                                      }() + ")"),
+                             std::string(4, '\0')),
+                    "too many dimensions"},
+        HostileCase{"shape_entry_beyond_int64",
+                    npy_file(npy_dict("<f4", "False", "(99999999999999999999999, 1)"), ""),
+                    "too large"}),
     [](const ::testing::TestParamInfo<HostileCase>& info) { return info.param.name; });
+
+// Valid .npy files of ranks the library does not take: a 0-d array, a 1-element 1-D array, and
+// a 6-D array. The CLI reports the library's error (exit 1) and writes nothing.
+TEST_F(CliTest, ZeroDimensionalAndHighRankArraysAreRefused) {
+    const std::string zero_d = npy_file(npy_dict("<f4", "False", "()"), std::string(4, '\0'));
+    const std::string one_d = npy_file(npy_dict("<f4", "False", "(1,)"), std::string(4, '\0'));
+    const std::string six_d =
+        npy_file(npy_dict("<f4", "False", "(1, 1, 1, 1, 2, 2)"), std::string(16, '\0'));
+    save("grid.npy", random_array(DType::float32, {1, 3, 3, 2}, -1, 1, 12));
+    save("in.npy", random_array(DType::float32, {1, 1, 4, 4}, 0, 1, 13));
+    const std::vector<std::string> args = {"sample", "--input", "bad.npy", "--grid", "grid.npy",
+                                           "--output", "out.npy"};
+    for (const auto& [bytes, rank] :
+         {std::pair{zero_d, "rank 0"}, std::pair{one_d, "rank 1"}, std::pair{six_d, "rank 6"}}) {
+        SCOPED_TRACE(rank);
+        write_file(path("bad.npy"), bytes);
+        expect_failure_keeps_output(args, "out.npy", kExitBadInput, {"input:", rank});
+        expect_failure_keeps_output({"sample", "--input", "in.npy", "--grid", "bad.npy",
+                                     "--output", "out.npy"},
+                                    "out.npy", kExitBadInput, {"grid:", rank});
+    }
+}
+
+// A directory where a file is expected, and an empty grid file next to a valid input.
+TEST_F(CliTest, InputIsADirectory) {
+    fs::create_directories(path("dir.npy"));
+    save("grid.npy", random_array(DType::float32, {1, 3, 3, 2}, -1, 1, 14));
+    expect_failure_keeps_output({"sample", "--input", "dir.npy", "--grid", "grid.npy",
+                                 "--output", "out.npy"},
+                                "out.npy", kExitBadInput, {"input:", "dir.npy"});
+}
 
 // ---- sample: files that cannot be read or written ----------------------------------------------
 

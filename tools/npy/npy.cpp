@@ -142,6 +142,15 @@ bool load(const std::string& path, Array& out, std::string& error) {
     std::string header(header_len, '\0');
     f.read(header.data(), static_cast<std::streamsize>(header_len));
     if (static_cast<size_t>(f.gcount()) != header_len) return fail("truncated header");
+    // Versions 1.0 and 2.0 have an ASCII header (3.0: UTF-8); none has control characters but
+    // the final newline (and whitespace).
+    for (const char ch : header) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') {
+            return fail("malformed header (control character " + std::to_string(c) + ")");
+        }
+        if (c >= 0x7f && major < 3) return fail("malformed header (not ASCII text)");
+    }
     if (header.find('{') == std::string::npos || header.find('}') == std::string::npos) {
         return fail("malformed header (no dictionary)");
     }
