@@ -120,12 +120,13 @@ void fill(Data& d, const Workload& w) {
                                        T(0), T(0), T(s), T(0.02)});
         }
     }
-    const DType dtype = w.dtype;
+    d.theta.resize(theta.size() * sizeof(T));
+    std::memcpy(d.theta.data(), theta.data(), d.theta.size());
     const std::vector<int64_t> theta_shape{n, dims, dims + 1};
+    d.theta_view = gridsample::TensorView::make(d.theta.data(), w.dtype, 3, theta_shape.data());
     const gridsample::Status st = gridsample::affine_grid(
-        gridsample::TensorView::make(theta.data(), dtype, 3, theta_shape.data()),
-        w.input_shape.data(), static_cast<int32_t>(w.input_shape.size()), d.grid_view,
-        w.align_corners);
+        d.theta_view, w.input_shape.data(), static_cast<int32_t>(w.input_shape.size()),
+        d.grid_view, w.align_corners);
     if (!st.ok()) std::abort();
 }
 
@@ -151,6 +152,31 @@ Data& data_for(const Workload& w) {
     } else {
         fill<float>(d, w);
     }
+    // Channels-last copies: element (n, c, s...) at ((n * S + s) * C + c).
+    const int64_t size = w.element_size(), channels = w.input_shape[1];
+    const int64_t spatial = product(w.input_shape) / (w.input_shape[0] * channels);
+    std::vector<int64_t> strides(rank);
+    strides[1] = 1;
+    int64_t stride = channels;
+    for (int i = rank - 1; i >= 2; i--) {
+        strides[i] = stride;
+        stride *= w.input_shape[i];
+    }
+    strides[0] = stride;
+    d.input_hwc.resize(d.input.size());
+    d.output_hwc.resize(d.output.size());
+    for (int64_t b = 0; b < w.input_shape[0]; b++) {
+        for (int64_t c = 0; c < channels; c++) {
+            for (int64_t p = 0; p < spatial; p++) {
+                std::memcpy(&d.input_hwc[((b * spatial + p) * channels + c) * size],
+                            &d.input[((b * channels + c) * spatial + p) * size], size);
+            }
+        }
+    }
+    d.input_hwc_view = gridsample::TensorView::make(d.input_hwc.data(), w.dtype, rank,
+                                                    w.input_shape.data(), strides.data());
+    d.output_hwc_view = gridsample::TensorView::make(d.output_hwc.data(), w.dtype, rank,
+                                                     output_shape.data(), strides.data());
     return d;
 }
 

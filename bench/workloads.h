@@ -44,6 +44,12 @@ const std::vector<Workload>& forward_workloads();
 struct Data {
     std::vector<unsigned char> input, grid, output;
     gridsample::TensorView input_view, grid_view, output_view;
+    std::vector<unsigned char> theta;  // affine grids: the (N, d, d+1) matrices they come from
+    gridsample::TensorView theta_view;
+    // The same input and an output in the channels-last layout ((N, [D,] H, W, C) in memory,
+    // viewed in PyTorch's dimension order with the matching strides).
+    std::vector<unsigned char> input_hwc, output_hwc;
+    gridsample::TensorView input_hwc_view, output_hwc_view;
 };
 Data& data_for(const Workload& w);
 

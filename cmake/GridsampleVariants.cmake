@@ -9,20 +9,26 @@
 # supports (runtime/src/cpu_dispatch.cpp). Features are spelled out in full because the CPU check
 # tests exactly the listed bits.
 #
-# Two AVX-512 levels, because of gathers: Halide tells LLVM to avoid hardware gathers unless the
-# target implies a CPU where they are fast. avx512_zen4 (AMD Zen 4 and later, Intel Sapphire Rapids
-# and later) has them; avx512 (Skylake-SP to Ice Lake, whose gathers are slow since the Gather
-# Data Sampling microcode) does not. Forward bilinear on the feature-map workload, one thread of
-# a Sapphire Rapids VM: 20-28 ms with gathers, 36 ms without.
+# Two AVX-512 levels, because of gathers. Halide tells LLVM to avoid hardware gathers unless the
+# target's tuning says they are fast. avx512_gather is for CPUs whose gathers are fast: the
+# runtime picks it where the CPU has the AVX-512 extensions of AMD Zen 4 / Intel Sapphire Rapids
+# (BF16, VNNI, VBMI2, BITALG), which Skylake-SP to Ice Lake, whose gathers are slow since the
+# Gather Data Sampling microcode, lack. It is compiled for the Ice Lake feature set
+# (avx512_cannonlake) tuned for Zen 4 (tune_znver4: gathers allowed), not with Halide's
+# avx512_zen4 feature, which selects LLVM's znver4 CPU and lets it emit AMD-only instructions
+# (SSE4a's insertq crashed on Sapphire Rapids). avx512 is the Skylake-SP level without gathers.
+# Forward bilinear on the 8x64x128x128 workload, one thread of a Sapphire Rapids VM: 20-28 ms
+# with gathers, 36 ms without.
 set(GRIDSAMPLE_X86_TARGETS
-    x86-64-linux-avx512_zen4-avx512_cannonlake-avx512_skylake-avx2-avx-f16c-fma-sse41
+    x86-64-linux-avx512_cannonlake-avx512_skylake-avx2-avx-f16c-fma-sse41-tune_znver4
     x86-64-linux-avx512_skylake-avx2-avx-f16c-fma-sse41
     x86-64-linux-avx2-avx-f16c-fma-sse41
     x86-64-linux-sse41
     x86-64-linux)
 # The gridsample::CpuIsa each entry of GRIDSAMPLE_X86_TARGETS stands for (same order); it is also
-# the suffix of the compiled functions (<variant>_<isa>).
-set(GRIDSAMPLE_X86_TARGET_ISAS avx512_zen4 avx512 avx2 sse41 baseline)
+# the suffix of the compiled functions (<variant>_<isa>). runtime/src/cpu_dispatch.cpp holds the
+# CPU features each level requires.
+set(GRIDSAMPLE_X86_TARGET_ISAS avx512_gather avx512 avx2 sse41 baseline)
 
 # Which of these levels are compiled (a cache variable; the presets set it): "all", the default
 # and what a release ships; "host", the baseline plus the highest level the build machine runs
@@ -73,6 +79,7 @@ endif ()
 # for LLVM's loop vectorizer (enable_llvm_loop_opt), which emits hardware gathers where the
 # target has fast ones; see generators/grid_sample_forward.h.
 set(GRIDSAMPLE_FEATURES_grid_sample enable_llvm_loop_opt)
+set(GRIDSAMPLE_FEATURES_affine_grid_sample enable_llvm_loop_opt)
 
 set(GRIDSAMPLE_VARIANTS "")
 foreach (dtype IN ITEMS f32 f64)
@@ -82,7 +89,8 @@ foreach (dtype IN ITEMS f32 f64)
         set(halide_type float64)
     endif ()
     # grid_sample forward: 2-D bilinear, nearest, bicubic; 3-D trilinear ("bilinear") and
-    # nearest; every padding. align_corners is a run-time argument of each variant.
+    # nearest; every padding. align_corners is a run-time argument of each variant. The fused
+    # affine_grid_sample (grid computed from theta, never stored) comes in the same variants.
     foreach (dims IN ITEMS 2 3)
         if (dims EQUAL 2)
             set(modes bilinear nearest bicubic)
@@ -91,8 +99,10 @@ foreach (dtype IN ITEMS f32 f64)
         endif ()
         foreach (mode IN LISTS modes)
             foreach (padding IN ITEMS zeros border reflection)
-                list(APPEND GRIDSAMPLE_VARIANTS
-                     "grid_sample:grid_sample_${dims}d_${mode}_${padding}_${dtype}:spatial_dims=${dims},mode=${mode},padding=${padding},dtype=${halide_type}")
+                foreach (generator IN ITEMS grid_sample affine_grid_sample)
+                    list(APPEND GRIDSAMPLE_VARIANTS
+                         "${generator}:${generator}_${dims}d_${mode}_${padding}_${dtype}:spatial_dims=${dims},mode=${mode},padding=${padding},dtype=${halide_type}")
+                endforeach ()
             endforeach ()
         endforeach ()
         list(APPEND GRIDSAMPLE_VARIANTS

@@ -34,23 +34,20 @@ public:
         const Type t = dtype;
         for (int k = 0; k < d; k++) space.push_back(Var("s" + std::to_string(k)));
 
-        // The base coordinate of each output point along each axis, as PyTorch's affine_grid
-        // builds it: linspace(-1, 1, S), scaled by (S-1)/S without align_corners; 0 when S = 1.
+        // The base coordinate of each output point along each axis (then the constant 1), and
+        // grid(k) = sum_j theta(k, j) * base(j).
         std::vector<Expr> base;
-        for (int k = 0; k < d; k++) base.push_back(base_coordinate(space[k], grid.dim(k + 1).extent()));
+        for (int k = 0; k < d; k++) {
+            base.push_back(affine_base_coordinate(space[k], grid.dim(k + 1).extent(),
+                                                  align_corners, t));
+        }
         base.push_back(constant(t, 1));
-
-        // grid(k) = sum_j theta(k, j) * base(j), accumulated in j order like PyTorch's bmm.
+        std::vector<Expr> theta_row;
+        for (int j = 0; j <= d; j++) theta_row.push_back(theta(j, kk, n));
         std::vector<Expr> args{kk};
         for (const Var &v : space) args.push_back(v);
         args.push_back(n);
-        Expr sum;
-        for (int j = 0; j <= d; j++) {
-            Expr term = base[j] * theta(j, kk, n);
-            sum = sum.defined() ? sum + term : term;
-        }
-        grid(args) = sum;
-
+        grid(args) = affine_component(theta_row, base);
     }
 
     void schedule() {
@@ -84,18 +81,6 @@ public:
 private:
     Var kk{"k"}, n{"n"};
     std::vector<Var> space;
-
-    Expr base_coordinate(const Var &i, const Expr &size) {
-        const Type t = dtype;
-        Expr s = cast(t, size);
-        Expr step = constant(t, 2) / (s - constant(t, 1));
-        // torch.linspace fills the first half from the start and the second half from the end.
-        Expr from_start = constant(t, -1) + step * cast(t, i);
-        Expr from_end = constant(t, 1) - step * cast(t, size - 1 - i);
-        Expr v = select(i < size / 2, from_start, from_end);
-        v = select(align_corners, v, v * (s - constant(t, 1)) / s);
-        return strict_float(select(size <= 1, constant(t, 0), v));
-    }
 };
 
 }  // namespace

@@ -19,8 +19,8 @@ public:
     GeneratorParam<Interpolation> mode{"mode", Interpolation::bilinear, kInterpolationByName};
     GeneratorParam<Padding> padding{"padding", Padding::zeros, kPaddingByName};
     GeneratorParam<Type> dtype{"dtype", Float(32)};
-    GeneratorParam<int> rows_per_block{"rows_per_block", 8};
-    GeneratorParam<int> tile_width{"tile_width", 64};
+    GeneratorParam<int> rows_per_block{"rows_per_block", kForwardSchedule.rows_per_block};
+    GeneratorParam<int> tile_width{"tile_width", kForwardSchedule.tile_width};
 
     // input: (x, y, [z,] c, n), PyTorch's (N, C, [D,] H, W) reversed; any strides.
     Input<Buffer<>> input{"input"};
@@ -105,8 +105,8 @@ private:
         // interleaved, for dense loads and stores.
         Expr dense = input.dim(0).stride() == 1 && output.dim(0).stride() == 1 &&
                      grid.dim(0).stride() == 1 && grid.dim(1).stride() == d;
-        schedule_forward_cpu(output, forward, dense, {rows_per_block, tile_width},
-                             natural_vector_size(Type(dtype)));
+        schedule_forward_cpu(output, forward, dense, interleaved_layouts(input, output, d),
+                             {rows_per_block, tile_width}, natural_vector_size(Type(dtype)));
     }
 };
 

@@ -161,7 +161,39 @@ inline std::array<Expr, 4> cubic_weights(const Expr &t) {
         return ((A * d - constant(ty, 5) * A) * d + constant(ty, 8) * A) * d -
                constant(ty, 4) * A;
     };
-    return {k2(t + one), k1(t), k1(one - t), k2(constant(ty, 2) - t)};
+    // Strict: no fused multiply-adds, so every kernel that computes these weights (grid_sample,
+    // the fused affine_grid_sample, the backward) gets them bit for bit alike.
+    return {Halide::strict_float(k2(t + one)), Halide::strict_float(k1(t)),
+            Halide::strict_float(k1(one - t)), Halide::strict_float(k2(constant(ty, 2) - t))};
+}
+
+// ---- affine_grid -------------------------------------------------------------------------------
+
+// The base coordinate at index i of an axis of size S, as PyTorch's affine_grid builds it:
+// torch.linspace(-1, 1, S) (the first half filled from the start, the second from the end),
+// scaled by (S - 1) / S without align_corners; 0 when S = 1. Strict, so every generator that
+// builds a grid from theta computes it bit for bit alike.
+inline Expr affine_base_coordinate(const Expr &i, const Expr &size, const Expr &align_corners,
+                                   Type t) {
+    Expr s = Halide::cast(t, size);
+    Expr step = constant(t, 2) / (s - constant(t, 1));
+    Expr from_start = constant(t, -1) + step * Halide::cast(t, i);
+    Expr from_end = constant(t, 1) - step * Halide::cast(t, size - 1 - i);
+    Expr v = Halide::select(i < size / 2, from_start, from_end);
+    v = Halide::select(align_corners, v, v * (s - constant(t, 1)) / s);
+    return Halide::strict_float(Halide::select(size <= 1, constant(t, 0), v));
+}
+
+// One grid component from its row of theta: sum_j theta_j * base_j with base = (x, y, [z,] 1),
+// accumulated in j order like PyTorch's bmm. Strict (no fused multiply-adds), so the fused
+// affine_grid_sample reads exactly the grid affine_grid writes.
+inline Expr affine_component(const std::vector<Expr> &theta_row, const std::vector<Expr> &base) {
+    Expr sum;
+    for (size_t j = 0; j < base.size(); j++) {
+        Expr term = base[j] * theta_row[j];
+        sum = sum.defined() ? sum + term : term;
+    }
+    return Halide::strict_float(sum);
 }
 
 // ---- Backward (S9) ---------------------------------------------------------------------------

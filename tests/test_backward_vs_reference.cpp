@@ -935,7 +935,7 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, CpuIsaBackward,
                                                               gs::CpuIsa::sse41,
                                                               gs::CpuIsa::avx2,
                                                               gs::CpuIsa::avx512,
-                                                              gs::CpuIsa::avx512_zen4),
+                                                              gs::CpuIsa::avx512_gather),
                                             ::testing::ValuesIn(kKernels)),
                          isa_kernel_name);
 
@@ -1007,7 +1007,7 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, DeterministicBackward,
                                                               gs::CpuIsa::sse41,
                                                               gs::CpuIsa::avx2,
                                                               gs::CpuIsa::avx512,
-                                                              gs::CpuIsa::avx512_zen4),
+                                                              gs::CpuIsa::avx512_gather),
                                             ::testing::ValuesIn(kKernels)),
                          isa_kernel_name);
 

@@ -74,7 +74,7 @@ const char* isa_name(gs::CpuIsa isa) {
     case gs::CpuIsa::sse41: return "sse41";
     case gs::CpuIsa::avx2: return "avx2";
     case gs::CpuIsa::avx512: return "avx512";
-    case gs::CpuIsa::avx512_zen4: return "avx512_zen4";
+    case gs::CpuIsa::avx512_gather: return "avx512_gather";
     }
     return "?";
 }
@@ -679,7 +679,7 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, CpuIsaVsReference,
                                                               gs::CpuIsa::sse41,
                                                               gs::CpuIsa::avx2,
                                                               gs::CpuIsa::avx512,
-                                                              gs::CpuIsa::avx512_zen4),
+                                                              gs::CpuIsa::avx512_gather),
                                             ::testing::ValuesIn(kKernels)),
                          isa_kernel_name);
 

@@ -37,6 +37,19 @@ Status null_argument(const char* name) {
     return Status(StatusCode::invalid_argument, std::string(name) + ": null pointer");
 }
 
+// The C options as Options; the enums are validated by the C++ functions themselves.
+Status to_options(const gridsample_options* options, Options& o) {
+    if (!options) return null_argument("options");
+    if (options->align_corners != 0 && options->align_corners != 1) {
+        return Status(StatusCode::invalid_argument, "options.align_corners: expected 0 or 1, got " +
+                                                        std::to_string(options->align_corners));
+    }
+    o.mode = static_cast<Interpolation>(options->mode);
+    o.padding = static_cast<Padding>(options->padding);
+    o.align_corners = options->align_corners != 0;
+    return Status::Ok();
+}
+
 }  // namespace
 
 extern "C" {
@@ -48,17 +61,23 @@ int32_t gridsample_grid_sample(const gridsample_tensor* input, const gridsample_
         if (!input) return null_argument("input");
         if (!grid) return null_argument("grid");
         if (!output) return null_argument("output");
-        if (!options) return null_argument("options");
-        if (options->align_corners != 0 && options->align_corners != 1) {
-            return Status(StatusCode::invalid_argument,
-                          "options.align_corners: expected 0 or 1, got " +
-                              std::to_string(options->align_corners));
-        }
         Options o;
-        o.mode = static_cast<Interpolation>(options->mode);
-        o.padding = static_cast<Padding>(options->padding);
-        o.align_corners = options->align_corners != 0;
+        if (Status st = to_options(options, o); !st.ok()) return st;
         return grid_sample(to_view(input), to_view(grid), to_view(output), o);
+    });
+}
+
+int32_t gridsample_affine_grid_sample(const gridsample_tensor* input,
+                                      const gridsample_tensor* theta,
+                                      const gridsample_tensor* output,
+                                      const gridsample_options* options) {
+    return guarded([&] {
+        if (!input) return null_argument("input");
+        if (!theta) return null_argument("theta");
+        if (!output) return null_argument("output");
+        Options o;
+        if (Status st = to_options(options, o); !st.ok()) return st;
+        return affine_grid_sample(to_view(input), to_view(theta), to_view(output), o);
     });
 }
 
@@ -72,16 +91,8 @@ int32_t gridsample_grid_sample_backward(const gridsample_tensor* grad_output,
         if (!grad_output) return null_argument("grad_output");
         if (!input) return null_argument("input");
         if (!grid) return null_argument("grid");
-        if (!options) return null_argument("options");
-        if (options->align_corners != 0 && options->align_corners != 1) {
-            return Status(StatusCode::invalid_argument,
-                          "options.align_corners: expected 0 or 1, got " +
-                              std::to_string(options->align_corners));
-        }
         Options o;
-        o.mode = static_cast<Interpolation>(options->mode);
-        o.padding = static_cast<Padding>(options->padding);
-        o.align_corners = options->align_corners != 0;
+        if (Status st = to_options(options, o); !st.ok()) return st;
         TensorView gi, gg;
         if (grad_input) gi = to_view(grad_input);
         if (grad_grid) gg = to_view(grad_grid);

@@ -1,7 +1,7 @@
 // Run-time CPU dispatch. Every kernel is compiled once per x86 target of GRIDSAMPLE_X86_TARGETS
 // (cmake/GridsampleVariants.cmake) as <variant>_<isa>; each call runs the best compiled variant
 // the CPU supports, capped by set_max_cpu_isa() (or the GRIDSAMPLE_MAX_CPU_ISA environment variable,
-// read once: baseline, sse41, avx2, avx512 or avx512_zen4). The CPU check is Halide's own
+// read once: baseline, sse41, avx2, avx512 or avx512_gather). The CPU check is Halide's own
 // (halide_default_can_use_target_features) on the exact feature set each target was built with.
 #include "internal.h"
 
@@ -20,7 +20,9 @@ extern "C" int halide_host_cpu_count();
 namespace gridsample {
 namespace {
 
-// The Halide target features of each CpuIsa's target, as listed in GRIDSAMPLE_X86_TARGETS.
+// The Halide target features a CPU needs for each CpuIsa: those of its target in
+// GRIDSAMPLE_X86_TARGETS, except avx512_gather, which asks for the Zen 4 / Sapphire Rapids
+// extensions as the sign of fast gathers (its code itself only uses the Ice Lake set).
 std::vector<halide_target_feature_t> target_features(CpuIsa isa) {
     switch (isa) {
     case CpuIsa::baseline: return {};
@@ -32,7 +34,7 @@ std::vector<halide_target_feature_t> target_features(CpuIsa isa) {
         return {halide_target_feature_avx512_skylake, halide_target_feature_avx2,
                 halide_target_feature_avx, halide_target_feature_f16c,
                 halide_target_feature_fma, halide_target_feature_sse41};
-    case CpuIsa::avx512_zen4:
+    case CpuIsa::avx512_gather:
         return {halide_target_feature_avx512_zen4, halide_target_feature_avx512_cannonlake,
                 halide_target_feature_avx512_skylake, halide_target_feature_avx2,
                 halide_target_feature_avx, halide_target_feature_f16c,
@@ -52,7 +54,7 @@ bool cpu_supports(CpuIsa isa) {
 
 CpuIsa best_supported_isa() {
     static const CpuIsa best = [] {
-        for (CpuIsa isa : {CpuIsa::avx512_zen4, CpuIsa::avx512, CpuIsa::avx2, CpuIsa::sse41}) {
+        for (CpuIsa isa : {CpuIsa::avx512_gather, CpuIsa::avx512, CpuIsa::avx2, CpuIsa::sse41}) {
             if (cpu_supports(isa)) return isa;
         }
         return CpuIsa::baseline;
@@ -63,7 +65,7 @@ CpuIsa best_supported_isa() {
 CpuIsa initial_max_isa() {
     if (const char* value = std::getenv("GRIDSAMPLE_MAX_CPU_ISA")) {
         for (CpuIsa isa : {CpuIsa::baseline, CpuIsa::sse41, CpuIsa::avx2, CpuIsa::avx512,
-                           CpuIsa::avx512_zen4}) {
+                           CpuIsa::avx512_gather}) {
             if (std::strcmp(value, to_string(isa)) == 0) return isa;
         }
     }

@@ -67,14 +67,28 @@ Status check_options(const Options& o) {
     return Status::Ok();
 }
 
-Status check_sampling_problem(const TensorView& input, const TensorView& grid,
-                              const Options& options) {
+Status check_sampled_input(const TensorView& input, const Options& options) {
     if (Status s = check_options(options); !s.ok()) return s;
     if (Status s = check_tensor(input, "input", 4, 5,
                                 "a 4-D (N, C, H, W) or 5-D (N, C, D, H, W) tensor");
         !s.ok()) {
         return s;
     }
+    for (int i = 2; i < input.rank; i++) {
+        if (input.sizes[i] == 0) {
+            return invalid("input: spatial dimensions must be non-empty, got shape " +
+                           shape_string(input));
+        }
+    }
+    if (options.mode == Interpolation::bicubic && input.rank == 5) {
+        return invalid("options.mode: bicubic interpolation supports 4-D input only, got 5-D");
+    }
+    return Status::Ok();
+}
+
+Status check_sampling_problem(const TensorView& input, const TensorView& grid,
+                              const Options& options) {
+    if (Status s = check_sampled_input(input, options); !s.ok()) return s;
     const int rank = input.rank;
     const int dims = rank - 2;
     const std::string rank_text = std::to_string(rank) + "-D";
@@ -88,15 +102,6 @@ Status check_sampling_problem(const TensorView& input, const TensorView& grid,
     if (grid.sizes[0] != input.sizes[0]) {
         return invalid("grid: expected batch size " + std::to_string(input.sizes[0]) +
                        " (the input's), got " + std::to_string(grid.sizes[0]));
-    }
-    for (int i = 2; i < rank; i++) {
-        if (input.sizes[i] == 0) {
-            return invalid("input: spatial dimensions must be non-empty, got shape " +
-                           shape_string(input));
-        }
-    }
-    if (options.mode == Interpolation::bicubic && dims == 3) {
-        return invalid("options.mode: bicubic interpolation supports 4-D input only, got 5-D");
     }
     if (grid.dtype != input.dtype) {
         return invalid(std::string("grid: expected dtype ") + to_string(input.dtype) +

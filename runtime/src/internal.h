@@ -46,8 +46,9 @@ Status check_output_memory(const TensorView& out, const char* name,
 // ---- grid_sample.cpp -------------------------------------------------------------------------
 // S8 checks shared by grid_sample and its backward.
 Status check_options(const Options& options);
-// options, input, grid and how they agree: ranks, the grid's last dimension, batch sizes,
-// non-empty input spatial sizes, bicubic in 2-D only, the grid's dtype.
+// options and the input: rank, non-empty spatial sizes, bicubic in 2-D only.
+Status check_sampled_input(const TensorView& input, const Options& options);
+// check_sampled_input, then the grid and how it agrees: rank, last dimension, batch size, dtype.
 Status check_sampling_problem(const TensorView& input, const TensorView& grid,
                               const Options& options);
 // The output shape S1 gives: (N, C, grid's spatial sizes...), input.rank entries.

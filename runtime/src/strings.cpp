@@ -35,7 +35,7 @@ const char* to_string(CpuIsa isa) {
     case CpuIsa::sse41: return "sse41";
     case CpuIsa::avx2: return "avx2";
     case CpuIsa::avx512: return "avx512";
-    case CpuIsa::avx512_zen4: return "avx512_zen4";
+    case CpuIsa::avx512_gather: return "avx512_gather";
     }
     return "invalid";
 }

@@ -116,6 +116,14 @@ Status affine_grid(const TensorView& theta, std::initializer_list<int64_t> size,
 Status affine_grid(const TensorView& theta, const int64_t* size, int32_t size_len,
                    const TensorView& grid, bool align_corners);
 
+// output = grid_sample(input, affine_grid(theta, output's size, align_corners), options), fused:
+// the grid is computed point by point and never stored. Bit for bit the result of the two calls.
+//   2-D: input (N, C, H, W),    theta (N, 2, 3), output (N, C, Ho, Wo)
+//   3-D: input (N, C, D, H, W), theta (N, 3, 4), output (N, C, Do, Ho, Wo)
+// The output's spatial size is the size affine_grid builds the grid for. All three share a dtype.
+Status affine_grid_sample(const TensorView& input, const TensorView& theta,
+                          const TensorView& output, const Options& options = {});
+
 // The number of CPU threads the kernels use; 0 restores the default (all cores, or the
 // HL_NUM_THREADS environment variable). Process-wide. Safe to call at any time from any thread:
 // it waits for kernel calls already running to finish, and the next calls use the new count.
@@ -127,8 +135,8 @@ int num_threads();
 // The instruction-set levels compiled into the x86-64 libraries, from the plainest up:
 // baseline x86-64, SSE4.1, AVX2 + FMA, AVX-512 (Skylake-SP level), and AVX-512 with the Zen 4 /
 // Sapphire Rapids extensions, the level whose hardware gathers are fast.
-enum class CpuIsa : int32_t { baseline = 0, sse41 = 1, avx2 = 2, avx512 = 3, avx512_zen4 = 4 };
-inline constexpr CpuIsa kHighestCpuIsa = CpuIsa::avx512_zen4;
+enum class CpuIsa : int32_t { baseline = 0, sse41 = 1, avx2 = 2, avx512 = 3, avx512_gather = 4 };
+inline constexpr CpuIsa kHighestCpuIsa = CpuIsa::avx512_gather;
 
 // Limits run-time dispatch to variants up to `max_isa` (the default is kHighestCpuIsa: the best
 // the CPU supports; a build may compile fewer levels, and then runs the best compiled one).

@@ -64,6 +64,12 @@ int32_t gridsample_affine_grid(const gridsample_tensor *theta, const int64_t *si
                                int32_t size_len, const gridsample_tensor *grid,
                                int32_t align_corners);
 
+/* grid_sample through affine_grid(theta, output's size), fused; see gridsample.h. */
+int32_t gridsample_affine_grid_sample(const gridsample_tensor *input,
+                                      const gridsample_tensor *theta,
+                                      const gridsample_tensor *output,
+                                      const gridsample_options *options);
+
 /* The message of the last failed call on this thread ("" after a successful call). */
 const char *gridsample_last_error(void);
 

@@ -1,0 +1,113 @@
+// Fused affine_grid + grid_sample for one (spatial dims, mode, padding, dtype): samples the input
+// through the affine transform theta without materializing the grid. Every output point computes
+// its grid value exactly as the affine_grid generator writes it (affine_component, strict), then
+// samples exactly as grid_sample does (define_forward), so the result is bit for bit that of the
+// two-step path. The variants are listed in cmake/GridsampleVariants.cmake.
+#include "Halide.h"
+#include "grid_sample_forward.h"
+
+#include <vector>
+
+namespace gridsample_gen {
+namespace {
+
+using namespace Halide;
+
+class AffineGridSample : public Generator<AffineGridSample> {
+public:
+    GeneratorParam<int> spatial_dims{"spatial_dims", 2, 2, 3};
+    GeneratorParam<Interpolation> mode{"mode", Interpolation::bilinear, kInterpolationByName};
+    GeneratorParam<Padding> padding{"padding", Padding::zeros, kPaddingByName};
+    GeneratorParam<Type> dtype{"dtype", Float(32)};
+    GeneratorParam<int> rows_per_block{"rows_per_block", kForwardSchedule.rows_per_block};
+    GeneratorParam<int> tile_width{"tile_width", kForwardSchedule.tile_width};
+
+    // input: (x, y, [z,] c, n), PyTorch's (N, C, [D,] H, W) reversed; any strides.
+    Input<Buffer<>> input{"input"};
+    // theta: (j, k, n), PyTorch's (N, d, d+1) reversed: row k maps (x, y, [z,] 1) to grid
+    // component k. Any strides.
+    Input<Buffer<>> theta{"theta"};
+    Input<bool> align_corners{"align_corners"};
+    // output: (x, y, [z,] c, n), PyTorch's (N, C, [Do,] Ho, Wo) reversed; any strides. Its
+    // spatial size is the size affine_grid builds the grid for.
+    Output<Buffer<>> output{"output"};
+
+    void configure() {
+        const int d = spatial_dims;
+        input.set_type(dtype);
+        input.set_dimensions(d + 2);
+        theta.set_type(dtype);
+        theta.set_dimensions(3);
+        output.set_type(dtype);
+        output.set_dimensions(d + 2);
+    }
+
+    void generate() {
+        const int d = spatial_dims;
+        const Type t = dtype;
+        _halide_user_assert(!(d == 3 && mode == Interpolation::bicubic))
+            << "bicubic interpolation is 2-D only (S8)";
+        std::vector<Expr> sizes;
+        for (int k = 0; k < d; k++) sizes.push_back(input.dim(k).extent());
+        forward = define_forward(
+            d, mode, padding, t, align_corners, sizes,
+            [&](int k, const std::vector<Var> &point) {
+                std::vector<Expr> base;
+                for (int j = 0; j < d; j++) {
+                    base.push_back(affine_base_coordinate(point[j], output.dim(j).extent(),
+                                                          align_corners, t));
+                }
+                base.push_back(constant(t, 1));
+                std::vector<Expr> row;
+                for (int j = 0; j <= d; j++) row.push_back(theta(j, k, point.back()));
+                return affine_component(row, base);
+            },
+            [&](const std::vector<Expr> &idx, const Var &c, const Var &n) {
+                std::vector<Expr> args(idx.begin(), idx.end());
+                args.push_back(c);
+                args.push_back(n);
+                return input(args);
+            });
+        std::vector<Expr> out_args(forward.space.begin(), forward.space.end());
+        out_args.push_back(forward.c);
+        out_args.push_back(forward.n);
+        output(out_args) = forward.value;
+    }
+
+    void schedule() {
+        const int d = spatial_dims;
+        // Estimates: a 2-D 8x64x128x128 feature map or a 3-D 1x16x64x64x64 volume, resampled
+        // at its own resolution.
+        std::vector<std::pair<int, int>> est = d == 2
+            ? std::vector<std::pair<int, int>>{{0, 128}, {0, 128}, {0, 64}, {0, 8}}
+            : std::vector<std::pair<int, int>>{{0, 64}, {0, 64}, {0, 64}, {0, 16}, {0, 1}};
+        Region feature_est;
+        for (auto [lo, ext] : est) feature_est.push_back({lo, ext});
+        input.set_estimates(feature_est);
+        theta.set_estimates({{0, d + 1}, {0, d}, feature_est.back()});
+        align_corners.set_estimate(false);
+        output.set_estimates(feature_est);
+
+        // Every layout is accepted (S8b).
+        for (int k = 0; k < d + 2; k++) {
+            input.dim(k).set_stride(Expr());
+            output.dim(k).set_stride(Expr());
+        }
+        for (int k = 0; k < 3; k++) theta.dim(k).set_stride(Expr());
+        theta.dim(0).set_bounds(0, d + 1);
+        theta.dim(1).set_bounds(0, d);
+
+        if (using_autoscheduler()) return;
+        Expr dense = input.dim(0).stride() == 1 && output.dim(0).stride() == 1;
+        schedule_forward_cpu(output, forward, dense, interleaved_layouts(input, output, d),
+                             {rows_per_block, tile_width}, natural_vector_size(Type(dtype)));
+    }
+
+private:
+    Forward forward;
+};
+
+}  // namespace
+}  // namespace gridsample_gen
+
+HALIDE_REGISTER_GENERATOR(gridsample_gen::AffineGridSample, affine_grid_sample)

@@ -1,0 +1,94 @@
+// affine_grid_sample: grid_sample through affine_grid without storing the grid. Validation (S8
+// for the input and options, affine_grid's rules for theta) and dispatch to the compiled variant.
+#include "internal.h"
+
+#include "kernel_headers.inc"
+
+namespace gridsample {
+namespace {
+
+using namespace detail;
+
+using AffineGridSampleKernel = int (*)(void const*, halide_buffer_t*, halide_buffer_t*, bool,
+                                       halide_buffer_t*);
+
+struct AffineGridSampleVariant {
+    int spatial_dims;
+    Interpolation mode;
+    Padding padding;
+    DType dtype;
+    AffineGridSampleKernel by_isa[kCpuIsaCount];
+};
+
+constexpr AffineGridSampleVariant kVariants[] = {
+#define GRIDSAMPLE_VARIANT_affine_grid_sample(name, dims, mode, padding, dtype) \
+    {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name)},
+#include "kernel_table.inc"
+};
+
+Status check_affine_grid_sample(const TensorView& input, const TensorView& theta,
+                                const TensorView& output, const Options& options) {
+    if (Status s = check_sampled_input(input, options); !s.ok()) return s;
+    const int rank = input.rank;
+    const int dims = rank - 2;
+    const int64_t expected_theta[3] = {input.sizes[0], dims, dims + 1};
+    if (Status s = check_tensor(theta, "theta", 3, 3,
+                                dims == 2 ? "a 3-D (N, 2, 3) tensor for 4-D input"
+                                          : "a 3-D (N, 3, 4) tensor for 5-D input");
+        !s.ok()) {
+        return s;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (theta.sizes[i] != expected_theta[i]) {
+            return invalid("theta: expected shape " + shape_string(expected_theta, 3) +
+                           " for input of shape " + shape_string(input) + ", got " +
+                           shape_string(theta));
+        }
+    }
+    if (theta.dtype != input.dtype) {
+        return invalid(std::string("theta: expected dtype ") + to_string(input.dtype) +
+                       " (the input's), got " + to_string(theta.dtype));
+    }
+    // The output's spatial sizes are free (they are affine_grid's size); N and C are the input's.
+    if (Status s = check_tensor(output, "output", rank, rank,
+                                dims == 2 ? "a 4-D (N, C, Ho, Wo) tensor for 4-D input"
+                                          : "a 5-D (N, C, Do, Ho, Wo) tensor for 5-D input");
+        !s.ok()) {
+        return s;
+    }
+    int64_t expected[kMaxRank];
+    for (int i = 0; i < rank; i++) expected[i] = i < 2 ? input.sizes[i] : output.sizes[i];
+    if (Status s = check_result_tensor(output, "output", "", input, expected); !s.ok()) return s;
+    return check_output_memory(output, "output", {{&input, "input"}, {&theta, "theta"}});
+}
+
+}  // namespace
+
+Status affine_grid_sample(const TensorView& input, const TensorView& theta,
+                          const TensorView& output, const Options& options) {
+    if (Status s = check_affine_grid_sample(input, theta, output, options); !s.ok()) return s;
+    if (output.numel() == 0) return Status::Ok();
+    const AffineGridSampleVariant* variant = nullptr;
+    for (const AffineGridSampleVariant& v : kVariants) {
+        if (v.spatial_dims == input.rank - 2 && v.mode == options.mode &&
+            v.padding == options.padding && v.dtype == input.dtype) {
+            variant = &v;
+        }
+    }
+    if (variant == nullptr) {
+        return unsupported("affine_grid_sample: no compiled variant for these options");
+    }
+    // theta is (N, k, k + 1): a "points" argument, cut by batch items only. The output's spatial
+    // sizes, which the grid is computed from, are the same in every chunk.
+    KernelArg args[] = {{input, "input", ArgLayout::features},
+                        {theta, "theta", ArgLayout::points},
+                        {output, "output", ArgLayout::features}};
+    const CpuIsa isa = select_cpu_isa();  // one level for every chunk
+    return for_each_kernel_chunk(args, 3, /*split_channels=*/true, [&](const TensorView* chunk) {
+        HalideBuffer in(chunk[0]), t(chunk[1]), out(chunk[2]);
+        return run_kernel_on(isa, "affine_grid_sample", variant->by_isa, in.get(), t.get(),
+                             options.align_corners, out.get());
+    });
+}
+
+}  // namespace gridsample

@@ -1,0 +1,215 @@
+// affine_grid_sample (the fused path) against the two calls it replaces, affine_grid then
+// grid_sample: bit-identical outputs over every mode x padding x align_corners x dims x dtype,
+// random thetas, output sizes different from the input's (1 and 2 included), planar and
+// channels-last inputs, strided outputs; and its argument errors.
+#include "gridsample/gridsample.h"
+#include "gridsample/gridsample_c.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace {
+
+using namespace gridsample;
+
+struct Config {
+    int dims;
+    Interpolation mode;
+    Padding padding;
+    DType dtype;
+};
+
+std::string config_name(const testing::TestParamInfo<Config>& info) {
+    const Config& c = info.param;
+    return std::to_string(c.dims) + "d_" + to_string(c.mode) + "_" + to_string(c.padding) + "_" +
+           to_string(c.dtype);
+}
+
+std::vector<Config> all_configs() {
+    std::vector<Config> v;
+    for (int dims : {2, 3}) {
+        for (Interpolation mode :
+             {Interpolation::bilinear, Interpolation::nearest, Interpolation::bicubic}) {
+            if (dims == 3 && mode == Interpolation::bicubic) continue;
+            for (Padding padding : {Padding::zeros, Padding::border, Padding::reflection}) {
+                for (DType dtype : {DType::float32, DType::float64}) {
+                    v.push_back({dims, mode, padding, dtype});
+                }
+            }
+        }
+    }
+    return v;
+}
+
+class FusedMatchesTwoSteps : public testing::TestWithParam<Config> {};
+
+template <typename T>
+void run(const Config& c, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> size(1, 9), batch(1, 3), channels(1, 4);
+    std::uniform_real_distribution<double> value(-2.0, 2.0), coef(-1.3, 1.3);
+    const DType dtype = c.dtype;
+    const int d = c.dims;
+    const int64_t n = batch(rng), ch = channels(rng);
+    std::vector<int64_t> in_shape{n, ch}, out_shape{n, ch}, grid_shape{n};
+    for (int k = 0; k < d; k++) in_shape.push_back(size(rng));
+    for (int k = 0; k < d; k++) {
+        out_shape.push_back(size(rng));
+        grid_shape.push_back(out_shape.back());
+    }
+    grid_shape.push_back(d);
+    const int rank = d + 2;
+    int64_t in_count = 1, out_count = 1;
+    for (int64_t s : in_shape) in_count *= s;
+    for (int64_t s : out_shape) out_count *= s;
+
+    std::vector<T> input(in_count), theta(n * d * (d + 1));
+    for (T& v : input) v = static_cast<T>(value(rng));
+    for (T& v : theta) v = static_cast<T>(coef(rng));
+    const bool align_corners = (seed & 1) != 0;
+    const Options options{c.mode, c.padding, align_corners};
+
+    // Input: planar, or channels-last for half the seeds (C innermost).
+    std::vector<int64_t> in_strides(rank);
+    std::vector<T> input_storage = input;
+    if (seed % 4 >= 2) {
+        int64_t stride = 1;
+        in_strides[1] = stride;
+        stride *= ch;
+        for (int i = rank - 1; i >= 2; i--) {
+            in_strides[i] = stride;
+            stride *= in_shape[i];
+        }
+        in_strides[0] = stride;
+        for (int64_t flat = 0; flat < in_count; flat++) {
+            int64_t rest = flat, offset = 0;
+            for (int i = rank - 1; i >= 0; i--) {
+                offset += (rest % in_shape[i]) * in_strides[i];
+                rest /= in_shape[i];
+            }
+            input_storage[offset] = input[flat];
+        }
+    } else {
+        int64_t stride = 1;
+        for (int i = rank - 1; i >= 0; i--) {
+            in_strides[i] = stride;
+            stride *= in_shape[i];
+        }
+    }
+    const TensorView in = TensorView::make(input_storage.data(), dtype, rank, in_shape.data(),
+                                           in_strides.data());
+    const std::vector<int64_t> theta_shape{n, d, d + 1};
+    const TensorView th = TensorView::make(theta.data(), dtype, 3, theta_shape.data());
+
+    // Two steps.
+    std::vector<T> grid(static_cast<size_t>(out_count / ch * d)), two_steps(out_count);
+    ASSERT_TRUE(affine_grid(th, out_shape.data(), rank,
+                            TensorView::make(grid.data(), dtype, rank, grid_shape.data()),
+                            align_corners)
+                    .ok());
+    ASSERT_TRUE(grid_sample(in, TensorView::make(grid.data(), dtype, rank, grid_shape.data()),
+                            TensorView::make(two_steps.data(), dtype, rank, out_shape.data()),
+                            options)
+                    .ok());
+
+    // Fused, into a strided output (every element one apart) whose gaps must stay untouched.
+    const T sentinel = static_cast<T>(-4321.0);
+    std::vector<T> fused(2 * out_count, sentinel);
+    std::vector<int64_t> out_strides(rank);
+    int64_t stride = 2;
+    for (int i = rank - 1; i >= 0; i--) {
+        out_strides[i] = stride;
+        stride *= out_shape[i];
+    }
+    const Status s = affine_grid_sample(
+        in, th, TensorView::make(fused.data(), dtype, rank, out_shape.data(), out_strides.data()),
+        options);
+    ASSERT_TRUE(s.ok()) << s.message();
+    for (int64_t i = 0; i < out_count; i++) {
+        ASSERT_EQ(std::memcmp(&fused[2 * i], &two_steps[i], sizeof(T)), 0)
+            << "seed " << seed << " element " << i << ": fused " << fused[2 * i]
+            << ", two steps " << two_steps[i];
+        ASSERT_EQ(fused[2 * i + 1], sentinel) << "wrote into a gap, seed " << seed;
+    }
+}
+
+TEST_P(FusedMatchesTwoSteps, BitForBit) {
+    for (uint32_t seed = 1; seed <= 24; seed++) {
+        if (GetParam().dtype == DType::float64) {
+            run<double>(GetParam(), seed);
+        } else {
+            run<float>(GetParam(), seed);
+        }
+        if (HasFatalFailure()) return;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllConfigs, FusedMatchesTwoSteps, testing::ValuesIn(all_configs()),
+                         config_name);
+
+// Every CPU variant of the fused kernel matches the two-step path of the same variant.
+TEST(AffineGridSample, EveryCpuIsa) {
+    for (CpuIsa isa : {CpuIsa::baseline, CpuIsa::sse41, CpuIsa::avx2, CpuIsa::avx512,
+                       CpuIsa::avx512_gather}) {
+        set_max_cpu_isa(isa);
+        run<float>({2, Interpolation::bilinear, Padding::zeros, DType::float32}, 7);
+        run<float>({2, Interpolation::bicubic, Padding::reflection, DType::float32}, 8);
+        run<double>({3, Interpolation::bilinear, Padding::border, DType::float64}, 9);
+        if (HasFatalFailure()) break;
+    }
+    set_max_cpu_isa(kHighestCpuIsa);
+}
+
+TEST(AffineGridSample, Errors) {
+    std::vector<float> input(2 * 3 * 4 * 5, 1.0f), theta(2 * 6, 0.5f), output(2 * 3 * 6 * 7, -1.0f);
+    const std::vector<float> before = output;
+    const TensorView in(input.data(), {2, 3, 4, 5});
+    const TensorView out(output.data(), {2, 3, 6, 7});
+    auto expect = [&](const Status& s, const std::string& start) {
+        EXPECT_FALSE(s.ok());
+        EXPECT_EQ(s.message().rfind(start, 0), 0u) << s.message();
+    };
+    expect(affine_grid_sample(in, TensorView(theta.data(), {2, 3, 2}), out), "theta: expected shape [2, 2, 3]");
+    expect(affine_grid_sample(in, TensorView(theta.data(), {1, 2, 3}), out), "theta: expected shape [2, 2, 3]");
+    std::vector<double> theta64(12);
+    expect(affine_grid_sample(in, TensorView(theta64.data(), {2, 2, 3}), out), "theta: expected dtype float32");
+    expect(affine_grid_sample(in, TensorView(theta.data(), {2, 2, 3}),
+                              TensorView(output.data(), {2, 2, 6, 7})),
+           "output: expected shape [2, 3, 6, 7]");
+    Options bicubic;
+    bicubic.mode = Interpolation::bicubic;
+    std::vector<float> vol(2 * 3 * 2 * 2 * 2), theta3(2 * 12);
+    expect(affine_grid_sample(TensorView(vol.data(), {2, 3, 2, 2, 2}),
+                              TensorView(theta3.data(), {2, 3, 4}),
+                              TensorView(output.data(), {2, 3, 1, 6, 7}), bicubic),
+           "options.mode: bicubic");
+    expect(affine_grid_sample(in, TensorView(theta.data(), {2, 2, 3}),
+                              TensorView(input.data(), {2, 3, 4, 5})),
+           "output: memory overlaps input");
+    EXPECT_EQ(output, before);
+    // Empty outputs are allowed.
+    EXPECT_TRUE(affine_grid_sample(in, TensorView(theta.data(), {2, 2, 3}),
+                                   TensorView(output.data(), {2, 3, 0, 7}))
+                    .ok());
+
+    // The C ABI.
+    gridsample_tensor cin{input.data(), GRIDSAMPLE_FLOAT32, 4, {2, 3, 4, 5}, {60, 20, 5, 1}};
+    gridsample_tensor ctheta{theta.data(), GRIDSAMPLE_FLOAT32, 3, {2, 2, 3}, {6, 3, 1}};
+    gridsample_tensor cout{output.data(), GRIDSAMPLE_FLOAT32, 4, {2, 3, 6, 7}, {126, 42, 7, 1}};
+    gridsample_options o{GRIDSAMPLE_BILINEAR, GRIDSAMPLE_ZEROS, 0};
+    EXPECT_EQ(gridsample_affine_grid_sample(&cin, nullptr, &cout, &o), GRIDSAMPLE_INVALID_ARGUMENT);
+    EXPECT_STREQ(gridsample_last_error(), "theta: null pointer");
+    o.padding = 5;
+    EXPECT_EQ(gridsample_affine_grid_sample(&cin, &ctheta, &cout, &o), GRIDSAMPLE_INVALID_ARGUMENT);
+    EXPECT_EQ(output, before);
+    o.padding = GRIDSAMPLE_BORDER;
+    EXPECT_EQ(gridsample_affine_grid_sample(&cin, &ctheta, &cout, &o), GRIDSAMPLE_OK);
+    EXPECT_FLOAT_EQ(output[0], 1.0f);
+}
+
+}  // namespace
