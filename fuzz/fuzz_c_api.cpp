@@ -1,7 +1,7 @@
 // libFuzzer target over the C ABI (gridsample_c.h): gridsample_grid_sample,
-// gridsample_grid_sample_backward and gridsample_affine_grid with arbitrary ranks, shapes, strides
-// (dense, permuted, padded, expanded, overlapping, huge), dtypes, enum values and data (NaN,
-// infinities, huge, subnormal and exact-edge grid values).
+// gridsample_grid_sample_backward, gridsample_affine_grid and gridsample_affine_grid_sample with
+// arbitrary ranks, shapes, strides (dense, permuted, padded, expanded, overlapping, huge), dtypes,
+// enum values and data (NaN, infinities, huge, subnormal and exact-edge grid values).
 //
 // The fuzzer's input is a recipe, read front to back (bytes past the end read as 0, so every input
 // is a valid recipe): the operation and its options, the sizes of the problem, then for each
@@ -416,7 +416,8 @@ struct Stats {
     const char* name;
     long calls = 0, ok = 0, required_refusals = 0, other_errors = 0;
 };
-Stats g_stats[3] = {{"grid_sample"}, {"grid_sample_backward"}, {"affine_grid"}};
+Stats g_stats[4] = {{"grid_sample"}, {"grid_sample_backward"}, {"affine_grid"},
+                    {"affine_grid_sample"}};
 
 void count(int op, int32_t status, bool must_reject) {
     Stats& s = g_stats[op];
@@ -575,6 +576,34 @@ void fuzz_affine_grid(Recipe& r) {
     if (status == GRIDSAMPLE_OK) check_output(grid, finite_inputs, "grid");
 }
 
+void fuzz_affine_grid_sample(Recipe& r) {
+    bool must_reject = false;
+    const gridsample_options o = read_options(r, must_reject);
+    const Problem p = read_problem(r);
+    const int32_t dtype = r.byte() % 2;
+    const int64_t d = p.dims;
+    Tensor in, theta, out;
+    if (p.dims == 2) {
+        build_tensor(r, in, dtype, {p.n, p.c, p.in[1], p.in[0]}, false);
+        build_tensor(r, out, dtype, {p.n, p.c, p.out[1], p.out[0]}, true);
+    } else {
+        build_tensor(r, in, dtype, {p.n, p.c, p.in[2], p.in[1], p.in[0]}, false);
+        build_tensor(r, out, dtype, {p.n, p.c, p.out[2], p.out[1], p.out[0]}, true);
+    }
+    build_tensor(r, theta, dtype, {p.n, d, d + 1}, false);
+    fill(r, in, false, p);
+    fill(r, theta, false, p);
+    const bool finite_inputs = moderate(in) && moderate(theta);
+    for (Tensor* t : {&in, &theta, &out}) snapshot(*t);
+    const bool null_struct = r.chance(2);
+    const int32_t status = gridsample_affine_grid_sample(
+        &in.desc, null_struct ? nullptr : &theta.desc, &out.desc, &o);
+    must_reject = must_reject || null_struct || any_must_reject({&in, &theta, &out});
+    count(3, status, must_reject);
+    check_status(status, must_reject, {&out}, {&in, &theta});
+    if (status == GRIDSAMPLE_OK) check_output(out, finite_inputs, "output");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -594,7 +623,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     switch (head % 3) {
     case 0: fuzz_grid_sample(r); break;
     case 1: fuzz_backward(r); break;
-    default: fuzz_affine_grid(r); break;
+    default:
+        if (r.chance(128)) {  // half of the affine inputs
+            fuzz_affine_grid_sample(r);
+        } else {
+            fuzz_affine_grid(r);
+        }
+        break;
     }
     return 0;
 }

@@ -1,5 +1,5 @@
 // The library called from many threads at once (README.md, "Guarantees"): different data per
-// thread, forward, backward and affine_grid in several modes, paddings and dtypes, through the C++
+// thread, forward, backward, affine_grid and affine_grid_sample in several modes, paddings and dtypes, through the C++
 // API and the C ABI; every result bit-identical to the same call made alone. And while they run,
 // one thread keeps changing the thread count (set_num_threads, documented as safe at any time) and
 // the CPU level cap (set_max_cpu_isa): results must still be identical to the sequential results
@@ -165,6 +165,35 @@ Job affine_job(bool three, bool align, uint32_t seed) {
     return job;
 }
 
+// affine_grid_sample, 2-D, channels-last input (the interleaved specialization).
+template <typename T>
+Job fused_job(Interpolation mode, Padding padding, bool align, uint32_t seed) {
+    const int64_t n = 2, c = 3, h = 41, w = 53, ho = 37, wo = 45;
+    auto input = std::make_shared<std::vector<T>>(
+        random_values<T>(static_cast<size_t>(n * c * h * w), seed, -2, 2));
+    auto theta = std::make_shared<std::vector<T>>(
+        random_values<T>(static_cast<size_t>(n * 2 * 3), seed + 1, -1.2, 1.2));
+    Options o;
+    o.mode = mode;
+    o.padding = padding;
+    o.align_corners = align;
+    Job job;
+    job.name = std::string("affine_grid_sample_2d_") + to_string(mode) + "_" + to_string(padding) +
+               "_" + to_string(dtype_of<T>());
+    job.run = [=](Result& r) {
+        constexpr DType dt = dtype_of<T>();
+        std::vector<T> out(static_cast<size_t>(n * c * ho * wo));
+        const Status s = affine_grid_sample(
+            TensorView(input->data(), dt, {n, c, h, w}, {h * w * c, 1, w * c, c}),
+            TensorView(theta->data(), dt, {n, 2, 3}),
+            TensorView(out.data(), dt, {n, c, ho, wo}, {ho * wo * c, 1, wo * c, c}), o);
+        r.clear();
+        append_bytes(r, out);
+        return s;
+    };
+    return job;
+}
+
 std::vector<Job> all_jobs() {
     std::vector<Job> jobs;
     jobs.push_back(forward_job<float>(Interpolation::bilinear, Padding::zeros, false, 0, 10));
@@ -178,6 +207,8 @@ std::vector<Job> all_jobs() {
     jobs.push_back(backward_job<float>(Interpolation::nearest, Padding::reflection, true, 80));
     jobs.push_back(affine_job<float>(false, false, 90));
     jobs.push_back(affine_job<double>(true, true, 100));
+    jobs.push_back(fused_job<float>(Interpolation::bilinear, Padding::zeros, false, 110));
+    jobs.push_back(fused_job<float>(Interpolation::bicubic, Padding::border, true, 120));
     return jobs;
 }
 
