@@ -13,7 +13,7 @@
 // The benchmarks register themselves when the program starts, so they run in the same binary and
 // the same run as the forward suite (filter with --benchmark_filter=bwd/). After the forward
 // table, a backward table is printed: our time, PyTorch's, the ratio, and per thread count the
-// geometric mean and the smallest ratio.
+// geometric mean and the smallest ratio (backward_table(), which main() appends to its table).
 #include "peers.h"
 #include "workloads.h"
 
@@ -100,7 +100,8 @@ BackwardData& backward_data_for(const Workload& w) {
     return b;
 }
 
-// Milliseconds per iteration of the last (measured) run of each benchmark, for the table.
+// Milliseconds per iteration of each benchmark, for the table: the fastest run (with
+// --benchmark_repetitions, the slower ones measure the neighbours on a shared machine).
 std::map<std::string, double>& timings() {
     static std::map<std::string, double> t;
     return t;
@@ -112,8 +113,10 @@ void timed_loop(benchmark::State& state, const std::string& key, F body) {
     for (auto _ : state) body();
     const auto stop = std::chrono::steady_clock::now();
     if (state.iterations() > 0) {
-        timings()[key] = std::chrono::duration<double, std::milli>(stop - start).count() /
-                         static_cast<double>(state.iterations());
+        const double ms = std::chrono::duration<double, std::milli>(stop - start).count() /
+                          static_cast<double>(state.iterations());
+        auto it = timings().find(key);
+        if (it == timings().end() || ms < it->second) timings()[key] = ms;
     }
 }
 
@@ -159,21 +162,12 @@ void torch_backward(const BackwardWorkload& bw, int threads, const std::string& 
 }
 #endif
 
-int all_cores() { return std::max(1u, std::thread::hardware_concurrency()); }
-
-std::vector<int> thread_counts() {
-    std::vector<int> t{1};
-    if (all_cores() > 1) t.push_back(all_cores());
-    return t;
-}
-
 std::string key_of(const BackwardWorkload& bw, const char* who, int threads) {
     return "bwd/" + bw.name() + "/" + who + "/threads:" + std::to_string(threads);
 }
 
 // Registered when the program starts, before main() adds the forward suite.
 const bool registered = [] {
-    timings();  // constructed before backward_table, so destroyed after it
     for (int t : thread_counts()) {
         for (const BackwardWorkload& bw : backward_workloads()) {
             const std::string ours = key_of(bw, "ours", t);
@@ -197,44 +191,47 @@ const bool registered = [] {
     return true;
 }();
 
-// Prints the backward table when the program ends (after the forward table), if any backward
-// benchmark ran.
-struct BackwardTable {
-    ~BackwardTable() {
-        const std::map<std::string, double>& t = timings();
-        if (t.empty()) return;
-        std::printf("\nBackward (grid_sample_backward vs PyTorch's CPU backward; %s)\n\n",
-                    torch_info().description.c_str());
-        std::printf("| workload | gradients | threads | ours ms | PyTorch ms | vs PyTorch |\n");
-        std::printf("|---|---|---|---|---|---|\n");
-        std::map<int, std::vector<double>> ratios;
-        for (int threads : thread_counts()) {
-            for (const BackwardWorkload& bw : backward_workloads()) {
-                auto ours = t.find(key_of(bw, "ours", threads));
-                if (ours == t.end()) continue;
-                auto torch = t.find(key_of(bw, "torch", threads));
-                std::printf("| %s | %s | %d | %.3f | ", bw.forward_name.c_str(),
-                            bw.grad_input ? "both" : "grad_grid", threads, ours->second);
-                if (torch != t.end()) {
-                    const double ratio = torch->second / ours->second;
-                    ratios[threads].push_back(ratio);
-                    std::printf("%.3f | %.2fx |\n", torch->second, ratio);
-                } else {
-                    std::printf("- | - |\n");
-                }
+}  // namespace
+
+std::string backward_table() {
+    const std::map<std::string, double>& t = timings();
+    if (t.empty()) return "";
+    std::string out = "Backward (grid_sample_backward vs PyTorch's CPU backward; " +
+                      torch_info().description + ")\n\n";
+    out += "| workload | gradients | threads | ours ms | PyTorch ms | vs PyTorch |\n";
+    out += "|---|---|---|---|---|---|\n";
+    char line[256];
+    std::map<int, std::vector<double>> ratios;
+    for (int threads : thread_counts()) {
+        for (const BackwardWorkload& bw : backward_workloads()) {
+            auto ours = t.find(key_of(bw, "ours", threads));
+            if (ours == t.end()) continue;
+            auto torch = t.find(key_of(bw, "torch", threads));
+            std::snprintf(line, sizeof line, "| %s | %s | %d | %.3f | ", bw.forward_name.c_str(),
+                          bw.grad_input ? "both" : "grad_grid", threads, ours->second);
+            out += line;
+            if (torch != t.end()) {
+                const double ratio = torch->second / ours->second;
+                ratios[threads].push_back(ratio);
+                std::snprintf(line, sizeof line, "%.3f | %.2fx |\n", torch->second, ratio);
+                out += line;
+            } else {
+                out += "- | - |\n";
             }
         }
-        std::printf("\n");
-        for (const auto& [threads, v] : ratios) {
-            double log_sum = 0;
-            for (double x : v) log_sum += std::log(x);
-            std::printf("backward vs PyTorch at %d thread(s): geometric mean %.2fx, smallest "
-                        "%.2fx (%zu rows)\n",
-                        threads, std::exp(log_sum / static_cast<double>(v.size())),
-                        *std::min_element(v.begin(), v.end()), v.size());
-        }
     }
-} backward_table;
+    out += "\n";
+    for (const auto& [threads, v] : ratios) {
+        double log_sum = 0;
+        for (double x : v) log_sum += std::log(x);
+        std::snprintf(line, sizeof line,
+                      "backward vs PyTorch at %d thread(s): geometric mean %.2fx, smallest %.2fx "
+                      "(%zu rows)\n",
+                      threads, std::exp(log_sum / static_cast<double>(v.size())),
+                      *std::min_element(v.begin(), v.end()), v.size());
+        out += line;
+    }
+    return out;
+}
 
-}  // namespace
 }  // namespace gridsample_bench

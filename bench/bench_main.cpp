@@ -25,14 +25,6 @@
 namespace gridsample_bench {
 namespace {
 
-int all_cores() { return std::max(1u, std::thread::hardware_concurrency()); }
-
-std::vector<int> thread_counts() {
-    std::vector<int> t{1};
-    if (all_cores() > 1) t.push_back(all_cores());
-    return t;
-}
-
 // Bytes Halide allocates for intermediates during one call, measured with a counting allocator.
 std::map<std::string, int64_t> g_scratch_bytes;
 int64_t g_allocated = 0;
@@ -169,12 +161,64 @@ std::string fmt(const char* format, double v) {
     return buf;
 }
 
+// The speed targets that are not ratios against PyTorch, each with the value measured and
+// whether it is met: image workloads against OpenCV in the same layout (>= 1.5x), feat bilinear
+// zeros at all cores against the memory roofline (>= 35%), and the batch-1 image workloads' speed-up
+// from 1 thread to all cores (>= 1.7x at 2 threads).
+std::string targets_summary(const TableReporter& r) {
+    std::ostringstream out;
+    auto find = [&](const std::string& name) {
+        auto it = r.ms.find(name);
+        return it == r.ms.end() ? -1.0 : it->second;
+    };
+    auto verdict = [](double value, double target) { return value >= target ? "met" : "NOT met"; };
+    const int cores = all_cores();
+    const std::string all = "/threads:" + std::to_string(cores);
+    out << "\nOther targets:\n";
+    for (int t : thread_counts()) {
+        const std::string suffix = "/threads:" + std::to_string(t);
+        double worst = -1;
+        std::string worst_name;
+        for (const Workload& w : forward_workloads()) {
+            if (!w.compare_opencv) continue;
+            const double hwc = find("fwd/" + w.name + "/opencv_hwc" + suffix);
+            const double ours = find("fwd/" + w.name + "/ours_hwc" + suffix);
+            if (hwc < 0 || ours < 0) continue;
+            if (worst < 0 || hwc / ours < worst) worst = hwc / ours, worst_name = w.name;
+        }
+        if (worst > 0) {
+            out << "- image vs OpenCV remap (HWC, same layout) at " << t
+                << " thread(s): smallest " << fmt("%.2fx", worst) << " (" << worst_name
+                << "), target 1.5x: " << verdict(worst, 1.5) << "\n";
+        }
+    }
+    const double copy = find("copy/feat_bilinear_zeros" + all);
+    const double feat = find("fwd/feat_bilinear_zeros/ours" + all);
+    if (copy > 0 && feat > 0) {
+        out << "- feat_bilinear_zeros at " << cores << " threads: " << fmt("%.0f%%", 100 * copy / feat)
+            << " of the copy roofline, target 35%: " << verdict(copy / feat, 0.35) << "\n";
+    }
+    if (cores > 1) {
+        for (const Workload& w : forward_workloads()) {
+            if (!w.compare_opencv) continue;
+            const double one = find("fwd/" + w.name + "/ours/threads:1");
+            const double many = find("fwd/" + w.name + "/ours" + all);
+            if (one < 0 || many < 0) continue;
+            out << "- " << w.name << ": " << cores << " threads " << fmt("%.2fx", one / many)
+                << " faster than 1, target 1.7x at 2 threads: " << verdict(one / many, 1.7)
+                << "\n";
+        }
+    }
+    return out.str();
+}
+
 // Columns: the workload and thread count; our time; PyTorch's time and its ratio to ours (how
 // many times faster we are); OpenCV's ratios in the same layout (planar: ours against one remap
 // per plane; HWC: ours on channels-last tensors against one remap of an interleaved image); the
-// fused affine_grid_sample's time and its ratio to affine_grid + grid_sample; the fraction
-// of the memory roofline we reach (the time of a copy moving the workload's bytes, over our time); and the bytes Halide allocated for intermediates per call. Then the geometric mean and
-// the smallest ratio against PyTorch per thread count.
+// fused affine_grid_sample's time and its ratio to affine_grid + grid_sample; the fraction of
+// the memory roofline we reach (the time of a copy moving the workload's bytes, over our time);
+// and the bytes Halide allocated for intermediates per call. Then the geometric mean and the
+// smallest ratio against PyTorch per thread count, the other targets, and the backward table.
 std::string make_table(const TableReporter& r) {
     std::ostringstream out;
     out << "Machine: " << machine_description() << "\n";
@@ -220,6 +264,7 @@ std::string make_table(const TableReporter& r) {
             << fmt("%.2fx", *std::min_element(v.begin(), v.end())) << " (" << v.size()
             << " workloads)\n";
     }
+    out << targets_summary(r);
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     out << "Peak resident memory of the benchmark process: "
@@ -288,7 +333,9 @@ int main(int argc, char** argv) {
     gridsample_bench::register_benchmarks();
     gridsample_bench::TableReporter reporter;
     benchmark::RunSpecifiedBenchmarks(&reporter);
-    const std::string table = gridsample_bench::make_table(reporter);
+    std::string table = gridsample_bench::make_table(reporter);
+    const std::string backward = gridsample_bench::backward_table();
+    if (!backward.empty()) table += "\n" + backward;
     std::printf("\n%s", table.c_str());
     if (!table_path.empty()) {
         std::ofstream(table_path) << table;

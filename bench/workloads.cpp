@@ -1,11 +1,13 @@
 // The benchmark workloads (see workloads.h) and their cached data.
 #include "workloads.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <random>
+#include <thread>
 #include <tuple>
 
 namespace gridsample_bench {
@@ -14,6 +16,14 @@ int64_t product(const std::vector<int64_t>& v) {
     int64_t p = 1;
     for (int64_t x : v) p *= x;
     return p;
+}
+
+int all_cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+std::vector<int> thread_counts() {
+    std::vector<int> t{1};
+    if (all_cores() > 1) t.push_back(all_cores());
+    return t;
 }
 
 std::vector<int64_t> Workload::grid_shape() const {

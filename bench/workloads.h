@@ -55,4 +55,12 @@ Data& data_for(const Workload& w);
 
 int64_t product(const std::vector<int64_t>& v);
 
+// The machine's hardware threads, and the thread counts every workload runs at: 1 and all.
+int all_cores();
+std::vector<int> thread_counts();
+
+// The backward results (bench_backward.cpp) as a markdown table with its summary lines; empty
+// when no backward benchmark ran.
+std::string backward_table();
+
 }  // namespace gridsample_bench

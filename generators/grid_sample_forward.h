@@ -141,12 +141,13 @@ inline constexpr ForwardSchedule kForwardSchedule{8, 64};
 // of per-lane extracts and inserts, while LLVM uses hardware gathers where the target has fast
 // ones and otherwise cheaper scalar loads.
 //
-// Two loop nests, chosen at run time by the number of channels C:
-//   many channels: parallel over blocks of rows; for each block the taps of all its points are
-//                  computed once (vectorized by Halide), then each channel plane is sampled in
-//                  turn, so one plane at a time is in cache.
-//   few channels:  parallel over blocks of rows; the taps are computed inline, next to the loads
-//                  (nothing stored, no reuse to gain).
+// The loop nest: parallel over blocks of rows (and batch items, and z for 3-D); in each block,
+// tiles of rows_per_block x tile_width points; for each tile the taps of all its points are
+// computed once (vectorized by Halide) into a buffer (2-D: on the stack; 3-D: one allocation per
+// task, reused by its tiles), then each channel plane is sampled in turn from them, so one plane
+// at a time is in cache. Specializations: channels-last input and output with 3 or 4 channels
+// sample a point's channels together (`interleaved`), and unit stride along x in every buffer
+// (`dense`).
 inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense,
                                  const std::vector<Expr> &interleaved, const ForwardSchedule &knobs,
                                  int vec) {

@@ -1,10 +1,11 @@
 // The library called from many threads at once (README.md, "Guarantees"): different data per
-// thread, forward, backward, affine_grid and affine_grid_sample in several modes, paddings and dtypes, through the C++
-// API and the C ABI; every result bit-identical to the same call made alone. And while they run,
-// one thread keeps changing the thread count (set_num_threads, documented as safe at any time) and
-// the CPU level cap (set_max_cpu_isa): results must still be identical to the sequential results
-// of the CPU level each call reports (last_dispatched_cpu_isa), with no crash and no deadlock (a
-// watchdog aborts the test if it hangs). Also: each thread sees its own C ABI error message.
+// thread, forward, backward, affine_grid and affine_grid_sample in several modes, paddings and
+// dtypes, through the C++ API and the C ABI; every result bit-identical to the same call made
+// alone. And while they run, one thread keeps changing the thread count (set_num_threads,
+// documented as safe at any time) and the CPU level cap (set_max_cpu_isa): results must still be
+// identical to the sequential results of the CPU level each call reports (last_dispatched_cpu_isa),
+// with no crash and no deadlock (a watchdog aborts the test if it hangs). Also: each thread sees
+// its own C ABI error message.
 //
 // The sanitizer presets run it too (asan: ASan and UBSan; tsan: ThreadSanitizer).
 #include "gridsample/gridsample.h"

@@ -166,8 +166,9 @@ int main(int argc, char** argv) {
     cli::WarpOptions warp;
     CLI::App* warp_cmd = app.add_subcommand(
         "warp",
-        "Warp a PNG image with an affine transform (affine_grid + grid_sample). Without files: "
-        "warp a built-in image with every mode, write warp_*.png and print timings");
+        "Warp a PNG image with an affine transform (affine_grid_sample: affine_grid and "
+        "grid_sample fused). Without files: warp a built-in image with every mode, write "
+        "warp_*.png and print timings");
     CLI::Option* in_opt = warp_cmd->add_option("IN.png", warp.input_path, "Image to warp");
     CLI::Option* out_opt =
         warp_cmd->add_option("OUT.png", warp.output_path, "Where to write the result");
