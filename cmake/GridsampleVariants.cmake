@@ -52,34 +52,32 @@ gridsample_select_cpu_isas("${GRIDSAMPLE_CPU_ISAS}")
 # Features every kernel is compiled with. user_context carries per-call state (the error
 # message buffer) into the runtime's error handler.
 set(GRIDSAMPLE_KERNEL_FEATURES user_context)
-# large_buffers: 64-bit indexing, so that tensors may span more than 2^31 elements (halide_dimension_t
-# still holds 32-bit extents and strides; runtime/src/kernel_chunks.cpp splits calls whose strides
-# do not fit). Everywhere rather than in extra variants for big tensors, because it costs nothing
-# measurable: the gathers take 64-bit indices either way (vgatherqps), and the forward even loses
-# its sign extensions. Kernels compiled both ways (avx512_zen4, one thread, a Sapphire Rapids VM
-# shared with other builds), called alternately in one process, min of 21 calls, two runs
-# (32-bit -> large_buffers, ms):
-#   forward  feat 8x64x128x128 bilinear zeros f32    24.9 -> 22.8,  19.3 -> 17.5
-#            feat ... f64                            34.5 -> 34.5,  38.3 -> 43.2
-#            image 1x3x1080x1920 bilinear zeros      29.4 -> 25.6,  29.5 -> 29.2
-#            image ... border                        21.2 -> 21.0,  27.0 -> 27.3
-#            small 256x1x28x28 bilinear zeros        1.40 -> 1.35,  0.91 -> 0.87
-#   backward feat bilinear zeros, grad_input         23.8 -> 23.4,  23.9 -> 22.8
-#            grad_grid                               16.3 -> 16.8,  16.9 -> 16.5
-# The benchmark suite on the same machine (gridsample_bench --benchmark_filter='fwd/feat_bilinear_zeros|
-# fwd/image_bilinear|fwd/small|bwd/feat_bilinear' --benchmark_min_time=0.5, our rows, one thread,
-# builds with -DGRIDSAMPLE_LARGE_BUFFERS=OFF and ON, 3 and 5 alternating runs) gave large_buffers /
-# 32-bit ratios of the minimum CPU time between 0.76 and 1.25 from run to run: noise of the
-# shared machine, no consistent sign.
-option(GRIDSAMPLE_LARGE_BUFFERS "64-bit indexing in every kernel (OFF only to measure its cost)" ON)
-if (GRIDSAMPLE_LARGE_BUFFERS)
-    list(APPEND GRIDSAMPLE_KERNEL_FEATURES large_buffers)
-endif ()
+# large_buffers: 64-bit indexing, so that a kernel call's tensors may span more than 2^31 - 1
+# elements. halide_dimension_t still holds 32-bit extents and strides, and runtime/src/
+# kernel_chunks.cpp splits calls that do not fit into batch items and channels.
+#
+# The backward and affine_grid kernels have it: no cost measurable (gathers take 64-bit indices
+# either way). Kernels compiled both ways (one thread, Sapphire Rapids VM, min of 21 calls, two
+# runs, 32-bit -> large_buffers, ms): grad_input feat bilinear zeros 23.8 -> 23.4, 23.9 -> 22.8;
+# grad_grid 16.3 -> 16.8, 16.9 -> 16.5.
+#
+# The forward kernels (grid_sample, affine_grid_sample) do not: with 64-bit index arithmetic LLVM's
+# loop vectorizer gives up on the channels-last RGB/RGBA loop (its stride-3 stores and loads) and
+# runs it scalar. Image 1x3x1080x1920 bilinear zeros, channels-last, avx512_gather level, ms
+# (min of 15 calls; 1 thread, 2 threads): 32-bit 25.1, 9.7; large_buffers 39.7, 25.0. Planar is
+# the same either way (23.2 vs 23.0). The runtime keeps every forward kernel call within 32-bit
+# indexing instead (kernel_chunks.cpp: each chunk's tensors hold at most 2^31 - 1 elements and
+# span at most 2^31 - 1 elements per dimension), which leaves one limit: a forward call whose
+# single channel plane (D x H x W of one batch item) exceeds 2^31 - 1 elements is refused.
+set(GRIDSAMPLE_WIDE_INDEXING_GENERATORS grid_sample_grad_input grid_sample_grad_grid affine_grid)
+foreach (generator IN LISTS GRIDSAMPLE_WIDE_INDEXING_GENERATORS)
+    list(APPEND GRIDSAMPLE_FEATURES_${generator} large_buffers)
+endforeach ()
 # Extra features per generator. The forward schedules leave the innermost sampling loop scalar
 # for LLVM's loop vectorizer (enable_llvm_loop_opt), which emits hardware gathers where the
 # target has fast ones; see generators/grid_sample_forward.h.
-set(GRIDSAMPLE_FEATURES_grid_sample enable_llvm_loop_opt)
-set(GRIDSAMPLE_FEATURES_affine_grid_sample enable_llvm_loop_opt)
+list(APPEND GRIDSAMPLE_FEATURES_grid_sample enable_llvm_loop_opt)
+list(APPEND GRIDSAMPLE_FEATURES_affine_grid_sample enable_llvm_loop_opt)
 
 set(GRIDSAMPLE_VARIANTS "")
 foreach (dtype IN ITEMS f32 f64)

@@ -407,12 +407,12 @@ TEST(LargeTensors, ExpandedInputAbove2Pow31Elements) {
     EXPECT_LT(worst, float32_coordinate_tolerance(w, 2.0));
 }
 
-// Rows (every dimension but x) above 2^31 - 1 in one batch item: 3 channels of 2^30 rows each
-// (expanded, stride 0). The forward splits the call by channel, and by batch item; grad_grid,
-// whose channels cannot be split, is refused. float64: its coordinates address every one of the
-// 2^30 rows.
-TEST(LargeTensors, RowsAbove2Pow31) {
-    const int64_t n = 3, c = 3, h = int64_t{1} << 30, w = 8, ho = 4, wo = 5;
+// More than 2^31 elements and rows in one call: 3 batch items of 3 channels of 2^27 rows of 8
+// (expanded, stride 0), 9.7e9 elements. The forward kernels index with 32 bits: the call is
+// split into one channel of one batch item at a time (2^30 elements each). float64: its
+// coordinates address every one of the 2^27 rows.
+TEST(LargeTensors, ElementsAndRowsAbove2Pow31) {
+    const int64_t n = 3, c = 3, h = int64_t{1} << 27, w = 8, ho = 4, wo = 5;
     std::vector<double> rows(static_cast<size_t>(c * w)), grid(static_cast<size_t>(n * ho * wo * 2));
     std::mt19937 rng(71);
     std::uniform_real_distribution<double> dist(-1, 1);
@@ -420,8 +420,9 @@ TEST(LargeTensors, RowsAbove2Pow31) {
     for (double& v : grid) v = 0.9 * dist(rng);
     std::vector<double> output(static_cast<size_t>(n * c * ho * wo), -3.0);
     const TensorView in(rows.data(), DType::float64, {n, c, h, w}, {0, w, 0, 1});
+    ASSERT_GT(in.numel(), 4 * k2G);
     const TensorView g(grid.data(), {n, ho, wo, 2});
-    Status s = grid_sample(in, g, TensorView(output.data(), {n, c, ho, wo}));
+    const Status s = grid_sample(in, g, TensorView(output.data(), {n, c, ho, wo}));
     ASSERT_TRUE(s.ok()) << s.message();
     double worst = 0;
     for (int64_t b = 0; b < n; b++) {
@@ -436,6 +437,24 @@ TEST(LargeTensors, RowsAbove2Pow31) {
         }
     }
     EXPECT_LT(worst, 1e-12);
+}
+
+// Rows (every dimension but x) above 2^31 - 1 in one batch item: 3 channels of 2^30 rows of 8
+// (expanded, stride 0). One channel plane holds 2^33 elements, more than a forward kernel (32-bit
+// indexing) takes: refused. grad_grid (64-bit indexing) sums over the channels, which cannot be
+// split, and its rows do not fit its 32-bit loop counter: refused too. Nothing is written.
+TEST(LargeTensors, PlaneAbove2Pow31ElementsIsRefused) {
+    const int64_t n = 3, c = 3, h = int64_t{1} << 30, w = 8, ho = 4, wo = 5;
+    const std::vector<double> rows(static_cast<size_t>(c * w), 0.5);
+    const std::vector<double> grid(static_cast<size_t>(n * ho * wo * 2), 0.25);
+    const TensorView in(rows.data(), DType::float64, {n, c, h, w}, {0, w, 0, 1});
+    const TensorView g(grid.data(), {n, ho, wo, 2});
+    std::vector<double> output(static_cast<size_t>(n * c * ho * wo), -3.0);
+    Status s = grid_sample(in, g, TensorView(output.data(), {n, c, ho, wo}));
+    EXPECT_EQ(s.code(), StatusCode::unsupported) << s.message();
+    EXPECT_EQ(s.message().rfind("input:", 0), 0u) << s.message();
+    EXPECT_NE(s.message().find("one channel of one batch item"), std::string::npos) << s.message();
+    EXPECT_TRUE(std::all_of(output.begin(), output.end(), [](double v) { return v == -3.0; }));
 
     std::vector<double> grad_grid(static_cast<size_t>(n * ho * wo * 2), -5.0);
     const TensorView gg(grad_grid.data(), {n, ho, wo, 2});
@@ -444,6 +463,22 @@ TEST(LargeTensors, RowsAbove2Pow31) {
     EXPECT_EQ(s.code(), StatusCode::unsupported) << s.message();
     EXPECT_NE(s.message().find("rows"), std::string::npos) << s.message();
     EXPECT_TRUE(std::all_of(grad_grid.begin(), grad_grid.end(), [](double v) { return v == -5.0; }));
+}
+
+// An input whose overlapping strides pass every per-dimension limit but whose largest element
+// offset, the sum over the dimensions, is beyond 2^31 - 1: a forward kernel (32-bit offsets)
+// cannot address it, so it is refused rather than indexed with a wrapped offset.
+TEST(LargeTensors, OffsetSumAbove2Pow31IsRefused) {
+    const int64_t h = 32768, w = 32768, stride = 65535;
+    std::vector<float> storage(16, 0.0f);
+    std::fill(storage.begin(), storage.begin() + 4, -1.0f);
+    // The span is never read (refused first); the output and grid come before it in memory.
+    const TensorView in(storage.data() + 12, DType::float32, {1, 1, h, w}, {0, 0, stride, stride});
+    const Status s = grid_sample(in, TensorView(storage.data() + 4, {1, 2, 1, 2}),
+                                 TensorView(storage.data(), {1, 1, 2, 1}));
+    EXPECT_EQ(s.code(), StatusCode::unsupported) << s.message();
+    EXPECT_EQ(s.message().rfind("input:", 0), 0u) << s.message();
+    EXPECT_TRUE(std::all_of(storage.begin(), storage.begin() + 2, [](float v) { return v == -1.0f; }));
 }
 
 // ---- what cannot be represented --------------------------------------------------------------

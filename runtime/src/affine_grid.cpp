@@ -80,7 +80,8 @@ Status affine_grid(const TensorView& theta, const int64_t* size, int32_t size_le
     if (variant == nullptr) return unsupported("affine_grid: no compiled variant for this dtype");
     KernelArg args[] = {{theta, "theta", ArgLayout::points}, {grid, "grid", ArgLayout::points}};
     const CpuIsa isa = select_cpu_isa();  // one level for every chunk
-    return for_each_kernel_chunk(args, 2, /*split_channels=*/false, [&](const TensorView* chunk) {
+    return for_each_kernel_chunk(args, 2, /*split_channels=*/false, Indexing::wide,
+                                 [&](const TensorView* chunk) {
         HalideBuffer t(chunk[0]), g(chunk[1]);
         return run_kernel_on(isa, "affine_grid", variant->by_isa, t.get(), align_corners,
                              g.get());

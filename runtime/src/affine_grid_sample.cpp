@@ -84,7 +84,8 @@ Status affine_grid_sample(const TensorView& input, const TensorView& theta,
                         {theta, "theta", ArgLayout::points},
                         {output, "output", ArgLayout::features}};
     const CpuIsa isa = select_cpu_isa();  // one level for every chunk
-    return for_each_kernel_chunk(args, 3, /*split_channels=*/true, [&](const TensorView* chunk) {
+    return for_each_kernel_chunk(args, 3, /*split_channels=*/true, Indexing::narrow,
+                                 [&](const TensorView* chunk) {
         HalideBuffer in(chunk[0]), t(chunk[1]), out(chunk[2]);
         return run_kernel_on(isa, "affine_grid_sample", variant->by_isa, in.get(), t.get(),
                              options.align_corners, out.get());

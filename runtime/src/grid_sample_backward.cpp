@@ -188,14 +188,14 @@ Status grid_sample_backward(const TensorView& grad_output, const TensorView& inp
     const bool grid_kernel = want_grid && input.sizes[1] > 0;
     ChunkPlan plan;
     if (want_input) {
-        if (Status s = plan_kernel_chunks(input_args, 3, true, plan); !s.ok()) return s;
+        if (Status s = plan_kernel_chunks(input_args, 3, true, Indexing::wide, plan); !s.ok()) return s;
     }
     if (grid_kernel) {
-        if (Status s = plan_kernel_chunks(grid_args, 4, false, plan); !s.ok()) return s;
+        if (Status s = plan_kernel_chunks(grid_args, 4, false, Indexing::wide, plan); !s.ok()) return s;
     }
     if (want_input) {
         if (Status s = for_each_kernel_chunk(
-                input_args, 3, /*split_channels=*/true,
+                input_args, 3, /*split_channels=*/true, Indexing::wide,
                 [&](const TensorView* chunk) {
                     HalideBuffer go_buf(chunk[0]), g_buf(chunk[1]), out(chunk[2]);
                     return run_kernel_on(isa, "grid_sample_grad_input", input_variant->by_isa,
@@ -209,7 +209,7 @@ Status grid_sample_backward(const TensorView& grad_output, const TensorView& inp
     if (want_grid && !grid_kernel) fill_zeros(*grad_grid);
     if (grid_kernel) {
         return for_each_kernel_chunk(
-            grid_args, 4, /*split_channels=*/false, [&](const TensorView* chunk) {
+            grid_args, 4, /*split_channels=*/false, Indexing::wide, [&](const TensorView* chunk) {
                 HalideBuffer go_buf(chunk[0]), in_buf(chunk[1]), g_buf(chunk[2]), out(chunk[3]);
                 return run_kernel_on(isa, "grid_sample_grad_grid", grid_variant->by_isa,
                                      go_buf.get(), in_buf.get(), g_buf.get(),

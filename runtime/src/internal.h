@@ -132,12 +132,14 @@ Status run_kernel(const char* what, const Fn (&by_isa)[kCpuIsaCount], Args... ar
 }
 
 // ---- kernel_chunks.cpp -----------------------------------------------------------------------
-// Tensors of any size through kernels whose halide_dimension_t holds 32-bit extents and strides
-// (the kernels index memory with 64 bits: Halide's large_buffers). check_tensor() already limits
-// every size to 2^31 - 1. What remains: a stride above 2^31 - 1 (a dimension of size 1 has its
-// stride dropped), and the kernels' loops over rows, which fuse every dimension but x (and a
-// grid's components) and count in 32 bits. A call that does not fit is split into chunks of batch
-// items, and where the kernel allows, of channels; anything else is refused with `unsupported`.
+// Tensors of any size through kernels whose halide_dimension_t holds 32-bit extents and strides.
+// The backward and affine_grid kernels index memory with 64 bits (Halide's large_buffers); what
+// limits them is a stride above 2^31 - 1 (a dimension of size 1 has its stride dropped) and their
+// loops over rows, which fuse every dimension but x (and a grid's components) and count in 32
+// bits. The forward kernels index with 32 bits (cmake/GridsampleVariants.cmake says why), so each
+// of their calls must also stay within 2^31 - 1 elements, size x stride and largest offset per
+// tensor. A call that does not fit is split into chunks of batch items, and where the kernel
+// allows, of channels; anything else is refused with `unsupported`.
 //
 // A kernel argument: its view and what its dimensions are.
 enum class ArgLayout {
@@ -154,7 +156,13 @@ struct ChunkPlan {
     int64_t batch = 0, batch_step = 1;
     int64_t channels = 0, channel_step = 1;
 };
-Status plan_kernel_chunks(const KernelArg* args, int count, bool split_channels, ChunkPlan& plan);
+// How a kernel indexes memory: `wide`, 64-bit (Halide's large_buffers: the backward and
+// affine_grid), where only the 32-bit strides and row counts above limit a call; `narrow`, 32-bit
+// (the forward kernels, see cmake/GridsampleVariants.cmake), where each chunk's tensors must also
+// hold at most 2^31 - 1 elements and span at most 2^31 - 1 elements along each dimension.
+enum class Indexing { wide, narrow };
+Status plan_kernel_chunks(const KernelArg* args, int count, bool split_channels, Indexing indexing,
+                          ChunkPlan& plan);
 // t restricted to [start, start + size) along `dim`.
 TensorView narrow(const TensorView& t, int dim, int64_t start, int64_t size);
 
@@ -165,9 +173,12 @@ TensorView narrow(const TensorView& t, int dim, int64_t start, int64_t size);
 // A call split into several chunks that fails part way has written the chunks before (a kernel
 // failure after validation is a bug or an allocation failure).
 template <typename Run>
-Status for_each_kernel_chunk(KernelArg* args, int count, bool split_channels, Run&& run) {
+Status for_each_kernel_chunk(KernelArg* args, int count, bool split_channels, Indexing indexing,
+                             Run&& run) {
     ChunkPlan plan;
-    if (Status s = plan_kernel_chunks(args, count, split_channels, plan); !s.ok()) return s;
+    if (Status s = plan_kernel_chunks(args, count, split_channels, indexing, plan); !s.ok()) {
+        return s;
+    }
     constexpr int kMaxArgs = 4;
     if (count > kMaxArgs) return Status(StatusCode::internal, "too many kernel arguments");
     TensorView chunk[kMaxArgs];

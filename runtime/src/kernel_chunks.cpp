@@ -40,6 +40,94 @@ Status too_large(const KernelArg& a, const std::string& problem) {
                        problem);
 }
 
+// Whether a chunk of `batch` items and `channels` channels of `a` (channels: features only) fits
+// a kernel with 32-bit indexing. Halide checks on entry that every dimension's extent x |stride|
+// and the product of all extents are at most 2^31 - 1 (a dimension of extent 1 has its stride
+// dropped); the kernel's element offsets, sums over the dimensions, must fit too, which an input
+// with overlapping strides could break while passing Halide's checks: so the largest offset, the
+// sum of (extent - 1) x stride, must also be at most 2^31 - 1.
+bool fits_32bit(const KernelArg& a, int64_t batch, int64_t channels) {
+    const TensorView& t = a.view;
+    int64_t elements = 1, last_offset = 0;
+    for (int d = 0; d < t.rank; d++) {
+        int64_t extent = t.sizes[d];
+        if (d == 0) extent = std::min(extent, batch);
+        if (d == 1 && a.layout == ArgLayout::features) extent = std::min(extent, channels);
+        if (extent > 1) {
+            int64_t span = 0, step = 0;
+            if (__builtin_mul_overflow(extent, t.strides[d], &span) || span > kMax32) return false;
+            if (__builtin_mul_overflow(extent - 1, t.strides[d], &step) ||
+                __builtin_add_overflow(last_offset, step, &last_offset) || last_offset > kMax32) {
+                return false;
+            }
+        }
+        if (__builtin_mul_overflow(elements, extent, &elements) || elements > kMax32) return false;
+    }
+    return true;
+}
+
+bool all_fit_32bit(const KernelArg* args, int count, int64_t batch, int64_t channels) {
+    for (int i = 0; i < count; i++) {
+        if (!fits_32bit(args[i], batch, channels)) return false;
+    }
+    return true;
+}
+
+// The largest step in [1, limit] for which fits(step) holds (fits is monotone), or 0.
+template <typename Fits>
+int64_t largest_fitting(int64_t limit, Fits fits) {
+    if (!fits(1)) return 0;
+    int64_t lo = 1, hi = std::max<int64_t>(limit, 1);
+    while (lo < hi) {
+        const int64_t mid = lo + (hi - lo + 1) / 2;
+        if (fits(mid)) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return lo;
+}
+
+// Narrows `plan` until every chunk fits 32-bit indexing: fewer batch items per call, then (where
+// `split_channels`) fewer channels.
+Status narrow_to_32bit(const KernelArg* args, int count, bool split_channels, ChunkPlan& plan) {
+    // Without channel chunks, a chunk holds every channel.
+    const int64_t all_channels = split_channels ? plan.channel_step : INT64_MAX;
+    if (all_fit_32bit(args, count, plan.batch_step, all_channels)) return Status::Ok();
+    const int64_t batch = largest_fitting(plan.batch_step, [&](int64_t b) {
+        return all_fit_32bit(args, count, b, all_channels);
+    });
+    if (batch > 0) {
+        plan.batch_step = batch;
+        return Status::Ok();
+    }
+    plan.batch_step = 1;
+    const int64_t channels =
+        split_channels
+            ? largest_fitting(plan.channel_step,
+                              [&](int64_t k) { return all_fit_32bit(args, count, 1, k); })
+            : 0;
+    if (channels > 0) {
+        plan.channel_step = channels;
+        return Status::Ok();
+    }
+    for (int i = 0; i < count; i++) {
+        const bool per_channel = split_channels && args[i].layout == ArgLayout::features;
+        if (!fits_32bit(args[i], 1, per_channel ? 1 : INT64_MAX)) {
+            return too_large(args[i],
+                             std::string("needs more than 32-bit indexing within one ") +
+                                 (per_channel ? "channel of one batch item" : "batch item") +
+                                 " (over 2^31 - 1 elements, a size times stride over 2^31 - 1, "
+                                 "or a largest element offset over 2^31 - 1), more than a "
+                                 "forward kernel takes in one call");
+        }
+    }
+    return Status(StatusCode::internal, "kernel chunks: no 32-bit plan found");
+}
+
+Status plan_wide_chunks(const KernelArg* args, int count, bool split_channels, ChunkPlan& plan);
+
 }  // namespace
 
 TensorView narrow(const TensorView& t, int dim, int64_t start, int64_t size) {
@@ -53,7 +141,18 @@ TensorView narrow(const TensorView& t, int dim, int64_t start, int64_t size) {
 }
 
 Status plan_kernel_chunks(const KernelArg* args, int count, bool split_channels,
-                          ChunkPlan& plan) {
+                          Indexing indexing, ChunkPlan& plan) {
+    if (Status s = plan_wide_chunks(args, count, split_channels, plan); !s.ok()) return s;
+    if (indexing == Indexing::wide) return Status::Ok();
+    bool has_features = false;
+    for (int i = 0; i < count; i++) has_features |= args[i].layout == ArgLayout::features;
+    return narrow_to_32bit(args, count, split_channels && has_features, plan);
+}
+
+namespace {
+
+// The plan for kernels with 64-bit indexing (large_buffers): 32-bit strides and row counts.
+Status plan_wide_chunks(const KernelArg* args, int count, bool split_channels, ChunkPlan& plan) {
     plan = ChunkPlan{};
     plan.batch = args[0].view.sizes[0];
     bool has_features = false;
@@ -133,5 +232,7 @@ Status plan_kernel_chunks(const KernelArg* args, int count, bool split_channels,
     plan.channel_step = std::max<int64_t>(step, 1);
     return Status::Ok();
 }
+
+}  // namespace
 
 }  // namespace gridsample::detail

@@ -69,12 +69,6 @@ Status check_tensor(const TensorView& t, const char* name, int min_rank, int max
         return invalid(n + ": strides " + shape_string(t.strides, t.rank) + " for shape " +
                        shape_string(t) + " span more memory than the address space holds");
     }
-#ifdef GRIDSAMPLE_32BIT_INDEXING
-    if (last > INT32_MAX - 1) {
-        return unsupported(n + ": tensor of shape " + shape_string(t) + " spans more than 2^31 "
-                           "elements, which this build (GRIDSAMPLE_LARGE_BUFFERS=OFF) cannot index");
-    }
-#endif
     return Status::Ok();
 }
 
