@@ -2,6 +2,7 @@
 // grid_sample: bit-identical outputs over every mode x padding x align_corners x dims x dtype,
 // random thetas, output sizes different from the input's (1 and 2 included), planar and
 // channels-last inputs, strided outputs; and its argument errors.
+#include "forward_configs.h"
 #include "gridsample/gridsample.h"
 #include "gridsample/gridsample_c.h"
 
@@ -17,34 +18,8 @@ namespace {
 
 using namespace gridsample;
 
-struct Config {
-    int dims;
-    Interpolation mode;
-    Padding padding;
-    DType dtype;
-};
-
-std::string config_name(const testing::TestParamInfo<Config>& info) {
-    const Config& c = info.param;
-    return std::to_string(c.dims) + "d_" + to_string(c.mode) + "_" + to_string(c.padding) + "_" +
-           to_string(c.dtype);
-}
-
-std::vector<Config> all_configs() {
-    std::vector<Config> v;
-    for (int dims : {2, 3}) {
-        for (Interpolation mode :
-             {Interpolation::bilinear, Interpolation::nearest, Interpolation::bicubic}) {
-            if (dims == 3 && mode == Interpolation::bicubic) continue;
-            for (Padding padding : {Padding::zeros, Padding::border, Padding::reflection}) {
-                for (DType dtype : {DType::float32, DType::float64}) {
-                    v.push_back({dims, mode, padding, dtype});
-                }
-            }
-        }
-    }
-    return v;
-}
+using Config = gridsample_test::ForwardConfig;
+using gridsample_test::config_name;
 
 class FusedMatchesTwoSteps : public testing::TestWithParam<Config> {};
 
@@ -149,7 +124,7 @@ TEST_P(FusedMatchesTwoSteps, BitForBit) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllConfigs, FusedMatchesTwoSteps, testing::ValuesIn(all_configs()),
+INSTANTIATE_TEST_SUITE_P(AllConfigs, FusedMatchesTwoSteps, testing::ValuesIn(gridsample_test::all_forward_configs()),
                          config_name);
 
 // Every CPU variant of the fused kernel matches the two-step path of the same variant.

@@ -2,6 +2,7 @@
 // so the interleaved RGB/RGBA paths of the schedule are covered as well as the general one),
 // for every mode x padding x dims x dtype, through grid_sample and affine_grid_sample. The
 // schedules specialize on layouts; the results must not depend on which branch ran.
+#include "forward_configs.h"
 #include "gridsample/gridsample.h"
 
 #include <gtest/gtest.h>
@@ -15,34 +16,8 @@ namespace {
 
 using namespace gridsample;
 
-struct Config {
-    int dims;
-    Interpolation mode;
-    Padding padding;
-    DType dtype;
-};
-
-std::string config_name(const testing::TestParamInfo<Config>& info) {
-    const Config& c = info.param;
-    return std::to_string(c.dims) + "d_" + to_string(c.mode) + "_" + to_string(c.padding) + "_" +
-           to_string(c.dtype);
-}
-
-std::vector<Config> all_configs() {
-    std::vector<Config> v;
-    for (int dims : {2, 3}) {
-        for (Interpolation mode :
-             {Interpolation::bilinear, Interpolation::nearest, Interpolation::bicubic}) {
-            if (dims == 3 && mode == Interpolation::bicubic) continue;
-            for (Padding padding : {Padding::zeros, Padding::border, Padding::reflection}) {
-                for (DType dtype : {DType::float32, DType::float64}) {
-                    v.push_back({dims, mode, padding, dtype});
-                }
-            }
-        }
-    }
-    return v;
-}
+using Config = gridsample_test::ForwardConfig;
+using gridsample_test::config_name;
 
 // Strides of a channels-last tensor of `shape` (N, C, spatial...): C innermost.
 std::vector<int64_t> channels_last_strides(const std::vector<int64_t>& shape) {
@@ -140,7 +115,7 @@ TEST_P(ChannelsLastMatchesPlanar, BitForBit) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllConfigs, ChannelsLastMatchesPlanar, testing::ValuesIn(all_configs()),
+INSTANTIATE_TEST_SUITE_P(AllConfigs, ChannelsLastMatchesPlanar, testing::ValuesIn(gridsample_test::all_forward_configs()),
                          config_name);
 
 }  // namespace
