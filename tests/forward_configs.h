@@ -1,5 +1,5 @@
-// The forward variants as test parameters: every (spatial dims, mode, padding, dtype) the library
-// compiles (bicubic is 2-D only, S8), for value-parameterized GoogleTest suites.
+// Test parameters shared by the suites: every forward variant (spatial dims, mode, padding,
+// dtype) the library compiles (bicubic is 2-D only, S8), and every CPU level of the dispatcher.
 #pragma once
 
 #include "gridsample/gridsample.h"
@@ -41,6 +41,15 @@ inline std::vector<ForwardConfig> all_forward_configs() {
                 }
             }
         }
+    }
+    return v;
+}
+
+// Every gridsample::CpuIsa, lowest first: the levels the tests force in turn.
+inline std::vector<gridsample::CpuIsa> all_cpu_isas() {
+    std::vector<gridsample::CpuIsa> v;
+    for (int i = 0; i <= static_cast<int>(gridsample::kHighestCpuIsa); i++) {
+        v.push_back(static_cast<gridsample::CpuIsa>(i));
     }
     return v;
 }

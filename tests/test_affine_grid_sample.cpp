@@ -129,8 +129,7 @@ INSTANTIATE_TEST_SUITE_P(AllConfigs, FusedMatchesTwoSteps, testing::ValuesIn(gri
 
 // Every CPU variant of the fused kernel matches the two-step path of the same variant.
 TEST(AffineGridSample, EveryCpuIsa) {
-    for (CpuIsa isa : {CpuIsa::baseline, CpuIsa::sse41, CpuIsa::avx2, CpuIsa::avx512,
-                       CpuIsa::avx512_gather}) {
+    for (CpuIsa isa : gridsample_test::all_cpu_isas()) {
         set_max_cpu_isa(isa);
         run<float>({2, Interpolation::bilinear, Padding::zeros, DType::float32}, 7);
         run<float>({2, Interpolation::bicubic, Padding::reflection, DType::float32}, 8);

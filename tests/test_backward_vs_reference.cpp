@@ -11,6 +11,8 @@
 // to run and for 1 and 2 threads, on every ISA (S9).
 #include <gtest/gtest.h>
 
+#include "forward_configs.h"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -931,11 +933,7 @@ std::string isa_kernel_name(const ::testing::TestParamInfo<std::tuple<gs::CpuIsa
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, CpuIsaBackward,
-                         ::testing::Combine(::testing::Values(gs::CpuIsa::baseline,
-                                                              gs::CpuIsa::sse41,
-                                                              gs::CpuIsa::avx2,
-                                                              gs::CpuIsa::avx512,
-                                                              gs::CpuIsa::avx512_gather),
+                         ::testing::Combine(::testing::ValuesIn(gridsample_test::all_cpu_isas()),
                                             ::testing::ValuesIn(kKernels)),
                          isa_kernel_name);
 
@@ -1003,11 +1001,7 @@ TEST_P(DeterministicBackward, BitIdenticalAcrossThreadCountsAndRuns) {
 
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, DeterministicBackward,
-                         ::testing::Combine(::testing::Values(gs::CpuIsa::baseline,
-                                                              gs::CpuIsa::sse41,
-                                                              gs::CpuIsa::avx2,
-                                                              gs::CpuIsa::avx512,
-                                                              gs::CpuIsa::avx512_gather),
+                         ::testing::Combine(::testing::ValuesIn(gridsample_test::all_cpu_isas()),
                                             ::testing::ValuesIn(kKernels)),
                          isa_kernel_name);
 

@@ -6,6 +6,8 @@
 // variant, and thread-count independence.
 #include <gtest/gtest.h>
 
+#include "forward_configs.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -675,11 +677,7 @@ std::string isa_kernel_name(const ::testing::TestParamInfo<std::tuple<gs::CpuIsa
 }
 
 INSTANTIATE_TEST_SUITE_P(AllIsas, CpuIsaVsReference,
-                         ::testing::Combine(::testing::Values(gs::CpuIsa::baseline,
-                                                              gs::CpuIsa::sse41,
-                                                              gs::CpuIsa::avx2,
-                                                              gs::CpuIsa::avx512,
-                                                              gs::CpuIsa::avx512_gather),
+                         ::testing::Combine(::testing::ValuesIn(gridsample_test::all_cpu_isas()),
                                             ::testing::ValuesIn(kKernels)),
                          isa_kernel_name);
 
