@@ -101,6 +101,7 @@ public:
         Expr dense = input.dim(0).stride() == 1 && output.dim(0).stride() == 1;
         schedule_forward_cpu(output, forward, dense, interleaved_layouts(input, output, d),
                              {rows_per_block, tile_width}, natural_vector_size(Type(dtype)));
+        add_tile_prefetch(get_pipeline(), output, forward);
     }
 
 private:

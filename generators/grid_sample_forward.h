@@ -9,6 +9,7 @@
 #include "Halide.h"
 #include "backward_common.h"
 #include "sampling_math.h"
+#include "tile_prefetch.h"
 
 #include <functional>
 #include <string>
@@ -192,6 +193,12 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense
         out.specialize(condition).reorder(f.c, xi, yi, xo, block).unroll(f.c);
     }
     out.specialize(dense);
+}
+
+// After schedule_forward_cpu(): the pipeline's lowering pass that prefetches each channels-last
+// tile's input lines before sampling it (tile_prefetch.h says why and where).
+inline void add_tile_prefetch(Halide::Pipeline pipeline, const Halide::Func &out, const Forward &f) {
+    pipeline.add_custom_lowering_pass(new TilePrefetch("input", out.name() + ".s0." + f.c.name()));
 }
 
 }  // namespace gridsample_gen

@@ -107,6 +107,7 @@ private:
                      grid.dim(0).stride() == 1 && grid.dim(1).stride() == d;
         schedule_forward_cpu(output, forward, dense, interleaved_layouts(input, output, d),
                              {rows_per_block, tile_width}, natural_vector_size(Type(dtype)));
+        add_tile_prefetch(get_pipeline(), output, forward);
     }
 };
 
