@@ -11,6 +11,7 @@
 #include "sampling_math.h"
 #include "tile_prefetch.h"
 
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <vector>
@@ -120,19 +121,24 @@ std::vector<Expr> interleaved_layouts(const In &input, const Out &output, int d)
 
 // Schedule knobs.
 struct ForwardSchedule {
-    int rows_per_block;  // rows of a parallel task and of a tile
-    int tile_width;      // points along x of a tile: its taps are computed once for all channels
+    int rows_per_block;      // rows of a parallel task and of a tile (planar and strided layouts)
+    int interleaved_rows;    // the same for the channels-last RGB/RGBA specializations
+    int tile_width;          // points along x of a tile: its taps are computed once for all channels
 };
 
-// Measured on one and two threads of a Sapphire Rapids VM (AVX-512 with gathers), float32,
-// zeros padding, one tile size for all workloads (ms, 1 thread):
-//                          4x64   8x64   16x64   8x128
-//   bilinear 8x64x128x128  27.0   20.3   23.2    30.2
-//   bilinear 1x3x1080x1920 31.3   36.7   28.3    38.2
-//   nearest  8x64x128x128  17.6   13.5   12.6    10.2
-//   bicubic  8x64x128x128  66.5   57.1   65.7    61.2
-// (noisy machine: +-15%). 8 rows x 64 points: 512 points, 18-48 KiB of taps on the stack.
-inline constexpr ForwardSchedule kForwardSchedule{8, 64};
+// Tiles, measured on one thread of a Sapphire Rapids VM (AVX-512 with gathers), float32, zeros
+// padding, the generated kernel alone, min of 15 calls, best of 4-5 alternating rounds (ms):
+//                                   8x64   16x64   16x128   32x64
+//   bilinear 8x64x128x128           16.5    14.0    17.8     14.6
+//   nearest  8x64x128x128            7.9     6.5      5.0     6.3
+//   bicubic  8x64x128x128           46.3    45.3    46.6     44.7
+//   bilinear 1x3x1080x1920 planar   22.5    22.8    25.7     23.3
+//   bilinear 1x3x1080x1920 HWC      17.2    23.0    24.3     23.8
+//   bilinear 256x1x28x28             1.01    1.18    1.03     1.06
+// So 16 x 64 points (1024 points, 36-96 KiB of taps on the stack) for planar tensors, and 8 x 64
+// for the channels-last images, whose tiles' input lines are prefetched before sampling
+// (tile_prefetch.h): twice the points per tile is twice the lines in flight and in L1.
+inline constexpr ForwardSchedule kForwardSchedule{16, 8, 64};
 
 // CPU schedule of the output Func `out` of define_forward(). `dense` is the condition under which
 // x is unit-stride in every buffer (specialized: dense loads and stores).
@@ -143,12 +149,12 @@ inline constexpr ForwardSchedule kForwardSchedule{8, 64};
 // ones and otherwise cheaper scalar loads.
 //
 // The loop nest: parallel over blocks of rows (and batch items, and z for 3-D); in each block,
-// tiles of rows_per_block x tile_width points; for each tile the taps of all its points are
-// computed once (vectorized by Halide) into a buffer (2-D: on the stack; 3-D: one allocation per
-// task, reused by its tiles), then each channel plane is sampled in turn from them, so one plane
-// at a time is in cache. Specializations: channels-last input and output with 3 or 4 channels
-// sample a point's channels together (`interleaved`), and unit stride along x in every buffer
-// (`dense`).
+// tiles of rows x tile_width points; for each tile the taps of all its points are computed once
+// (vectorized by Halide) into a buffer (2-D: on the stack; 3-D: one allocation per task, reused
+// by its tiles), then each channel plane is sampled in turn from them, so one plane at a time is
+// in cache. Specializations: channels-last input and output with 3 or 4 channels sample a
+// point's channels together (`interleaved`, with their own tile height), and unit stride along x
+// in every buffer (`dense`).
 inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense,
                                  const std::vector<Expr> &interleaved, const ForwardSchedule &knobs,
                                  int vec) {
@@ -157,27 +163,43 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense
     Var x = f.space[0], y = f.space[1];
     Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), block("block");
 
-    out.split(y, yo, yi, knobs.rows_per_block, TailStrategy::GuardWithIf)
-        .split(x, xo, xi, knobs.tile_width, TailStrategy::GuardWithIf);
-    std::vector<VarOrRVar> order{xi, yi, f.c, xo, yo};
-    for (int k = 2; k < d; k++) order.push_back(f.space[k]);
-    order.push_back(f.n);
-    out.reorder(order);
-    Var task = f.n;
-    for (int k = d - 1; k >= 2; k--) {
-        Var fused("task_" + std::to_string(k));
-        out.fuse(f.space[k], task, fused);
-        task = fused;
+    // The tiling of one branch (each specialization keeps its own schedule).
+    auto tile = [&](Stage s, int rows) {
+        s.split(y, yo, yi, rows, TailStrategy::GuardWithIf)
+            .split(x, xo, xi, knobs.tile_width, TailStrategy::GuardWithIf);
+        std::vector<VarOrRVar> order{xi, yi, f.c, xo, yo};
+        for (int k = 2; k < d; k++) order.push_back(f.space[k]);
+        order.push_back(f.n);
+        s.reorder(order);
+        Var task = f.n;
+        for (int k = d - 1; k >= 2; k--) {
+            Var fused("task_" + std::to_string(k));
+            s.fuse(f.space[k], task, fused);
+            task = fused;
+        }
+        s.fuse(yo, task, block).parallel(block);
+    };
+    // Channels-last images with a few channels (RGB, RGBA): the channels of a point are
+    // neighbours in memory, so they are sampled together, the channel loop unrolled inside the
+    // loop over points; LLVM then stores the channels interleaved.
+    for (const Expr &condition : interleaved) {
+        Stage s = out.specialize(condition);
+        tile(s, knobs.interleaved_rows);
+        s.reorder(f.c, xi, yi, xo, block).unroll(f.c);
     }
-    out.fuse(yo, task, block).parallel(block);
+    tile(out.specialize(dense), knobs.rows_per_block);
+    tile(out, knobs.rows_per_block);
 
     if (f.taps.defined()) {
         f.taps.compute_at(out, xo).vectorize(x, vec, TailStrategy::GuardWithIf);
         if (d == 2) {
             // One tile of taps on the stack: its size is known at compile time. (A malloc per
-            // tile cost a third of the time of 256 images of 28x28, one thread.)
-            f.taps.bound_storage(x, knobs.tile_width)
-                .bound_storage(y, knobs.rows_per_block)
+            // tile cost a third of the time of 256 images of 28x28, one thread.) Rows are padded
+            // by 16 points: 16 x 64 x 4 bytes would make every float tap array exactly 4 KiB, so
+            // that a point's taps, one element per array, all fall in the same L1 set (bilinear
+            // 8x64x128x128, one thread, ms: 16.6 unpadded, 15.8 padded; HWC image 17.7 -> 17.1).
+            f.taps.bound_storage(x, knobs.tile_width + 16)
+                .bound_storage(y, std::max(knobs.rows_per_block, knobs.interleaved_rows))
                 .bound_storage(f.n, 1)
                 .store_in(MemoryType::Stack);
         } else {
@@ -186,13 +208,6 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense
             f.taps.hoist_storage(out, block);
         }
     }
-    // Channels-last images with a few channels (RGB, RGBA): the channels of a point are
-    // neighbours in memory, so they are sampled together, the channel loop unrolled inside the
-    // loop over points; LLVM then stores the channels interleaved.
-    for (const Expr &condition : interleaved) {
-        out.specialize(condition).reorder(f.c, xi, yi, xo, block).unroll(f.c);
-    }
-    out.specialize(dense);
 }
 
 // After schedule_forward_cpu(): the pipeline's lowering pass that prefetches each channels-last

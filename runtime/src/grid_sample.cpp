@@ -57,11 +57,11 @@ Status check_grid_sample(const TensorView& input, const TensorView& grid,
 // and the output's rows follow each other in memory (row stride = W x point stride), k rows of W
 // points are sampled as one row of k x W points: same points, same bits, longer loops.
 //
-// k is the largest divisor of H with k x W <= 512 that keeps the parallel tasks (blocks of 8
-// rows per batch item and slice, the schedule's rows_per_block) at 8 or more, or at as many as
-// before where there were fewer.
+// k is the largest divisor of H with k x W <= 512 that keeps the parallel tasks (blocks of 16
+// rows per batch item and slice, the schedule's rows_per_block for planar layouts) at 8 or more,
+// or at as many as before where there were fewer.
 void merge_short_rows(TensorView& grid, TensorView& output) {
-    constexpr int64_t kTileWidth = 64, kMergedWidth = 512, kRowsPerTask = 8, kEnoughTasks = 8;
+    constexpr int64_t kTileWidth = 64, kMergedWidth = 512, kRowsPerTask = 16, kEnoughTasks = 8;
     const int rank = output.rank;
     const int oy = rank - 2, ox = rank - 1;  // output (N, C, [D,] H, W)
     const int gy = rank - 3, gx = rank - 2;  // grid (N, [D,] H, W, k)
