@@ -119,26 +119,47 @@ std::vector<Expr> interleaved_layouts(const In &input, const Out &output, int d)
     return conditions;
 }
 
-// Schedule knobs.
+// Schedule knobs: the tile of the planar (and strided) layouts, and of the channels-last RGB/RGBA
+// specializations.
 struct ForwardSchedule {
-    int rows_per_block;      // rows of a parallel task and of a tile (planar and strided layouts)
-    int interleaved_rows;    // the same for the channels-last RGB/RGBA specializations
+    int rows_per_block;      // rows of a parallel task and of a tile
     int tile_width;          // points along x of a tile: its taps are computed once for all channels
+    int interleaved_rows;    // the same two for the channels-last specializations
+    int interleaved_width;
 };
 
 // Tiles, measured on one thread of a Sapphire Rapids VM (AVX-512 with gathers), float32, zeros
 // padding, the generated kernel alone, min of 15 calls, best of 4-5 alternating rounds (ms):
-//                                   8x64   16x64   16x128   32x64
+//                                   8x64   16x64   16x128   32x64   4x512
 //   bilinear 8x64x128x128           16.5    14.0    17.8     14.6
-//   nearest  8x64x128x128            7.9     6.5      5.0     6.3
+//   nearest  8x64x128x128            7.9     6.5-9.1  5.0-6.0  6.3   13.1
 //   bicubic  8x64x128x128           46.3    45.3    46.6     44.7
-//   bilinear 1x3x1080x1920 planar   22.5    22.8    25.7     23.3
+//   bilinear 1x3x1080x1920 planar   22.5    22.8    25.7     23.3    27.8
+//   nearest  1x3x1080x1920 planar           14.0    12.2-12.3        9.3-11.8
+//   bicubic  1x3x1080x1920 planar   52.3                              80.7
 //   bilinear 1x3x1080x1920 HWC      17.2    23.0    24.3     23.8
+//   nearest  1x3x1080x1920 HWC               9.6    10.4  (8-row tiles of the width shown)
 //   bilinear 256x1x28x28             1.01    1.18    1.03     1.06
-// So 16 x 64 points (1024 points, 36-96 KiB of taps on the stack) for planar tensors, and 8 x 64
-// for the channels-last images, whose tiles' input lines are prefetched before sampling
-// (tile_prefetch.h): twice the points per tile is twice the lines in flight and in L1.
-inline constexpr ForwardSchedule kForwardSchedule{16, 8, 64};
+// So 16 x 64 points (1024, 36-96 KiB of taps on the stack) for planar tensors, 16 x 128 for
+// nearest (whose taps are small, 10 bytes a point, and whose time goes to streaming the grid and
+// the output, better in longer rows), and 8 x 64 for the channels-last images, whose tiles' input
+// lines are prefetched before sampling (tile_prefetch.h): twice the points per tile is twice the
+// lines in flight and in L1.
+inline ForwardSchedule default_forward_schedule(Interpolation mode) {
+    return {16, mode == Interpolation::nearest ? 128 : 64, 8, 64};
+}
+
+// The generators' knobs (GeneratorParams rows_per_block, tile_width, interleaved_rows and
+// interleaved_width, for experiments): 0 keeps the default of the mode.
+inline ForwardSchedule forward_schedule(Interpolation mode, int rows, int width, int il_rows,
+                                        int il_width) {
+    ForwardSchedule s = default_forward_schedule(mode);
+    if (rows > 0) s.rows_per_block = rows;
+    if (width > 0) s.tile_width = width;
+    if (il_rows > 0) s.interleaved_rows = il_rows;
+    if (il_width > 0) s.interleaved_width = il_width;
+    return s;
+}
 
 // CPU schedule of the output Func `out` of define_forward(). `dense` is the condition under which
 // x is unit-stride in every buffer (specialized: dense loads and stores).
@@ -164,9 +185,9 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense
     Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), block("block");
 
     // The tiling of one branch (each specialization keeps its own schedule).
-    auto tile = [&](Stage s, int rows) {
+    auto tile = [&](Stage s, int rows, int width) {
         s.split(y, yo, yi, rows, TailStrategy::GuardWithIf)
-            .split(x, xo, xi, knobs.tile_width, TailStrategy::GuardWithIf);
+            .split(x, xo, xi, width, TailStrategy::GuardWithIf);
         std::vector<VarOrRVar> order{xi, yi, f.c, xo, yo};
         for (int k = 2; k < d; k++) order.push_back(f.space[k]);
         order.push_back(f.n);
@@ -184,11 +205,11 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense
     // loop over points; LLVM then stores the channels interleaved.
     for (const Expr &condition : interleaved) {
         Stage s = out.specialize(condition);
-        tile(s, knobs.interleaved_rows);
+        tile(s, knobs.interleaved_rows, knobs.interleaved_width);
         s.reorder(f.c, xi, yi, xo, block).unroll(f.c);
     }
-    tile(out.specialize(dense), knobs.rows_per_block);
-    tile(out, knobs.rows_per_block);
+    tile(out.specialize(dense), knobs.rows_per_block, knobs.tile_width);
+    tile(out, knobs.rows_per_block, knobs.tile_width);
 
     if (f.taps.defined()) {
         f.taps.compute_at(out, xo).vectorize(x, vec, TailStrategy::GuardWithIf);
@@ -198,7 +219,7 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense
             // by 16 points: 16 x 64 x 4 bytes would make every float tap array exactly 4 KiB, so
             // that a point's taps, one element per array, all fall in the same L1 set (bilinear
             // 8x64x128x128, one thread, ms: 16.6 unpadded, 15.8 padded; HWC image 17.7 -> 17.1).
-            f.taps.bound_storage(x, knobs.tile_width + 16)
+            f.taps.bound_storage(x, std::max(knobs.tile_width, knobs.interleaved_width) + 16)
                 .bound_storage(y, std::max(knobs.rows_per_block, knobs.interleaved_rows))
                 .bound_storage(f.n, 1)
                 .store_in(MemoryType::Stack);

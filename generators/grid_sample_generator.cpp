@@ -19,9 +19,11 @@ public:
     GeneratorParam<Interpolation> mode{"mode", Interpolation::bilinear, kInterpolationByName};
     GeneratorParam<Padding> padding{"padding", Padding::zeros, kPaddingByName};
     GeneratorParam<Type> dtype{"dtype", Float(32)};
-    GeneratorParam<int> rows_per_block{"rows_per_block", kForwardSchedule.rows_per_block};
-    GeneratorParam<int> interleaved_rows{"interleaved_rows", kForwardSchedule.interleaved_rows};
-    GeneratorParam<int> tile_width{"tile_width", kForwardSchedule.tile_width};
+    // Tile knobs for experiments; 0 keeps the mode's default (grid_sample_forward.h).
+    GeneratorParam<int> rows_per_block{"rows_per_block", 0};
+    GeneratorParam<int> tile_width{"tile_width", 0};
+    GeneratorParam<int> interleaved_rows{"interleaved_rows", 0};
+    GeneratorParam<int> interleaved_width{"interleaved_width", 0};
 
     // input: (x, y, [z,] c, n), PyTorch's (N, C, [D,] H, W) reversed; any strides.
     Input<Buffer<>> input{"input"};
@@ -107,7 +109,9 @@ private:
         Expr dense = input.dim(0).stride() == 1 && output.dim(0).stride() == 1 &&
                      grid.dim(0).stride() == 1 && grid.dim(1).stride() == d;
         schedule_forward_cpu(output, forward, dense, interleaved_layouts(input, output, d),
-                             {rows_per_block, interleaved_rows, tile_width}, natural_vector_size(Type(dtype)));
+                             forward_schedule(mode, rows_per_block, tile_width, interleaved_rows,
+                                              interleaved_width),
+                             natural_vector_size(Type(dtype)));
         add_tile_prefetch(get_pipeline(), output, forward);
     }
 };

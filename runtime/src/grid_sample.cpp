@@ -49,7 +49,7 @@ Status check_grid_sample(const TensorView& input, const TensorView& grid,
     return check_output_memory(output, "output", {{&input, "input"}, {&grid, "grid"}});
 }
 
-// Output rows shorter than a tile of the forward schedule (64 points, kForwardSchedule in
+// Output rows shorter than a tile of the forward schedule (64 points, default_forward_schedule in
 // generators/grid_sample_forward.h) leave its vector loops mostly in their remainders: 256
 // images of 28x28, bilinear, one thread, sampled 1.01 ms as 28-point rows and 0.43-0.50 ms as
 // rows of 112 to 784 points (Sapphire Rapids VM, the generated kernel alone, min of 15 calls).
