@@ -1,6 +1,7 @@
 // The benchmark suite: gridsample against PyTorch's CPU kernel and OpenCV's remap, in one binary
 // and one run, on the same data and thread counts, plus a copy of each workload's bytes for the
-// memory roofline. After Google Benchmark's own output it prints one table (see print_table).
+// memory roofline, and the CPU's gather throughput (gather_throughput.cpp), the bound of a kernel
+// that must gather its taps. After Google Benchmark's own output it prints one table.
 //
 //   gridsample_bench [google benchmark flags] [--table=FILE.md]
 #include "peers.h"
@@ -198,6 +199,23 @@ std::string targets_summary(const TableReporter& r) {
         out << "- feat_bilinear_zeros at " << cores << " threads: " << fmt("%.0f%%", 100 * copy / feat)
             << " of the copy roofline, target 35%: " << verdict(copy / feat, 0.35) << "\n";
     }
+    // The bound the gathers set: bilinear loads 4 taps per output element, each at a
+    // data-dependent address; at the measured L1 gather rate of all cores, those loads alone take
+    // taps / rate, whatever else a kernel does or saves.
+    const double l1 = find("gather/l1" + all), l2 = find("gather/l2" + all);
+    for (const Workload& w : forward_workloads()) {
+        if (w.name != "feat_bilinear_zeros" || l1 <= 0 || copy <= 0) continue;
+        const double per_ns = static_cast<double>(gather_elements_per_iteration(cores)) / 1e6;
+        const double l1_rate = per_ns / l1, l2_rate = l2 > 0 ? per_ns / l2 : 0;
+        const double taps = 4.0 * static_cast<double>(product(w.output_shape()));
+        const double gather_ms = taps / l1_rate / 1e6;
+        out << "  - bound: it gathers 4 taps per output element (" << fmt("%.1f", taps / 1e6)
+            << "M); this run's " << gather_throughput_isa() << " gathers at " << cores
+            << " threads load " << fmt("%.2f", l1_rate) << " elements/ns from L1 ("
+            << fmt("%.2f", l2_rate) << " from L2; gather/l1, gather/l2), so the taps alone take "
+            << fmt("%.2f", gather_ms) << " ms: a kernel doing nothing but its gathers from L1 "
+            << "would reach " << fmt("%.0f%%", 100 * copy / gather_ms) << " of the roofline\n";
+    }
     if (cores > 1) {
         for (const Workload& w : forward_workloads()) {
             if (!w.compare_opencv) continue;
@@ -273,6 +291,7 @@ std::string make_table(const TableReporter& r) {
 }
 
 void register_benchmarks() {
+    register_gather_benchmarks(thread_counts());
     for (int t : thread_counts()) {
         const std::string suffix = "/threads:" + std::to_string(t);
         for (const Workload& w : forward_workloads()) {

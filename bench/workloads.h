@@ -63,4 +63,11 @@ std::vector<int> thread_counts();
 // when no backward benchmark ran.
 std::string backward_table();
 
+// The gather throughput benchmarks (gather_throughput.cpp): gather/l1 and gather/l2 at each thread
+// count, where the CPU has hardware gathers; the float32 elements one iteration gathers over all
+// threads; and the instruction set used ("avx512f", "avx2", or "" when none is measured).
+void register_gather_benchmarks(const std::vector<int>& thread_counts);
+int64_t gather_elements_per_iteration(int threads);
+std::string gather_throughput_isa();
+
 }  // namespace gridsample_bench
