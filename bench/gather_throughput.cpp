@@ -52,21 +52,12 @@ __attribute__((target("avx2"))) float gather_avx2(const float* data, const int32
 }
 #endif
 
-// Which instruction set the measurement uses ("" where there are no hardware gathers).
-const char* gather_isa() {
-#if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx512f")) return "avx512f";
-    if (__builtin_cpu_supports("avx2")) return "avx2";
-#endif
-    return "";
-}
-
 void gather_throughput(int64_t span_floats, int threads, benchmark::State& state) {
     std::vector<float> data(static_cast<size_t>(span_floats), 1.0f);
     std::vector<int32_t> index(kIndices);
     std::mt19937 rng(7);
     for (int32_t& i : index) i = static_cast<int32_t>(rng() % static_cast<uint32_t>(span_floats));
-    const bool avx512 = std::string(gather_isa()) == "avx512f";
+    const bool avx512 = gather_throughput_isa() == "avx512f";
     std::vector<float> sink(static_cast<size_t>(threads));
     for (auto _ : state) {
         std::vector<std::thread> pool;
@@ -90,10 +81,16 @@ int64_t gather_elements_per_iteration(int threads) {
     return int64_t(kIndices) * kPasses * threads;
 }
 
-std::string gather_throughput_isa() { return gather_isa(); }
+std::string gather_throughput_isa() {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512f")) return "avx512f";
+    if (__builtin_cpu_supports("avx2")) return "avx2";
+#endif
+    return "";
+}
 
 void register_gather_benchmarks(const std::vector<int>& thread_counts) {
-    if (std::string(gather_isa()).empty()) return;
+    if (gather_throughput_isa().empty()) return;
     const std::pair<const char*, int64_t> levels[] = {{"l1", 4096}, {"l2", 262144}};
     for (int t : thread_counts) {
         for (const auto& [level, span] : levels) {
