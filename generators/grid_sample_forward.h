@@ -219,6 +219,12 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense
             // by 16 points: 16 x 64 x 4 bytes would make every float tap array exactly 4 KiB, so
             // that a point's taps, one element per array, all fall in the same L1 set (bilinear
             // 8x64x128x128, one thread, ms: 16.6 unpadded, 15.8 padded; HWC image 17.7 -> 17.1).
+            // The storage is shared by every specialization (its rows as wide as the widest tile,
+            // as many as the tallest), and each of its arrays must stay within Halide's 16 KiB
+            // stack allocation limit: a larger one silently becomes a heap allocation per task,
+            // which made the nearest 8x64x128x128 feature map 1.37x slower (16 x 416 points of
+            // int32, 26 KiB). So a wider tile for one layout costs the others; check the
+            // generated assembly for halide_malloc calls after changing a tile.
             f.taps.bound_storage(x, std::max(knobs.tile_width, knobs.interleaved_width) + 16)
                 .bound_storage(y, std::max(knobs.rows_per_block, knobs.interleaved_rows))
                 .bound_storage(f.n, 1)
