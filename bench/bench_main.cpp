@@ -109,12 +109,19 @@ void copy_roofline(int64_t bytes_moved, int threads, benchmark::State& state) {
 // Collects every run's time per iteration (milliseconds) by name, besides the console output.
 class TableReporter : public benchmark::ConsoleReporter {
 public:
-    std::map<std::string, double> ms;
     std::map<std::string, std::vector<double>> repetitions_ms;  // every repetition, in order
     std::map<std::string, double> bytes_per_second;
 
-    // The median repetition of a benchmark (-1 if it did not run): the ratios of medians show
-    // how much a verdict taken from the fastest repetitions depends on the machine's quiet phases.
+    // The fastest repetition of a benchmark (-1 if it did not run): the one the table counts, as
+    // the slower ones measure the neighbours on a shared machine.
+    double fastest_ms(const std::string& name) const {
+        auto it = repetitions_ms.find(name);
+        if (it == repetitions_ms.end() || it->second.empty()) return -1;
+        return *std::min_element(it->second.begin(), it->second.end());
+    }
+
+    // The median repetition (-1 if it did not run): the ratios of medians show how much a
+    // verdict taken from the fastest repetitions depends on the machine's quiet phases.
     double median_ms(const std::string& name) const {
         auto it = repetitions_ms.find(name);
         if (it == repetitions_ms.end() || it->second.empty()) return -1;
@@ -134,12 +141,7 @@ public:
                 name.compare(name.size() - real_time.size(), real_time.size(), real_time) == 0) {
                 name.resize(name.size() - real_time.size());
             }
-            // With --benchmark_repetitions, keep the fastest repetition: on a shared machine the
-            // slower ones measure the neighbours.
-            const double t = run.GetAdjustedRealTime() * to_ms(run.time_unit);
-            auto it_ms = ms.find(name);
-            if (it_ms == ms.end() || t < it_ms->second) ms[name] = t;
-            repetitions_ms[name].push_back(t);
+            repetitions_ms[name].push_back(run.GetAdjustedRealTime() * to_ms(run.time_unit));
             auto it = run.counters.find("bytes_per_second");
             if (it != run.counters.end()) bytes_per_second[name] = it->second;
         }
@@ -181,10 +183,6 @@ std::string fmt(const char* format, double v) {
 // from 1 thread to all cores (>= 1.7x at 2 threads).
 std::string targets_summary(const TableReporter& r) {
     std::ostringstream out;
-    auto find = [&](const std::string& name) {
-        auto it = r.ms.find(name);
-        return it == r.ms.end() ? -1.0 : it->second;
-    };
     auto verdict = [](double value, double target) { return value >= target ? "met" : "NOT met"; };
     const int cores = all_cores();
     const std::string all = "/threads:" + std::to_string(cores);
@@ -197,7 +195,7 @@ std::string targets_summary(const TableReporter& r) {
             if (!w.compare_opencv) continue;
             const std::string hwc_name = "fwd/" + w.name + "/opencv_hwc" + suffix;
             const std::string ours_name = "fwd/" + w.name + "/ours_hwc" + suffix;
-            const double hwc = find(hwc_name), ours = find(ours_name);
+            const double hwc = r.fastest_ms(hwc_name), ours = r.fastest_ms(ours_name);
             if (hwc < 0 || ours < 0) continue;
             if (worst < 0 || hwc / ours < worst) worst = hwc / ours, worst_name = w.name;
             const double median = r.median_ms(hwc_name) / r.median_ms(ours_name);
@@ -210,8 +208,8 @@ std::string targets_summary(const TableReporter& r) {
                 << "), target 1.5x: " << verdict(worst, 1.5) << "\n";
         }
     }
-    const double copy = find("copy/feat_bilinear_zeros" + all);
-    const double feat = find("fwd/feat_bilinear_zeros/ours" + all);
+    const double copy = r.fastest_ms("copy/feat_bilinear_zeros" + all);
+    const double feat = r.fastest_ms("fwd/feat_bilinear_zeros/ours" + all);
     if (copy > 0 && feat > 0) {
         out << "- feat_bilinear_zeros at " << cores << " threads: " << fmt("%.0f%%", 100 * copy / feat)
             << " of the copy roofline, target 35%: " << verdict(copy / feat, 0.35) << "\n";
@@ -219,7 +217,7 @@ std::string targets_summary(const TableReporter& r) {
     // The bound the gathers set: bilinear loads 4 taps per output element, each at a
     // data-dependent address; at the measured L1 gather rate of all cores, those loads alone take
     // taps / rate, whatever else a kernel does or saves.
-    const double l1 = find("gather/l1" + all), l2 = find("gather/l2" + all);
+    const double l1 = r.fastest_ms("gather/l1" + all), l2 = r.fastest_ms("gather/l2" + all);
     for (const Workload& w : forward_workloads()) {
         if (w.name != "feat_bilinear_zeros" || l1 <= 0 || copy <= 0) continue;
         const double per_ns = static_cast<double>(gather_elements_per_iteration(cores)) / 1e6;
@@ -236,8 +234,8 @@ std::string targets_summary(const TableReporter& r) {
     if (cores > 1) {
         for (const Workload& w : forward_workloads()) {
             if (!w.compare_opencv) continue;
-            const double one = find("fwd/" + w.name + "/ours/threads:1");
-            const double many = find("fwd/" + w.name + "/ours" + all);
+            const double one = r.fastest_ms("fwd/" + w.name + "/ours/threads:1");
+            const double many = r.fastest_ms("fwd/" + w.name + "/ours" + all);
             if (one < 0 || many < 0) continue;
             out << "- " << w.name << ": " << cores << " threads " << fmt("%.2fx", one / many)
                 << " faster than 1, target 1.7x at 2 threads: " << verdict(one / many, 1.7)
@@ -263,22 +261,18 @@ std::string make_table(const TableReporter& r) {
            "| vs OpenCV (HWC) | fused ms | fused vs two calls | roofline | Halide scratch MiB |\n";
     out << "|---|---|---|---|---|---|---|---|---|---|---|\n";
     std::map<int, std::vector<double>> ratios, median_ratios;
-    auto find = [&](const std::string& name) {
-        auto it = r.ms.find(name);
-        return it == r.ms.end() ? -1.0 : it->second;
-    };
     for (int t : thread_counts()) {
         for (const Workload& w : forward_workloads()) {
             const std::string suffix = "/threads:" + std::to_string(t);
-            const double ours = find("fwd/" + w.name + "/ours" + suffix);
+            const double ours = r.fastest_ms("fwd/" + w.name + "/ours" + suffix);
             if (ours < 0) continue;
-            const double torch = find("fwd/" + w.name + "/torch" + suffix);
-            const double planar = find("fwd/" + w.name + "/opencv_planar" + suffix);
-            const double hwc = find("fwd/" + w.name + "/opencv_hwc" + suffix);
-            const double ours_hwc = find("fwd/" + w.name + "/ours_hwc" + suffix);
-            const double fused = find("fwd/" + w.name + "/fused" + suffix);
-            const double two_step = find("fwd/" + w.name + "/two_step" + suffix);
-            const double copy = find("copy/" + w.name + suffix);
+            const double torch = r.fastest_ms("fwd/" + w.name + "/torch" + suffix);
+            const double planar = r.fastest_ms("fwd/" + w.name + "/opencv_planar" + suffix);
+            const double hwc = r.fastest_ms("fwd/" + w.name + "/opencv_hwc" + suffix);
+            const double ours_hwc = r.fastest_ms("fwd/" + w.name + "/ours_hwc" + suffix);
+            const double fused = r.fastest_ms("fwd/" + w.name + "/fused" + suffix);
+            const double two_step = r.fastest_ms("fwd/" + w.name + "/two_step" + suffix);
+            const double copy = r.fastest_ms("copy/" + w.name + suffix);
             out << "| " << w.name << " | " << t << " | " << fmt("%.3f", ours) << " | "
                 << (torch > 0 ? fmt("%.3f", torch) : "-") << " | "
                 << (torch > 0 ? fmt("%.2fx", torch / ours) : "-") << " | "
