@@ -69,6 +69,8 @@ set(GRIDSAMPLE_KERNEL_FEATURES user_context)
 # indexing instead (kernel_chunks.cpp: each chunk's tensors hold at most 2^31 - 1 elements and
 # span at most 2^31 - 1 elements per dimension), which leaves one limit: a forward call whose
 # single channel plane (D x H x W of one batch item) exceeds 2^31 - 1 elements is refused.
+# The forward kernels' lowering pass Int32GatherIndices (generators/gather_indices.h, 32-bit
+# gather indices) relies on this too; it leaves out targets with large_buffers.
 set(GRIDSAMPLE_WIDE_INDEXING_GENERATORS grid_sample_grad_input grid_sample_grad_grid affine_grid)
 foreach (generator IN LISTS GRIDSAMPLE_WIDE_INDEXING_GENERATORS)
     list(APPEND GRIDSAMPLE_FEATURES_${generator} large_buffers)

@@ -106,7 +106,7 @@ public:
                              forward_schedule(mode, rows_per_block, tile_width, interleaved_rows,
                                               interleaved_width),
                              natural_vector_size(Type(dtype)));
-        add_tile_prefetch(get_pipeline(), output, forward);
+        add_forward_cpu_passes(get_pipeline(), output, forward, get_target());
     }
 
 private:

@@ -8,6 +8,7 @@
 
 #include "Halide.h"
 #include "backward_common.h"
+#include "gather_indices.h"
 #include "sampling_math.h"
 #include "tile_prefetch.h"
 
@@ -237,10 +238,16 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense
     }
 }
 
-// After schedule_forward_cpu(): the pipeline's lowering pass that prefetches each channels-last
-// tile's input lines before sampling it (tile_prefetch.h says why and where).
-inline void add_tile_prefetch(Halide::Pipeline pipeline, const Halide::Func &out, const Forward &f) {
+// After schedule_forward_cpu(): the pipeline's lowering passes. TilePrefetch prefetches each
+// channels-last tile's input lines before sampling it (tile_prefetch.h says why and where);
+// Int32GatherIndices gives the sampling loads 32-bit indices (gather_indices.h), except on a
+// target with 64-bit index arithmetic (large_buffers).
+inline void add_forward_cpu_passes(Halide::Pipeline pipeline, const Halide::Func &out,
+                                   const Forward &f, const Halide::Target &target) {
     pipeline.add_custom_lowering_pass(new TilePrefetch("input", out.name() + ".s0." + f.c.name()));
+    if (!target.has_feature(Halide::Target::LargeBuffers)) {
+        pipeline.add_custom_lowering_pass(new Int32GatherIndices("input"));
+    }
 }
 
 }  // namespace gridsample_gen
