@@ -8,6 +8,7 @@
 
 #include "Halide.h"
 #include "backward_common.h"
+#include "channel_prefetch.h"
 #include "gather_indices.h"
 #include "sampling_math.h"
 #include "tile_prefetch.h"
@@ -21,11 +22,31 @@ namespace gridsample_gen {
 
 struct Forward {
     std::vector<Halide::Var> space;  // output x, y, [z]
+    Interpolation mode;
     Halide::Var c{"c"}, n{"n"};
     std::vector<Halide::Var> point;  // space..., n: the arguments of per-point Funcs
     Halide::Func taps;   // per output point: every tap's index, in-range flag, weight
     Expr value;          // the output value at (space..., c, n), reading `taps`
+    // The taps buffers holding the tap indices along x and along y ("taps.0", ...: tuple
+    // components of `taps`), for the lowering passes.
+    std::vector<std::string> x_index_taps, y_index_taps;
 };
+
+// The name of the taps buffer an Expr loads from ("taps.3": tuple component 3), or "" if none.
+inline std::string taps_component(const Expr &e) {
+    struct Find : Halide::Internal::IRVisitor {
+        std::string name;
+        using IRVisitor::visit;
+        void visit(const Halide::Internal::Call *op) override {
+            IRVisitor::visit(op);
+            if (op->call_type == Halide::Internal::Call::Halide && op->name == "taps") {
+                name = op->name + "." + std::to_string(op->value_index);
+            }
+        }
+    } find;
+    e.accept(&find);
+    return find.name;
+}
 
 // grid_component(k, point) is component k (0 = x, 1 = y, 2 = z) of the grid at an output point;
 // input_at(indices, c, n) loads the input at integer indices that are inside the input.
@@ -37,6 +58,7 @@ inline Forward define_forward(
                              const Halide::Var &)> &input_at) {
     using namespace Halide;
     Forward f;
+    f.mode = mode;
     for (int k = 0; k < dims; k++) f.space.push_back(Var("s" + std::to_string(k)));
     f.point = f.space;
     f.point.push_back(f.n);
@@ -100,6 +122,11 @@ inline Forward define_forward(
         for (Expr &e : at.index) indices.push_back({&e, axes[k].size - 1});
     }
     f.taps = materialize("taps", slots, indices, f.point);
+    for (int k = 0; k < std::min(dims, 2); k++) {
+        for (const Expr &e : taps_of[k].index) {
+            (k == 0 ? f.x_index_taps : f.y_index_taps).push_back(taps_component(e));
+        }
+    }
     // Strict: the weighted sum is evaluated as written, without fused multiply-adds, so every
     // kernel that samples (grid_sample, affine_grid_sample) and every CPU variant (with or
     // without FMA) returns the same bits.
@@ -238,13 +265,26 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense
     }
 }
 
-// After schedule_forward_cpu(): the pipeline's lowering passes. TilePrefetch prefetches each
-// channels-last tile's input lines before sampling it (tile_prefetch.h says why and where);
-// Int32GatherIndices gives the sampling loads 32-bit indices (gather_indices.h), except on a
+// After schedule_forward_cpu(): the pipeline's lowering passes. TileBoxPrefetch (2-D bilinear
+// and bicubic) and TilePrefetch (nearest, 3-D) prefetch each channels-last tile's input lines
+// before sampling it (tile_prefetch.h says why and where);
+// NextChannelPrefetch prefetches, while a planar tile samples one channel, the lines of the
+// next (channel_prefetch.h); Int32GatherIndices gives the sampling loads 32-bit indices (gather_indices.h), except on a
 // target with 64-bit index arithmetic (large_buffers).
 inline void add_forward_cpu_passes(Halide::Pipeline pipeline, const Halide::Func &out,
                                    const Forward &f, const Halide::Target &target) {
-    pipeline.add_custom_lowering_pass(new TilePrefetch("input", out.name() + ".s0." + f.c.name()));
+    const std::string channel_loop = out.name() + ".s0." + f.c.name();
+    if (f.space.size() == 2 && f.mode != Interpolation::nearest) {
+        pipeline.add_custom_lowering_pass(
+            new TileBoxPrefetch("input", f.x_index_taps, f.y_index_taps));
+    } else {
+        pipeline.add_custom_lowering_pass(
+            new TilePrefetch("input", channel_loop, f.mode == Interpolation::nearest));
+    }
+    if (f.space.size() == 2) {
+        pipeline.add_custom_lowering_pass(
+            new NextChannelPrefetch("input", channel_loop, f.x_index_taps, f.y_index_taps));
+    }
     if (!target.has_feature(Halide::Target::LargeBuffers)) {
         pipeline.add_custom_lowering_pass(new Int32GatherIndices("input"));
     }

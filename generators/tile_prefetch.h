@@ -13,10 +13,12 @@
 //   bilinear zeros         23.3-26.1        17.7                    17.0-18.1
 //   nearest zeros          12.2-12.7        10.5-11.1               10.7
 //   bicubic zeros          43.2-46.2        51.5                    44.0-46.7
-// Planar tensors sample one channel plane per loop, with few gathers per point and enough in
-// flight: prefetching there gained nothing on the image (23.3 vs 23.9 ms bilinear) and cost 40%
-// on the 8x64x128x128 feature map, whose lines are in cache already; so only the interleaved
-// specializations get it. Bicubic is bound by its 48 gathered values per point, not by memory.
+// (Those prefetches were Halide's non-temporal ones. Since then: 2-D bilinear and bicubic tiles
+// prefetch their tap box into L2 instead (TileBoxPrefetch below), and nearest prefetches into L2
+// point by point (to_l2).) Planar tensors sample one channel plane per loop: prefetching the
+// same plane just before sampling gained nothing on the image (23.3 vs 23.9 ms bilinear) and
+// cost 40% on the 8x64x128x128 feature map; what pays there is prefetching the next plane
+// (channel_prefetch.h).
 //
 // What it does, on the lowered statement: in each `consume taps` block whose sampling nest has no
 // loop over channels (the interleaved specializations unroll it), it inserts a copy of the nest
@@ -28,6 +30,7 @@
 #pragma once
 
 #include "Halide.h"
+#include "tap_box.h"
 
 #include <optional>
 #include <string>
@@ -41,8 +44,13 @@ public:
 
     // input: the name of the sampled input buffer; channel_loop: the name of the output's loop
     // over channels (e.g. "output.s0.c"), present in the planar nests only.
-    TilePrefetch(std::string input, std::string channel_loop)
-        : input_(std::move(input)), channel_loop_(std::move(channel_loop)) {}
+    // to_l2: prefetch with gridsample_prefetch_rows (prefetch_rows.cpp, into L2) instead of
+    // Halide's prefetch intrinsic (non-temporal). One call per line, so only where the taps are
+    // few: nearest, 0.63-0.73 of its time with the intrinsic (image channels-last, one thread,
+    // median of 6 shuffled rounds, all faster); bilinear was unchanged (0.98-1.00) and bicubic,
+    // with up to eight lines per point, 1.22-1.27 slower.
+    TilePrefetch(std::string input, std::string channel_loop, bool to_l2)
+        : input_(std::move(input)), channel_loop_(std::move(channel_loop)), to_l2_(to_l2) {}
 
     using IRMutator::visit;
 
@@ -50,7 +58,7 @@ public:
         using namespace Halide::Internal;
         Stmt body = mutate(op->body);
         if (!op->is_producer && op->name == "taps" && !has_channel_loop(body)) {
-            Prefetches prefetches(input_);
+            Prefetches prefetches(input_, to_l2_);
             body = Block::make(prefetches.mutate(body), body);
         }
         return ProducerConsumer::make(op->name, op->is_producer, body);
@@ -58,6 +66,7 @@ public:
 
 private:
     std::string input_, channel_loop_;
+    bool to_l2_;
 
     bool has_channel_loop(const Halide::Internal::Stmt &s) const {
         struct Finder : Halide::Internal::IRVisitor {
@@ -77,7 +86,7 @@ private:
     // The sampling nest turned into its prefetches.
     class Prefetches : public Halide::Internal::IRMutator {
     public:
-        explicit Prefetches(const std::string &input) : input_(input) {}
+        Prefetches(const std::string &input, bool to_l2) : input_(input), to_l2_(to_l2) {}
         using IRMutator::visit;
 
         Halide::Internal::Stmt visit(const Halide::Internal::Store *op) override {
@@ -109,10 +118,12 @@ private:
                 }
                 if (near) continue;
                 kept_.push_back(load);
-                prefetches.push_back(Evaluate::make(
-                    Call::make(load->type, Call::prefetch,
-                               {Variable::make(Handle(), input_), load->index, 1, 1},
-                               Call::Intrinsic)));
+                prefetches.push_back(
+                    to_l2_ ? prefetch_rows(input_, load->index, 1, 0, 1, load->type.bytes())
+                           : Evaluate::make(Call::make(
+                                 load->type, Call::prefetch,
+                                 {Variable::make(Handle(), input_), load->index, 1, 1},
+                                 Call::Intrinsic)));
             }
             return prefetches.empty() ? Evaluate::make(0) : Block::make(prefetches);
         }
@@ -143,9 +154,56 @@ private:
 
     private:
         const std::string &input_;
+        bool to_l2_;
         std::vector<const Halide::Internal::Load *> kept_;  // prefetched at this point
         bool stored_ = false;                               // a store of this point seen
     };
+};
+
+// The same purpose for 2-D channels-last tiles, bilinear and bicubic: before a tile is sampled,
+// one call prefetches into L2 every row of the bounding box of its taps (tap_box.h), instead of
+// a prefetch per line per point. Image 1x3x1080x1920 channels-last, zeros padding,
+// avx512_gather level, one thread, the generated kernel alone, median ratio of 5-6 shuffled
+// rounds (all faster) to the per-point non-temporal prefetch above: bilinear 0.58, bicubic 0.71.
+// For nearest it was 1.62x slower than TilePrefetch with to_l2 (its per-point prefetches are
+// few, one line per point, and come closer to their use).
+class TileBoxPrefetch : public Halide::Internal::IRMutator {
+public:
+    static constexpr int kMaxLines = 1024;  // a box of 64 KiB at most
+
+    TileBoxPrefetch(std::string input, std::vector<std::string> x_taps,
+                    std::vector<std::string> y_taps)
+        : input_(std::move(input)), x_taps_(std::move(x_taps)), y_taps_(std::move(y_taps)) {}
+
+    using IRMutator::visit;
+
+    Halide::Internal::Stmt visit(const Halide::Internal::ProducerConsumer *op) override {
+        using namespace Halide;
+        using namespace Halide::Internal;
+        if (op->is_producer || op->name != "taps") return IRMutator::visit(op);
+        const std::string id = input_ + ".tile_box" + std::to_string(counter_++);
+        // A planar nest (with a loop over channels) is not of this shape: find() refuses it.
+        std::optional<TapBox> b = TapBox::find(op->body, input_, x_taps_, y_taps_, id + ".box");
+        if (!b) return op;
+        const Expr x_step = b->step(false), row_stride = b->step(true);
+        const Expr x_lo = b->at(0), x_hi = b->at(1), y_lo = b->at(2), y_hi = b->at(3);
+        const Expr first = b->address_at(x_lo, y_lo);
+        if (!x_step.defined() || !row_stride.defined() || !first.defined()) return op;
+        // Whole points: the load found may be any channel's, so one point more.
+        const Expr width = (x_hi - x_lo + 2) * x_step;
+        const Expr rows = y_hi - y_lo + 1;
+        const Expr lines = width / (64 / b->element.bytes()) + 1;
+        Stmt prefetch = IfThenElse::make(
+            x_lo <= x_hi && rows * lines <= kMaxLines,
+            prefetch_rows(input_, first, rows, row_stride, width, b->element.bytes()));
+        Stmt body = b->outer.wrap(Block::make({b->bounds({}), prefetch, Stmt(b->rows)}));
+        return ProducerConsumer::make(op->name, op->is_producer, b->allocated(body));
+    }
+
+private:
+    std::string input_;
+    std::vector<std::string> x_taps_, y_taps_;
+    int counter_ = 0;
 };
 
 }  // namespace gridsample_gen
