@@ -26,6 +26,23 @@ inline Halide::Internal::Stmt prefetch_rows(const std::string &input, const Hali
         Call::Extern));
 }
 
+// The loads of `buffer` at one element (a scalar index) in `s`, in order.
+inline std::vector<const Halide::Internal::Load *> scalar_loads(
+    const Halide::Internal::IRHandle &s, const std::string &buffer) {
+    struct Loads : Halide::Internal::IRVisitor {
+        const std::string &name;
+        std::vector<const Halide::Internal::Load *> found;
+        explicit Loads(const std::string &n) : name(n) {}
+        using IRVisitor::visit;
+        void visit(const Halide::Internal::Load *op) override {
+            IRVisitor::visit(op);
+            if (op->name == name && op->index.type().is_scalar()) found.push_back(op);
+        }
+    } loads(buffer);
+    s.accept(&loads);
+    return loads.found;
+}
+
 class TapBox {
 public:
     // A chain of lets down to a statement of another kind.
@@ -112,18 +129,7 @@ public:
             }
         } name(taps.found);
 
-        struct InputLoads : IRVisitor {
-            const std::string &name;
-            std::vector<const Load *> found;
-            explicit InputLoads(const std::string &n) : name(n) {}
-            using IRVisitor::visit;
-            void visit(const Load *op) override {
-                IRVisitor::visit(op);
-                if (op->name == name && op->index.type().is_scalar()) found.push_back(op);
-            }
-        } loads(input);
-        b.inner.inner.accept(&loads);
-        for (const Load *load : loads.found) {
+        for (const Load *load : scalar_loads(b.inner.inner, input)) {
             Expr e = simplify(name.mutate(substitute(b.expanded_, load->index)));
             if (expr_uses_var(e, b.x0) && expr_uses_var(e, b.y0)) {
                 b.address = e;

@@ -92,23 +92,12 @@ private:
         Halide::Internal::Stmt visit(const Halide::Internal::Store *op) override {
             using namespace Halide;
             using namespace Halide::Internal;
-            struct Loads : IRVisitor {
-                const std::string &name;
-                std::vector<const Load *> found;
-                explicit Loads(const std::string &n) : name(n) {}
-                using IRVisitor::visit;
-                void visit(const Load *load) override {
-                    IRVisitor::visit(load);
-                    if (load->name == name && load->index.type().is_scalar()) found.push_back(load);
-                }
-            } loads(input_);
             std::vector<Stmt> prefetches;
             // The first store of a point reads what the others (its other channels) read, a few
             // elements on.
             if (stored_) return Evaluate::make(0);
             stored_ = true;
-            op->value.accept(&loads);
-            for (const Load *load : loads.found) {
+            for (const Load *load : scalar_loads(op->value, input_)) {
                 const int line = 64 / load->type.bytes();  // elements per cache line
                 bool near = false;
                 for (const Load *k : kept_) {
