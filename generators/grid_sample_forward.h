@@ -267,9 +267,9 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense
 
 // After schedule_forward_cpu(): the pipeline's lowering passes. TileBoxPrefetch (2-D bilinear
 // and bicubic) and TilePrefetch (nearest, 3-D) prefetch each channels-last tile's input lines
-// before sampling it (tile_prefetch.h says why and where);
-// NextChannelPrefetch prefetches, while a planar tile samples one channel, the lines of the
-// next (channel_prefetch.h); Int32GatherIndices gives the sampling loads 32-bit indices (gather_indices.h), except on a
+// before sampling it (tile_prefetch.h says why and where); NextChannelPrefetch prefetches, while
+// a planar tile samples one channel, the lines of the next (channel_prefetch.h);
+// Int32GatherIndices gives the sampling loads 32-bit indices (gather_indices.h), except on a
 // target with 64-bit index arithmetic (large_buffers).
 inline void add_forward_cpu_passes(Halide::Pipeline pipeline, const Halide::Func &out,
                                    const Forward &f, const Halide::Target &target) {
