@@ -215,21 +215,31 @@ std::string targets_summary(const TableReporter& r) {
             << " of the copy roofline, target 35%: " << verdict(copy / feat, 0.35) << "\n";
     }
     // The bound the gathers set: bilinear loads 4 taps per output element, each at a
-    // data-dependent address; at the measured L1 gather rate of all cores, those loads alone take
-    // taps / rate, whatever else a kernel does or saves.
-    const double l1 = r.fastest_ms("gather/l1" + all), l2 = r.fastest_ms("gather/l2" + all);
+    // data-dependent address, as 4 floats or (the planar kernels, pair_gathers.h) as 2 pairs of
+    // neighbouring floats; at the measured L1 gather rate of all cores, those loads alone take
+    // elements / rate, whatever else a kernel does or saves.
     for (const Workload& w : forward_workloads()) {
-        if (w.name != "feat_bilinear_zeros" || l1 <= 0 || copy <= 0) continue;
+        if (w.name != "feat_bilinear_zeros" || copy <= 0) continue;
         const double per_ns = static_cast<double>(gather_elements_per_iteration(cores)) / 1e6;
-        const double l1_rate = per_ns / l1, l2_rate = l2 > 0 ? per_ns / l2 : 0;
-        const double taps = 4.0 * static_cast<double>(product(w.output_shape()));
-        const double gather_ms = taps / l1_rate / 1e6;
-        out << "  - bound: it gathers 4 taps per output element (" << fmt("%.1f", taps / 1e6)
-            << "M); this run's " << gather_throughput_isa() << " gathers at " << cores
-            << " threads load " << fmt("%.2f", l1_rate) << " elements/ns from L1 ("
-            << fmt("%.2f", l2_rate) << " from L2; gather/l1, gather/l2), so the taps alone take "
-            << fmt("%.2f", gather_ms) << " ms: a kernel doing nothing but its gathers from L1 "
-            << "would reach " << fmt("%.0f%%", 100 * copy / gather_ms) << " of the roofline\n";
+        const double points = static_cast<double>(product(w.output_shape()));
+        for (bool pairs : {false, true}) {
+            const std::string kind = pairs ? "_pairs" : "";
+            const double l1 = r.fastest_ms("gather/l1" + kind + all);
+            const double l2 = r.fastest_ms("gather/l2" + kind + all);
+            if (l1 <= 0) continue;
+            const double l1_rate = per_ns / l1, l2_rate = l2 > 0 ? per_ns / l2 : 0;
+            const double elements = (pairs ? 2.0 : 4.0) * points;
+            const double gather_ms = elements / l1_rate / 1e6;
+            out << "  - bound: " << (pairs ? "as 2 pairs of floats per output element ("
+                                           : "as 4 float taps per output element (")
+                << fmt("%.1f", elements / 1e6) << "M), this run's " << gather_throughput_isa()
+                << (pairs ? " 64-bit" : " 32-bit") << " gathers at " << cores << " threads load "
+                << fmt("%.2f", l1_rate) << " elements/ns from L1 (" << fmt("%.2f", l2_rate)
+                << " from L2; gather/l1" << kind << ", gather/l2" << kind
+                << "): the gathers alone take " << fmt("%.2f", gather_ms)
+                << " ms, so a kernel doing nothing but them from L1 would reach "
+                << fmt("%.0f%%", 100 * copy / gather_ms) << " of the roofline\n";
+        }
     }
     if (cores > 1) {
         for (const Workload& w : forward_workloads()) {

@@ -10,6 +10,8 @@
 #include "backward_common.h"
 #include "channel_prefetch.h"
 #include "gather_indices.h"
+#include "grid_prefetch.h"
+#include "pair_gathers.h"
 #include "sampling_math.h"
 #include "tile_prefetch.h"
 
@@ -269,8 +271,10 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense
 // and bicubic) and TilePrefetch (nearest, 3-D) prefetch each channels-last tile's input lines
 // before sampling it (tile_prefetch.h says why and where); NextChannelPrefetch prefetches, while
 // a planar tile samples one channel, the lines of the next (channel_prefetch.h);
-// Int32GatherIndices gives the sampling loads 32-bit indices (gather_indices.h), except on a
-// target with 64-bit index arithmetic (large_buffers).
+// NextTileGridPrefetch prefetches, before a 2-D tile computes its taps, the grid rows of the
+// next tile (grid_prefetch.h); PairGathers loads the two taps of a planar bilinear row with one
+// 64-bit gather (pair_gathers.h); Int32GatherIndices gives the sampling loads 32-bit indices
+// (gather_indices.h), except on a target with 64-bit index arithmetic (large_buffers).
 inline void add_forward_cpu_passes(Halide::Pipeline pipeline, const Halide::Func &out,
                                    const Forward &f, const Halide::Target &target) {
     const std::string channel_loop = out.name() + ".s0." + f.c.name();
@@ -284,6 +288,10 @@ inline void add_forward_cpu_passes(Halide::Pipeline pipeline, const Halide::Func
     if (f.space.size() == 2) {
         pipeline.add_custom_lowering_pass(
             new NextChannelPrefetch("input", channel_loop, f.x_index_taps, f.y_index_taps));
+        pipeline.add_custom_lowering_pass(new NextTileGridPrefetch("grid", f.taps.name()));
+    }
+    if (f.space.size() == 2 && f.mode == Interpolation::bilinear) {
+        pipeline.add_custom_lowering_pass(new PairGathers("input", f.x_index_taps));
     }
     if (!target.has_feature(Halide::Target::LargeBuffers)) {
         pipeline.add_custom_lowering_pass(new Int32GatherIndices("input"));

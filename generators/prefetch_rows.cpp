@@ -17,6 +17,7 @@ extern "C" int gridsample_prefetch_rows(const void *base, int32_t index, int32_t
                                         int32_t row_stride, int32_t width,
                                         int32_t element_bytes) {
     // Elements [index + r * row_stride, + width) for r in [0, rows): every cache line of each.
+    if (rows <= 0 || width <= 0) return 0;
     constexpr int64_t kLine = 64;
     const char *first = static_cast<const char *>(base) + int64_t{index} * element_bytes;
     const int64_t bytes = int64_t{width} * element_bytes;

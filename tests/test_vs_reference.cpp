@@ -682,6 +682,68 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, CpuIsaVsReference,
                          isa_kernel_name);
 
 // ------------------------------------------------------------------------------------------------
+// 2-D rows wider than the schedule's tiles (64 and 128 points), on every CPU level: the random
+// cases above are a few points wide, while some lowering passes act only on whole tiles or on
+// rows of several tiles (PairGathers' 64-bit pair loads of planar bilinear; NextTileGridPrefetch).
+// 333 output points a row are 5 tiles of 64 plus 13, or 2 of 128 plus 77. Inputs 1 and 2 pixels
+// wide are included: PairGathers needs two, and keeps the plain loads for one.
+
+class WideRowsVsReference : public ::testing::TestWithParam<std::tuple<gs::CpuIsa, Kernel>> {
+protected:
+    void TearDown() override { gs::set_max_cpu_isa(gs::kHighestCpuIsa); }
+};
+
+TEST_P(WideRowsVsReference, MatchesReference) {
+    const auto [isa, kernel] = GetParam();
+    gs::set_max_cpu_isa(isa);
+    const uint64_t test_seed = 7000u + 1000u * static_cast<uint64_t>(isa) +
+                               static_cast<uint64_t>(kernel.mode);
+    SCOPED_TRACE("test seed " + std::to_string(test_seed));
+    uint64_t index = 0;
+    int64_t compared = 0;
+    bool first = true;
+    for (gs::Padding padding : kPaddings) {
+        for (gs::DType dtype : kDTypes) {
+            for (int64_t width : {int64_t{1}, int64_t{2}, int64_t{150}}) {
+                Case cs;
+                cs.kernel = kernel;
+                cs.padding = padding;
+                cs.align_corners = (index % 2) == 1;
+                cs.dtype = dtype;
+                cs.layout = (index % 3) == 2 ? Layout::padded_output : Layout::contiguous;
+                cs.seed = mix_seed(test_seed, index++);
+                cs.shape.dims = 2;
+                cs.shape.n = 1;
+                cs.shape.c = 3;
+                cs.shape.in[1] = 19;
+                cs.shape.in[2] = width;
+                cs.shape.out[1] = 4;
+                cs.shape.out[2] = 333;
+                const CaseOutcome outcome = check_random_case(cs);
+                if (!outcome.ran) continue;
+                if (first && outcome.isa < isa) {
+                    GTEST_SKIP() << "this CPU does not support " << isa_name(isa)
+                                 << "; the dispatcher ran " << isa_name(outcome.isa);
+                }
+                first = false;
+                ASSERT_EQ(outcome.isa, isa) << cs.describe();
+                compared += outcome.stats.compared;
+            }
+        }
+    }
+    EXPECT_GT(compared, 0);
+}
+
+const Kernel k2dKernels[] = {{2, gs::Interpolation::bilinear},
+                             {2, gs::Interpolation::nearest},
+                             {2, gs::Interpolation::bicubic}};
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, WideRowsVsReference,
+                         ::testing::Combine(::testing::ValuesIn(gridsample_test::all_cpu_isas()),
+                                            ::testing::ValuesIn(k2dKernels)),
+                         isa_kernel_name);
+
+// ------------------------------------------------------------------------------------------------
 // Threads: one and two threads give bit-identical output (and both match the reference).
 
 class ThreadsVsReference : public ::testing::TestWithParam<Kernel> {

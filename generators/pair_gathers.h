@@ -1,0 +1,223 @@
+// A lowering pass of the forward CPU schedule: planar bilinear loads each row's two taps
+// (x0, x0 + 1) with one 64-bit gather instead of two 32-bit gathers.
+//
+// Why: the planar bilinear sampling loop gathers four taps per point, and on the feature maps
+// those gathers are most of its time (they hit L1/L2; a kernel doing only its 32-bit gathers from
+// L1 would reach about a third of the memory roofline). The two taps of a row are neighbours in
+// memory, so a gather of 64-bit elements fetches both: half the gathered elements. LLVM's loop
+// vectorizer gives the fast form when the work is split in two loops over the points of a row:
+//   1. pairs[i] = the 64 bits at input[row + xs], xs = min(x0, x1, width - 2), for each point
+//      (vpgatherdq, 8 pairs a gather on AVX-512), into a small buffer on the stack;
+//   2. the original loop, each tap read back as float element 2i or 2i + 1 of that buffer
+//      (contiguous loads, deinterleaved with vpermt2ps): the tap at index x is element
+//      2i + (x != xs).
+// (A single loop that splits the 64-bit values itself costs more shuffles than it saves: 1.04x
+// to 1.31x slower, measured.) The values are the same floats the 32-bit gathers load, and the
+// weighted sum is unchanged, so the results are bit for bit the same.
+//
+// The pass handles 2 or 4 taps a row (4: two pairs per row, each tap picked among four floats),
+// but add_forward_cpu_passes() applies it to bilinear only: bicubic (four rows of four taps) was
+// 1.14x slower with it on the feature map and the image (the 4-way picks cost more than the
+// gathers they save; reflection padding, avx512_gather, one thread, 3-4 shuffled rounds).
+//
+// Exactness: the two x taps of a bilinear point are clamp(i0, 0, W - 1) and clamp(i0 + 1, 0,
+// W - 1) (sampling_math.h, axis_taps): both in {xs, xs + 1} with xs = min(x0, x1, W - 2), and
+// xs, xs + 1 are in [0, W - 1] when W >= 2. Inputs one pixel wide keep the original loop. (With
+// four taps, xs = min(taps, W - 4) and W >= 4: four consecutive indices, clamped or reflected
+// (sampling_math.h, pad_tap), stay within four consecutive pixels, a reflection folding at most
+// once in a window of four when W >= 4.)
+//
+// Measured: 8x64x128x128 feature map through the bench's affine grid, bilinear zeros, the
+// generated kernel alone (Sapphire Rapids VM; median ratio of 3-6 rounds, order shuffled each
+// round, against the kernel without this pass):
+//   avx512_gather  0.80 at one thread (5/6 rounds faster), 0.79 at two (5/6)
+//   avx512         0.72 (3/3)   (no hardware gathers: scalar 64-bit loads instead of 32-bit)
+//   avx2           0.82 (2/3)
+//   sse41          0.73 (3/3)
+//   baseline       0.75 (3/3)
+// Outputs compared bit for bit with the kernel without the pass: identical (1.26 million values,
+// random sizes from 1x1 up, NaN in the grid, both align_corners; zeros and reflection padding).
+//
+// What it does, on the lowered statement: in each `consume taps` block, each innermost loop over
+// points whose body is lets and one store (a planar nest), with a constant extent of at most
+// kMaxPoints, whose scalar loads of the input all have an index that is one x tap (a load of one
+// of x_taps) plus a row offset, k = x_taps.size() loads per row for at most four rows, becomes
+//   if (input.extent.0 >= k) { allocate the pair buffers; loop 1; loop 2 } else { the loop }.
+#pragma once
+
+#include "Halide.h"
+#include "tap_box.h"
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gridsample_gen {
+
+class PairGathers : public Halide::Internal::IRMutator {
+public:
+    static constexpr int kMaxPoints = 512;  // pair buffers of 4 KiB each at most
+
+    // input: the sampled buffer; x_taps: the taps buffers of the x indices (2 or 4).
+    PairGathers(std::string input, std::vector<std::string> x_taps)
+        : input_(std::move(input)), x_taps_(std::move(x_taps)) {}
+
+    using IRMutator::visit;
+
+    Halide::Internal::Stmt visit(const Halide::Internal::ProducerConsumer *op) override {
+        using namespace Halide::Internal;
+        if (op->is_producer || op->name != "taps") return IRMutator::visit(op);
+        const bool outer = in_taps_;
+        in_taps_ = true;
+        Stmt body = mutate(op->body);
+        in_taps_ = outer;
+        return ProducerConsumer::make(op->name, op->is_producer, body);
+    }
+
+    Halide::Internal::Stmt visit(const Halide::Internal::For *op) override {
+        using namespace Halide;
+        using namespace Halide::Internal;
+        if (!in_taps_) return IRMutator::visit(op);
+        Stmt paired = pair(op);
+        return paired.defined() ? paired : IRMutator::visit(op);
+    }
+
+private:
+    // The loop with its taps paired, or nothing where it has another shape.
+    Halide::Internal::Stmt pair(const Halide::Internal::For *loop) {
+        using namespace Halide;
+        using namespace Halide::Internal;
+        const int k = static_cast<int>(x_taps_.size());  // taps per row
+        if (k != 2 && k != 4) return Stmt();
+        const std::optional<int64_t> extent = as_const_int(loop->extent);
+        if (!extent || *extent <= 0 || *extent > kMaxPoints) return Stmt();
+        TapBox::Lets lets(loop->body);
+        const Store *store = lets.inner.as<Store>();
+        if (!store || store->value.type().is_vector()) return Stmt();
+
+        // Lets expanded, and the x tap loads named pair.x0, pair.x1, ...
+        std::map<std::string, Expr> expanded;
+        for (const LetStmt *l : lets.lets) expanded[l->name] = substitute(expanded, l->value);
+        auto tap_var = [](int j) { return "pair.x" + std::to_string(j); };
+        struct Name : IRMutator {
+            const std::vector<std::string> &taps;
+            std::vector<Expr> tap;
+            std::function<std::string(int)> var;
+            Name(const std::vector<std::string> &t, std::function<std::string(int)> v)
+                : taps(t), tap(t.size()), var(std::move(v)) {}
+            using IRMutator::visit;
+            Expr visit(const Load *op) override {
+                for (size_t j = 0; j < taps.size(); j++) {
+                    if (op->name == taps[j]) {
+                        if (!tap[j].defined()) tap[j] = op;
+                        return Variable::make(op->type, var(static_cast<int>(j)));
+                    }
+                }
+                return IRMutator::visit(op);
+            }
+        } name(x_taps_, tap_var);
+
+        // Each input load: its x tap and its row offset (the index less the tap).
+        struct Tap {
+            const Load *load;
+            int x;
+            int row;
+        };
+        std::vector<Tap> taps;
+        std::vector<Expr> rows;
+        for (const Load *load : scalar_loads(store->value, input_)) {
+            Expr e = simplify(name.mutate(substitute(expanded, load->index)));
+            int x = -1;
+            Expr row;
+            for (int j = 0; j < k; j++) {
+                if (!expr_uses_var(e, tap_var(j))) continue;
+                if (x >= 0) return Stmt();  // two x taps in one index
+                x = j;
+                row = simplify(e - Variable::make(Int(32), tap_var(j)));
+            }
+            if (x < 0) return Stmt();
+            for (int j = 0; j < k; j++) {
+                if (expr_uses_var(row, tap_var(j))) return Stmt();
+            }
+            int r = 0;
+            while (r < (int)rows.size() && !equal(rows[r], row)) r++;
+            if (r == (int)rows.size()) rows.push_back(row);
+            taps.push_back({load, x, r});
+        }
+        if (taps.empty() || rows.size() > 4 || taps.size() != rows.size() * k) return Stmt();
+        std::vector<Expr> x;
+        for (int j = 0; j < k; j++) {
+            if (!name.tap[j].defined()) return Stmt();
+            x.push_back(substitute(expanded, name.tap[j]));
+        }
+        const Type element = taps[0].load->type;
+        if (element.bits() != 32) return Stmt();  // no 128-bit gathers for float64 pairs
+
+        // Loop 1: each row's k floats from xs = min(x taps, width - k), as k / 2 pairs.
+        const Expr width = Variable::make(Int(32), input_ + ".extent.0");
+        Expr xs = width - k;
+        for (const Expr &e : x) xs = min(e, xs);
+        const Expr v = Variable::make(Int(32), loop->name);
+        const Expr slot = v - loop->min;
+        const Type pair_type = UInt(element.bits() * 2);
+        std::vector<std::string> buffer;  // row r, pair p: buffer[r * k / 2 + p]
+        Stmt fill;
+        for (size_t r = 0; r < rows.size(); r++) {
+            for (int p = 0; p < k / 2; p++) {
+                buffer.push_back(unique_name(input_ + ".pairs"));
+                const std::string at = unique_name(input_ + ".pair_index");
+                Expr index = Variable::make(Int(32), at);
+                Expr load = Load::make(element.with_lanes(2), input_, Ramp::make(index, 1, 2),
+                                       taps[0].load->image, taps[0].load->param, const_true(2),
+                                       ModulusRemainder());
+                Expr value =
+                    Let::make(at, xs + 2 * p + rows[r], Reinterpret::make(pair_type, load));
+                Stmt s = Store::make(buffer.back(), value, slot, Parameter(), const_true(),
+                                     ModulusRemainder());
+                fill = fill.defined() ? Block::make(fill, s) : s;
+            }
+        }
+        fill = For::make(loop->name, loop->min, loop->extent, loop->for_type,
+                         loop->partition_policy, loop->device_api, fill);
+
+        // Loop 2: the loop, each tap read back: the element at x - xs of its row's floats.
+        std::map<const Load *, Expr> replacement;
+        for (const Tap &t : taps) {
+            auto element_at = [&](int j) {
+                return Load::make(element, buffer[t.row * (k / 2) + j / 2], slot * 2 + j % 2,
+                                  Buffer<>(), Parameter(), const_true(), ModulusRemainder());
+            };
+            Expr value = element_at(k - 1);
+            for (int j = k - 2; j >= 0; j--) value = select(x[t.x] == xs + j, element_at(j), value);
+            replacement[t.load] = value;
+        }
+        struct Replace : IRMutator {
+            const std::map<const Load *, Expr> &with;
+            explicit Replace(const std::map<const Load *, Expr> &w) : with(w) {}
+            using IRMutator::visit;
+            Expr visit(const Load *op) override {
+                auto it = with.find(op);
+                return it != with.end() ? it->second : IRMutator::visit(op);
+            }
+        } replace(replacement);
+        Stmt sample = lets.wrap(replace.mutate(Stmt(store)));
+        sample = For::make(loop->name, loop->min, loop->extent, loop->for_type,
+                           loop->partition_policy, loop->device_api, sample);
+
+        Stmt paired = Block::make(fill, sample);
+        for (auto it = buffer.rbegin(); it != buffer.rend(); ++it) {
+            paired = Allocate::make(*it, pair_type, MemoryType::Stack,
+                                    {Expr(static_cast<int>(*extent))}, const_true(),
+                                    Block::make(paired, Free::make(*it)));
+        }
+        return IfThenElse::make(width >= k, paired, loop);
+    }
+
+    std::string input_;
+    std::vector<std::string> x_taps_;
+    bool in_taps_ = false;
+};
+
+}  // namespace gridsample_gen
