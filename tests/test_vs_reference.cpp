@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <random>
 #include <sstream>
@@ -638,37 +639,75 @@ INSTANTIATE_TEST_SUITE_P(AllKernels, RandomVsReference,
 class CpuIsaVsReference : public ::testing::TestWithParam<std::tuple<gs::CpuIsa, Kernel>> {
 protected:
     void TearDown() override { gs::set_max_cpu_isa(gs::kHighestCpuIsa); }
+
+    // Checks the case make(padding, dtype, rep, seed) for every padding x dtype x rep in
+    // [0, reps), with the dispatcher limited to this test's ISA. The first case that runs tells
+    // whether this CPU has that ISA (if not, the test skips); every case must run on it.
+    void check_cases(uint64_t seed_base, int reps,
+                     const std::function<Case(gs::Padding, gs::DType, int, uint64_t)>& make) {
+        const auto [isa, kernel] = GetParam();
+        gs::set_max_cpu_isa(isa);
+        const uint64_t test_seed = seed_base + 1000u * static_cast<uint64_t>(isa) +
+                                   10u * static_cast<uint64_t>(kernel.dims) +
+                                   static_cast<uint64_t>(kernel.mode);
+        SCOPED_TRACE("test seed " + std::to_string(test_seed));
+        uint64_t index = 0;
+        bool any_ran = false;
+        for (gs::Padding padding : kPaddings) {
+            for (gs::DType dtype : kDTypes) {
+                for (int rep = 0; rep < reps; ++rep) {
+                    const Case cs = make(padding, dtype, rep, mix_seed(test_seed, index++));
+                    const CaseOutcome outcome = check_random_case(cs);
+                    if (!outcome.ran) continue;
+                    if (!any_ran && outcome.isa < isa) {
+                        GTEST_SKIP() << "this CPU does not support " << isa_name(isa)
+                                     << "; the dispatcher ran " << isa_name(outcome.isa);
+                    }
+                    any_ran = true;
+                    ASSERT_EQ(outcome.isa, isa) << cs.describe() << "\n  dispatched "
+                                                << isa_name(outcome.isa) << " with max "
+                                                << isa_name(isa);
+                }
+            }
+        }
+        EXPECT_TRUE(any_ran) << "no kernel call succeeded";
+    }
 };
 
 TEST_P(CpuIsaVsReference, MatchesReference) {
-    const auto [isa, kernel] = GetParam();
-    gs::set_max_cpu_isa(isa);
-    const uint64_t test_seed = 5000u + 1000u * static_cast<uint64_t>(isa) +
-                               10u * static_cast<uint64_t>(kernel.dims) +
-                               static_cast<uint64_t>(kernel.mode);
-    SCOPED_TRACE("test seed " + std::to_string(test_seed));
-    uint64_t index = 0;
-    bool first = true;
-    for (gs::Padding padding : kPaddings) {
-        for (gs::DType dtype : kDTypes) {
-            for (int rep = 0; rep < 3; ++rep) {
-                const uint64_t seed = mix_seed(test_seed, index++);
-                const Layout layout = kLayouts[seed % (sizeof(kLayouts) / sizeof(kLayouts[0]))];
-                const Case cs = random_case(kernel, padding, (index % 2) == 0, dtype, layout, seed);
-                const CaseOutcome outcome = check_random_case(cs);
-                if (!outcome.ran) continue;
-                if (first && outcome.isa < isa) {
-                    GTEST_SKIP() << "this CPU does not support " << isa_name(isa)
-                                 << "; the dispatcher ran " << isa_name(outcome.isa);
-                }
-                first = false;
-                ASSERT_EQ(outcome.isa, isa) << cs.describe() << "\n  dispatched "
-                                            << isa_name(outcome.isa) << " with max "
-                                            << isa_name(isa);
-            }
-        }
-    }
-    EXPECT_FALSE(first) << "no kernel call succeeded";
+    const Kernel kernel = std::get<1>(GetParam());
+    check_cases(5000u, 3, [&](gs::Padding padding, gs::DType dtype, int, uint64_t seed) {
+        const Layout layout = kLayouts[seed % (sizeof(kLayouts) / sizeof(kLayouts[0]))];
+        return random_case(kernel, padding, (seed % 2) == 0, dtype, layout, seed);
+    });
+}
+
+// Rows wider than the schedule's tiles (64 and 128 points): the random cases above are a few
+// points wide, while some lowering passes act only on whole tiles or on rows of several tiles
+// (2-D: PairGathers' 64-bit pair loads of planar bilinear, NextTileGridPrefetch). 333 output
+// points a row are 5 tiles of 64 plus 13, or 2 of 128 plus 77. Inputs 1 and 2 pixels wide are
+// included: PairGathers needs two, and keeps the plain loads for one.
+TEST_P(CpuIsaVsReference, WideRowsMatchReference) {
+    const Kernel kernel = std::get<1>(GetParam());
+    check_cases(7000u, 3, [&](gs::Padding padding, gs::DType dtype, int rep, uint64_t seed) {
+        const int64_t widths[] = {1, 2, 150};
+        Case cs;
+        cs.kernel = kernel;
+        cs.padding = padding;
+        cs.align_corners = (seed % 2) == 1;
+        cs.dtype = dtype;
+        cs.layout = (seed % 3) == 2 ? Layout::padded_output : Layout::contiguous;
+        cs.seed = seed;
+        cs.shape.dims = kernel.dims;
+        cs.shape.c = 3;
+        cs.shape.in[0] = kernel.dims == 3 ? 5 : 1;
+        cs.shape.in[1] = 19;
+        cs.shape.in[2] = widths[rep];
+        cs.shape.out[0] = kernel.dims == 3 ? 2 : 1;
+        cs.shape.out[1] = 4;
+        cs.shape.out[2] = 333;
+        return cs;
+    });
 }
 
 std::string isa_kernel_name(const ::testing::TestParamInfo<std::tuple<gs::CpuIsa, Kernel>>& info) {
@@ -679,68 +718,6 @@ std::string isa_kernel_name(const ::testing::TestParamInfo<std::tuple<gs::CpuIsa
 INSTANTIATE_TEST_SUITE_P(AllIsas, CpuIsaVsReference,
                          ::testing::Combine(::testing::ValuesIn(gridsample_test::all_cpu_isas()),
                                             ::testing::ValuesIn(kKernels)),
-                         isa_kernel_name);
-
-// ------------------------------------------------------------------------------------------------
-// 2-D rows wider than the schedule's tiles (64 and 128 points), on every CPU level: the random
-// cases above are a few points wide, while some lowering passes act only on whole tiles or on
-// rows of several tiles (PairGathers' 64-bit pair loads of planar bilinear; NextTileGridPrefetch).
-// 333 output points a row are 5 tiles of 64 plus 13, or 2 of 128 plus 77. Inputs 1 and 2 pixels
-// wide are included: PairGathers needs two, and keeps the plain loads for one.
-
-class WideRowsVsReference : public ::testing::TestWithParam<std::tuple<gs::CpuIsa, Kernel>> {
-protected:
-    void TearDown() override { gs::set_max_cpu_isa(gs::kHighestCpuIsa); }
-};
-
-TEST_P(WideRowsVsReference, MatchesReference) {
-    const auto [isa, kernel] = GetParam();
-    gs::set_max_cpu_isa(isa);
-    const uint64_t test_seed = 7000u + 1000u * static_cast<uint64_t>(isa) +
-                               static_cast<uint64_t>(kernel.mode);
-    SCOPED_TRACE("test seed " + std::to_string(test_seed));
-    uint64_t index = 0;
-    int64_t compared = 0;
-    bool first = true;
-    for (gs::Padding padding : kPaddings) {
-        for (gs::DType dtype : kDTypes) {
-            for (int64_t width : {int64_t{1}, int64_t{2}, int64_t{150}}) {
-                Case cs;
-                cs.kernel = kernel;
-                cs.padding = padding;
-                cs.align_corners = (index % 2) == 1;
-                cs.dtype = dtype;
-                cs.layout = (index % 3) == 2 ? Layout::padded_output : Layout::contiguous;
-                cs.seed = mix_seed(test_seed, index++);
-                cs.shape.dims = 2;
-                cs.shape.n = 1;
-                cs.shape.c = 3;
-                cs.shape.in[1] = 19;
-                cs.shape.in[2] = width;
-                cs.shape.out[1] = 4;
-                cs.shape.out[2] = 333;
-                const CaseOutcome outcome = check_random_case(cs);
-                if (!outcome.ran) continue;
-                if (first && outcome.isa < isa) {
-                    GTEST_SKIP() << "this CPU does not support " << isa_name(isa)
-                                 << "; the dispatcher ran " << isa_name(outcome.isa);
-                }
-                first = false;
-                ASSERT_EQ(outcome.isa, isa) << cs.describe();
-                compared += outcome.stats.compared;
-            }
-        }
-    }
-    EXPECT_GT(compared, 0);
-}
-
-const Kernel k2dKernels[] = {{2, gs::Interpolation::bilinear},
-                             {2, gs::Interpolation::nearest},
-                             {2, gs::Interpolation::bicubic}};
-
-INSTANTIATE_TEST_SUITE_P(AllIsas, WideRowsVsReference,
-                         ::testing::Combine(::testing::ValuesIn(gridsample_test::all_cpu_isas()),
-                                            ::testing::ValuesIn(k2dKernels)),
                          isa_kernel_name);
 
 // ------------------------------------------------------------------------------------------------
