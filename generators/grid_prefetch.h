@@ -86,7 +86,7 @@ private:
 
     // The first load of `buffer` in a statement inside a loop whose iterations load contiguous
     // elements: the loops and lets around it, outermost first, and its first index (a ramp's
-    // base for a vector).
+    // base for a vector) with the lets inside that loop substituted.
     struct Path : Halide::Internal::IRVisitor {
         const std::string &buffer;
         std::vector<Halide::Internal::Stmt> stack, found;
@@ -113,7 +113,7 @@ private:
             Halide::Expr v = Variable::make(Halide::Int(32), loop->name);
             Halide::Expr step = simplify(substitute(loop->name, v + 1, e) - e);
             if (!is_const(step, op->type.lanes())) return;
-            index = first;
+            index = e;
             bytes = op->type.bytes();
             found = stack;
         }
@@ -142,26 +142,24 @@ private:
         Path path(grid_);
         block.accept(&path);
         if (!path.index.defined()) return Stmt();
-        // The innermost loop around the access, and the lets and loops outside it.
+        // The innermost loop around the load, and the lets and loops outside it.
         int inner = -1;
         for (int k = 0; k < (int)path.found.size(); k++) {
             if (path.found[k].as<For>()) inner = k;
         }
-        if (inner < 0) return Stmt();
         const For *points = path.found[inner].as<For>();
-        Lets outside = lets_, within;
+        Lets outside = lets_;
         std::vector<const For *> loops;
-        for (int k = 0; k < (int)path.found.size(); k++) {
+        for (int k = 0; k < inner; k++) {
             if (const LetStmt *l = path.found[k].as<LetStmt>()) {
-                (k < inner ? outside : within).emplace_back(l->name, l->value);
-            } else if (k < inner) {
+                outside.emplace_back(l->name, l->value);
+            } else {
                 loops.push_back(path.found[k].as<For>());
             }
         }
-        // The elements the innermost loop accesses at this tile, then at the next.
-        Expr base = inline_lets(path.index, within);
-        Expr first = substitute(points->name, points->min, base);
-        Expr end = substitute(points->name, points->min + points->extent, base);
+        // The elements the innermost loop loads at this tile, then at the next.
+        Expr first = substitute(points->name, points->min, path.index);
+        Expr end = substitute(points->name, points->min + points->extent, path.index);
         Expr xo = Variable::make(Int(32), tile_->name);
         first = simplify(substitute(tile_->name, xo + 1, inline_lets(first, outside)));
         end = simplify(substitute(tile_->name, xo + 1, inline_lets(end, outside)));

@@ -15,17 +15,13 @@
 // to 1.31x slower, measured.) The values are the same floats the 32-bit gathers load, and the
 // weighted sum is unchanged, so the results are bit for bit the same.
 //
-// The pass handles 2 or 4 taps a row (4: two pairs per row, each tap picked among four floats),
-// but add_forward_cpu_passes() applies it to bilinear only: bicubic (four rows of four taps) was
-// 1.14x slower with it on the feature map and the image (the 4-way picks cost more than the
+// Bilinear only: a version for bicubic (four taps a row as two pairs, each tap picked among four
+// floats) was 1.14x slower on the feature map and the image (the 4-way picks cost more than the
 // gathers they save; reflection padding, avx512_gather, one thread, 3-4 shuffled rounds).
 //
 // Exactness: the two x taps of a bilinear point are clamp(i0, 0, W - 1) and clamp(i0 + 1, 0,
 // W - 1) (sampling_math.h, axis_taps): both in {xs, xs + 1} with xs = min(x0, x1, W - 2), and
-// xs, xs + 1 are in [0, W - 1] when W >= 2. Inputs one pixel wide keep the original loop. (With
-// four taps, xs = min(taps, W - 4) and W >= 4: four consecutive indices, clamped or reflected
-// (sampling_math.h, pad_tap), stay within four consecutive pixels, a reflection folding at most
-// once in a window of four when W >= 4.)
+// xs, xs + 1 are in [0, W - 1] when W >= 2. Inputs one pixel wide keep the original loop.
 //
 // Measured: 8x64x128x128 feature map through the bench's affine grid, bilinear zeros, the
 // generated kernel alone (Sapphire Rapids VM; median ratio of 3-6 rounds, order shuffled each
@@ -40,9 +36,9 @@
 //
 // What it does, on the lowered statement: in each `consume taps` block, each innermost loop over
 // points whose body is lets and one store (a planar nest), with a constant extent of at most
-// kMaxPoints, whose scalar loads of the input all have an index that is one x tap (a load of one
-// of x_taps) plus a row offset, k = x_taps.size() loads per row for at most four rows, becomes
-//   if (input.extent.0 >= k) { allocate the pair buffers; loop 1; loop 2 } else { the loop }.
+// kMaxPoints, whose scalar loads of the input all have an index that is one x tap (a load of
+// x_taps[0] or x_taps[1]) plus a row offset, two loads per row for at most four rows, becomes
+//   if (input.extent.0 >= 2) { allocate a pair buffer per row; loop 1; loop 2 } else { the loop }.
 #pragma once
 
 #include "Halide.h"
@@ -60,7 +56,7 @@ class PairGathers : public Halide::Internal::IRMutator {
 public:
     static constexpr int kMaxPoints = 512;  // pair buffers of 4 KiB each at most
 
-    // input: the sampled buffer; x_taps: the taps buffers of the x indices (2 or 4).
+    // input: the sampled buffer; x_taps: the two taps buffers of the x indices.
     PairGathers(std::string input, std::vector<std::string> x_taps)
         : input_(std::move(input)), x_taps_(std::move(x_taps)) {}
 
@@ -89,8 +85,8 @@ private:
     Halide::Internal::Stmt pair(const Halide::Internal::For *loop) {
         using namespace Halide;
         using namespace Halide::Internal;
-        const int k = static_cast<int>(x_taps_.size());  // taps per row
-        if (k != 2 && k != 4) return Stmt();
+        constexpr int k = 2;  // taps per row
+        if (static_cast<int>(x_taps_.size()) != k) return Stmt();
         const std::optional<int64_t> extent = as_const_int(loop->extent);
         if (!extent || *extent <= 0 || *extent > kMaxPoints) return Stmt();
         TapBox::Lets lets(loop->body);
@@ -155,43 +151,37 @@ private:
         const Type element = taps[0].load->type;
         if (element.bits() != 32) return Stmt();  // no 128-bit gathers for float64 pairs
 
-        // Loop 1: each row's k floats from xs = min(x taps, width - k), as k / 2 pairs.
+        // Loop 1: each row's pair at xs = min(x0, x1, width - 2).
         const Expr width = Variable::make(Int(32), input_ + ".extent.0");
-        Expr xs = width - k;
-        for (const Expr &e : x) xs = min(e, xs);
+        const Expr xs = min(x[1], min(x[0], width - k));
         const Expr v = Variable::make(Int(32), loop->name);
         const Expr slot = v - loop->min;
         const Type pair_type = UInt(element.bits() * 2);
-        std::vector<std::string> buffer;  // row r, pair p: buffer[r * k / 2 + p]
+        std::vector<std::string> buffer;  // one per row
         Stmt fill;
-        for (size_t r = 0; r < rows.size(); r++) {
-            for (int p = 0; p < k / 2; p++) {
-                buffer.push_back(unique_name(input_ + ".pairs"));
-                const std::string at = unique_name(input_ + ".pair_index");
-                Expr index = Variable::make(Int(32), at);
-                Expr load = Load::make(element.with_lanes(2), input_, Ramp::make(index, 1, 2),
-                                       taps[0].load->image, taps[0].load->param, const_true(2),
-                                       ModulusRemainder());
-                Expr value =
-                    Let::make(at, xs + 2 * p + rows[r], Reinterpret::make(pair_type, load));
-                Stmt s = Store::make(buffer.back(), value, slot, Parameter(), const_true(),
-                                     ModulusRemainder());
-                fill = fill.defined() ? Block::make(fill, s) : s;
-            }
+        for (const Expr &row : rows) {
+            buffer.push_back(unique_name(input_ + ".pairs"));
+            const std::string at = unique_name(input_ + ".pair_index");
+            Expr index = Variable::make(Int(32), at);
+            Expr load = Load::make(element.with_lanes(2), input_, Ramp::make(index, 1, 2),
+                                   taps[0].load->image, taps[0].load->param, const_true(2),
+                                   ModulusRemainder());
+            Expr value = Let::make(at, xs + row, Reinterpret::make(pair_type, load));
+            Stmt s = Store::make(buffer.back(), value, slot, Parameter(), const_true(),
+                                 ModulusRemainder());
+            fill = fill.defined() ? Block::make(fill, s) : s;
         }
         fill = For::make(loop->name, loop->min, loop->extent, loop->for_type,
                          loop->partition_policy, loop->device_api, fill);
 
-        // Loop 2: the loop, each tap read back: the element at x - xs of its row's floats.
+        // Loop 2: the loop, each tap read back from its row's pair: the first float at xs.
         std::map<const Load *, Expr> replacement;
         for (const Tap &t : taps) {
-            auto element_at = [&](int j) {
-                return Load::make(element, buffer[t.row * (k / 2) + j / 2], slot * 2 + j % 2,
-                                  Buffer<>(), Parameter(), const_true(), ModulusRemainder());
+            auto half = [&](int j) {
+                return Load::make(element, buffer[t.row], slot * 2 + j, Buffer<>(), Parameter(),
+                                  const_true(), ModulusRemainder());
             };
-            Expr value = element_at(k - 1);
-            for (int j = k - 2; j >= 0; j--) value = select(x[t.x] == xs + j, element_at(j), value);
-            replacement[t.load] = value;
+            replacement[t.load] = select(x[t.x] == xs, half(0), half(1));
         }
         struct Replace : IRMutator {
             const std::map<const Load *, Expr> &with;
