@@ -13,6 +13,7 @@
 #include "grid_prefetch.h"
 #include "pair_gathers.h"
 #include "sampling_math.h"
+#include "tile_invariants.h"
 #include "tile_prefetch.h"
 
 #include <algorithm>
@@ -273,7 +274,9 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense
 // a planar tile samples one channel, the lines of the next (channel_prefetch.h);
 // NextTileGridPrefetch prefetches, before a 2-D tile computes its taps, the grid rows of the
 // next tile (grid_prefetch.h); PairGathers loads the two taps of a planar bilinear row with one
-// 64-bit gather (pair_gathers.h); Int32GatherIndices gives the sampling loads 32-bit indices
+// 64-bit gather (pair_gathers.h); HoistTileInvariants computes what a planar bilinear tile's
+// sampling loop derives from the taps once per tile instead of once per channel, with 6 channels
+// or more (tile_invariants.h); Int32GatherIndices gives the sampling loads 32-bit indices
 // (gather_indices.h), except on a target with 64-bit index arithmetic (large_buffers).
 inline void add_forward_cpu_passes(Halide::Pipeline pipeline, const Halide::Func &out,
                                    const Forward &f, const Halide::Target &target) {
@@ -292,6 +295,8 @@ inline void add_forward_cpu_passes(Halide::Pipeline pipeline, const Halide::Func
     }
     if (f.space.size() == 2 && f.mode == Interpolation::bilinear) {
         pipeline.add_custom_lowering_pass(new PairGathers("input", f.x_index_taps));
+        pipeline.add_custom_lowering_pass(
+            new HoistTileInvariants(channel_loop, f.taps.name(), "input", 6));
     }
     if (!target.has_feature(Halide::Target::LargeBuffers)) {
         pipeline.add_custom_lowering_pass(new Int32GatherIndices("input"));

@@ -561,7 +561,7 @@ Shape random_shape(int dims, Rng& rng) {
     Shape s;
     s.dims = dims;
     s.n = uniform_int(rng, 1, 3);
-    s.c = uniform_int(rng, 0, 1) ? 1 : uniform_int(rng, 2, 5);
+    s.c = uniform_int(rng, 0, 1) ? 1 : uniform_int(rng, 2, 8);
     const int64_t in_max = dims == 2 ? 9 : 6;
     const int64_t out_max = dims == 2 ? 7 : 5;
     for (int d = 3 - dims; d < 3; ++d) {
@@ -684,12 +684,13 @@ TEST_P(CpuIsaVsReference, MatchesReference) {
 
 // Rows wider than the schedule's tiles (64 and 128 points): the random cases above are a few
 // points wide, while some lowering passes act only on whole tiles or on rows of several tiles
-// (2-D: PairGathers' 64-bit pair loads of planar bilinear, NextTileGridPrefetch). 333 output
-// points a row are 5 tiles of 64 plus 13, or 2 of 128 plus 77. Inputs 1 and 2 pixels wide are
-// included: PairGathers needs two, and keeps the plain loads for one.
+// (2-D: PairGathers' 64-bit pair loads of planar bilinear, NextTileGridPrefetch,
+// HoistTileInvariants). 333 output points a row are 5 tiles of 64 plus 13, or 2 of 128 plus 77.
+// Inputs 1 and 2 pixels wide are included: PairGathers needs two, and keeps the plain loads for
+// one. Each width is sampled with 3 channels and with 7: HoistTileInvariants acts from 6.
 TEST_P(CpuIsaVsReference, WideRowsMatchReference) {
     const Kernel kernel = std::get<1>(GetParam());
-    check_cases(7000u, 3, [&](gs::Padding padding, gs::DType dtype, int rep, uint64_t seed) {
+    check_cases(7000u, 6, [&](gs::Padding padding, gs::DType dtype, int rep, uint64_t seed) {
         const int64_t widths[] = {1, 2, 150};
         Case cs;
         cs.kernel = kernel;
@@ -699,10 +700,10 @@ TEST_P(CpuIsaVsReference, WideRowsMatchReference) {
         cs.layout = (seed % 3) == 2 ? Layout::padded_output : Layout::contiguous;
         cs.seed = seed;
         cs.shape.dims = kernel.dims;
-        cs.shape.c = 3;
+        cs.shape.c = rep < 3 ? 3 : 7;
         cs.shape.in[0] = kernel.dims == 3 ? 5 : 1;
         cs.shape.in[1] = 19;
-        cs.shape.in[2] = widths[rep];
+        cs.shape.in[2] = widths[rep % 3];
         cs.shape.out[0] = kernel.dims == 3 ? 2 : 1;
         cs.shape.out[1] = 4;
         cs.shape.out[2] = 333;
