@@ -33,6 +33,8 @@
 //   avx512_gather  zeros 0.79 at one thread (5/5 rounds faster), 0.74 at two (5/5);
 //                  border 0.71 / 0.77 (3/3); reflection 0.83 (3/3) / 0.87 (6/6)
 //   avx512 0.86, avx2 0.83, sse41 0.73, baseline 0.65 (zeros, one thread, 3/3 each)
+//   float64 (no pair gathers; zeros, avx512_gather, calls of the two kernels alternated in one
+//   process, median ratio of 40-60 pairs): 1.00 at one thread, 0.99 at two
 // By channel count (8xCx128x128, zeros, avx512_gather, one thread, 5-7 rounds): C = 1 1.03,
 // 2 1.18, 3 (the 1x3x1080x1920 image) 1.15 and 1.08 at two threads, 4 1.03 and 0.91, 6 0.87,
 // 8 0.87-0.92, 16 0.87: hence 6 channels at least.
