@@ -1,4 +1,5 @@
-// Support code the forward CPU kernels call: software prefetch of input rows into the L2 cache.
+// Support code the forward CPU kernels call: software prefetch of input rows (or of a list of
+// elements) into the L2 cache.
 // Unlike the generators in this directory, this file is compiled for the target and linked with
 // the kernels (the gridsample_kernel_support library).
 //
@@ -25,6 +26,16 @@ extern "C" int gridsample_prefetch_rows(const void *base, int32_t index, int32_t
         const char *row = first + int64_t{r} * row_stride * element_bytes;
         for (int64_t b = 0; b < bytes; b += kLine) __builtin_prefetch(row + b, 0, 2);
         __builtin_prefetch(row + bytes - element_bytes, 0, 2);  // the last line
+    }
+    return 0;
+}
+
+extern "C" int gridsample_prefetch_list(const void *base, const int32_t *index, int32_t count,
+                                        int32_t element_bytes) {
+    // The elements base[index[i]] for i in [0, count): one line each.
+    const char *first = static_cast<const char *>(base);
+    for (int32_t i = 0; i < count; i++) {
+        __builtin_prefetch(first + int64_t{index[i]} * element_bytes, 0, 2);
     }
     return 0;
 }

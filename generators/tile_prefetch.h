@@ -25,13 +25,15 @@
 // before it in which the innermost loop visits every kPrefetchStep-th point and each store of an
 // output value becomes prefetches of the input elements that value loads, one per cache line
 // (loads within a line of an earlier one at the same point, such as the other channels and the
-// x + 1 tap, are skipped). A prefetch never faults and changes no value; the copy reads the taps
-// the sampling reads, at the same points.
+// x + 1 tap, are skipped); into L2 (nearest), the copy instead writes each row's addresses into a
+// list on the stack and calls gridsample_prefetch_list once per row. A prefetch never faults and
+// changes no value; the copy reads the taps the sampling reads, at the same points.
 #pragma once
 
 #include "Halide.h"
 #include "tap_box.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,11 +46,17 @@ public:
 
     // input: the name of the sampled input buffer; channel_loop: the name of the output's loop
     // over channels (e.g. "output.s0.c"), present in the planar nests only.
-    // to_l2: prefetch with gridsample_prefetch_rows (prefetch_rows.cpp, into L2) instead of
-    // Halide's prefetch intrinsic (non-temporal). One call per line, so only where the taps are
-    // few: nearest, 0.63-0.73 of its time with the intrinsic (image channels-last, one thread,
-    // median of 6 shuffled rounds, all faster); bilinear was unchanged (0.98-1.00) and bicubic,
-    // with up to eight lines per point, 1.22-1.27 slower.
+    // to_l2: prefetch into L2 through prefetch_rows.cpp instead of Halide's prefetch intrinsic
+    // (non-temporal), only where the taps are few: nearest, 0.63-0.73 of its time with the
+    // intrinsic (image channels-last, one thread, median of 6 shuffled rounds, all faster);
+    // bilinear was unchanged (0.98-1.00) and bicubic, with up to eight lines per point, 1.22-1.27
+    // slower. Each row's addresses are collected in a list on the stack and handed to one call
+    // of gridsample_prefetch_list; a call per line (gridsample_prefetch_rows with one row), as
+    // first done, spent a third of the prefetching time in the calls: the list made the kernel
+    // 0.79x (one thread) and 0.82x (two) of that time (image channels-last nearest border,
+    // avx512_gather level, calls of the two kernels alternated in one process, median ratio of
+    // 40 and 100 pairs; fastest call 4.57 -> 3.77 ms and 2.39 -> 1.97 ms). Where a row's count
+    // of points is not a constant (a tile at the right edge), the call per line remains.
     TilePrefetch(std::string input, std::string channel_loop, bool to_l2)
         : input_(std::move(input)), channel_loop_(std::move(channel_loop)), to_l2_(to_l2) {}
 
@@ -58,8 +66,15 @@ public:
         using namespace Halide::Internal;
         Stmt body = mutate(op->body);
         if (!op->is_producer && op->name == "taps" && !has_channel_loop(body)) {
-            Prefetches prefetches(input_, to_l2_);
-            body = Block::make(prefetches.mutate(body), body);
+            const std::string list = input_ + ".prefetch_list" + std::to_string(counter_++);
+            Prefetches prefetches(input_, to_l2_, list);
+            Stmt prefetch = prefetches.mutate(body);
+            if (prefetches.list_size() > 0) {
+                prefetch = Allocate::make(list, Halide::Int(32), Halide::MemoryType::Stack,
+                                          {prefetches.list_size()}, const_true(),
+                                          Block::make(prefetch, Free::make(list)));
+            }
+            body = Block::make(prefetch, body);
         }
         return ProducerConsumer::make(op->name, op->is_producer, body);
     }
@@ -67,6 +82,7 @@ public:
 private:
     std::string input_, channel_loop_;
     bool to_l2_;
+    int counter_ = 0;
 
     bool has_channel_loop(const Halide::Internal::Stmt &s) const {
         struct Finder : Halide::Internal::IRVisitor {
@@ -86,8 +102,12 @@ private:
     // The sampling nest turned into its prefetches.
     class Prefetches : public Halide::Internal::IRMutator {
     public:
-        Prefetches(const std::string &input, bool to_l2) : input_(input), to_l2_(to_l2) {}
+        Prefetches(const std::string &input, bool to_l2, std::string list)
+            : input_(input), to_l2_(to_l2), list_(std::move(list)) {}
         using IRMutator::visit;
+
+        // Elements of the address list the prefetches need (0: no list).
+        int list_size() const { return list_size_; }
 
         Halide::Internal::Stmt visit(const Halide::Internal::Store *op) override {
             using namespace Halide;
@@ -107,6 +127,16 @@ private:
                 }
                 if (near) continue;
                 kept_.push_back(load);
+                if (listing_) {
+                    // Slot: the step of the point, in the block of this prefetch of a point.
+                    const int j = static_cast<int>(kept_.size()) - 1;
+                    bytes_ = load->type.bytes();
+                    per_point_ = std::max(per_point_, j + 1);
+                    prefetches.push_back(Store::make(
+                        list_, load->index, Variable::make(Int(32), step_) + j * steps_,
+                        Parameter(), const_true(), ModulusRemainder()));
+                    continue;
+                }
                 prefetches.push_back(
                     to_l2_ ? prefetch_rows(input_, load->index, 1, 0, 1, load->type.bytes())
                            : Evaluate::make(Call::make(
@@ -121,29 +151,50 @@ private:
         Halide::Internal::Stmt visit(const Halide::Internal::For *op) override {
             using namespace Halide;
             using namespace Halide::Internal;
-            kept_.clear();  // the stores are in the innermost loop: one list per point
-            stored_ = false;
-            Stmt body = mutate(op->body);
             struct AnyLoop : IRVisitor {
                 bool found = false;
                 using IRVisitor::visit;
                 void visit(const For *) override { found = true; }
             } inner;
-            body.accept(&inner);
+            op->body.accept(&inner);
+            const Expr steps = simplify((op->extent + kPrefetchStep - 1) / kPrefetchStep);
+            const std::optional<int64_t> constant_steps = as_const_int(steps);
+            const std::string step = op->name + ".prefetch";
+            kept_.clear();  // the stores are in the innermost loop: one list per point
+            stored_ = false;
+            listing_ = to_l2_ && !inner.found && constant_steps && *constant_steps > 0;
+            step_ = step;
+            steps_ = listing_ ? static_cast<int>(*constant_steps) : 0;
+            per_point_ = 0;
+            Stmt body = mutate(op->body);
+            const bool listed = listing_ && per_point_ > 0;
+            listing_ = false;
             if (inner.found) {
                 return For::make(op->name, op->min, op->extent, ForType::Serial,
                                  op->partition_policy, op->device_api, body);
             }
-            const std::string step = op->name + ".prefetch";
             body = substitute(op->name, op->min + Variable::make(Int(32), step) * kPrefetchStep,
                               body);
-            return For::make(step, 0, (op->extent + kPrefetchStep - 1) / kPrefetchStep,
-                             ForType::Serial, op->partition_policy, op->device_api, body);
+            Stmt loop = For::make(step, 0, steps, ForType::Serial, op->partition_policy,
+                                  op->device_api, body);
+            if (!listed) return loop;
+            // One call for the row's list.
+            const int count = steps_ * per_point_;
+            list_size_ = std::max(list_size_, count);
+            return Block::make(
+                loop, Evaluate::make(Call::make(Int(32), "gridsample_prefetch_list",
+                                                {Variable::make(Handle(), input_),
+                                                 Variable::make(Handle(), list_), count, bytes_},
+                                                Call::Extern)));
         }
 
     private:
         const std::string &input_;
         bool to_l2_;
+        std::string list_;   // the stack buffer of a row's addresses
+        bool listing_ = false;  // this innermost loop fills the list
+        std::string step_;      // its loop variable
+        int steps_ = 0, per_point_ = 0, bytes_ = 0, list_size_ = 0;
         std::vector<const Halide::Internal::Load *> kept_;  // prefetched at this point
         bool stored_ = false;                               // a store of this point seen
     };
