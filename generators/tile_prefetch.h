@@ -152,9 +152,13 @@ private:
             using namespace Halide;
             using namespace Halide::Internal;
             struct AnyLoop : IRVisitor {
-                bool found = false;
+                bool found = false, branch = false;
                 using IRVisitor::visit;
                 void visit(const For *) override { found = true; }
+                void visit(const IfThenElse *op) override {
+                    branch = true;
+                    IRVisitor::visit(op);
+                }
             } inner;
             op->body.accept(&inner);
             const Expr steps = simplify((op->extent + kPrefetchStep - 1) / kPrefetchStep);
@@ -162,7 +166,9 @@ private:
             const std::string step = op->name + ".prefetch";
             kept_.clear();  // the stores are in the innermost loop: one list per point
             stored_ = false;
-            listing_ = to_l2_ && !inner.found && constant_steps && *constant_steps > 0;
+            // A list only where every step writes its slots: a constant count, no branch.
+            listing_ = to_l2_ && !inner.found && !inner.branch && constant_steps &&
+                       *constant_steps > 0;
             step_ = step;
             steps_ = listing_ ? static_cast<int>(*constant_steps) : 0;
             per_point_ = 0;
