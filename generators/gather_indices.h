@@ -1,5 +1,6 @@
-// A lowering pass of the forward CPU schedule: each load of the sampled input takes its index as
-// one 32-bit value, so that the gathers LLVM vectorizes it into use 32-bit indices.
+// A lowering pass of the forward CPU schedule: each load of the sampled input takes its index (or,
+// for a dense vector load, its first index) as one 32-bit value, so that the gathers LLVM
+// vectorizes it into use 32-bit indices.
 //
 // Why: Halide computes a load's index in int32 but emits its arithmetic in 64 bits (each term
 // widened, then summed). LLVM's loop vectorizer then gathers with 64-bit indices: on AVX-512,
@@ -34,13 +35,18 @@ public:
     Halide::Expr visit(const Halide::Internal::Load *op) override {
         using namespace Halide;
         using namespace Halide::Internal;
-        if (op->name != input_ || !op->index.type().is_scalar() || op->index.as<Variable>()) {
+        // A scalar index, or the base of a dense vector load (PairGathers' 64-bit pairs).
+        const Ramp *ramp = op->index.as<Ramp>();
+        const Expr first = ramp ? ramp->base : op->index;
+        if (op->name != input_ || !first.type().is_scalar() || first.as<Variable>()) {
             return IRMutator::visit(op);
         }
         const std::string name = input_ + ".index" + std::to_string(counter_++);
-        Expr load = Load::make(op->type, op->name, Variable::make(op->index.type(), name),
+        const Expr bound = Variable::make(first.type(), name);
+        Expr load = Load::make(op->type, op->name,
+                               ramp ? Ramp::make(bound, ramp->stride, ramp->lanes) : bound,
                                op->image, op->param, mutate(op->predicate), op->alignment);
-        return Let::make(name, mutate(op->index), load);
+        return Let::make(name, mutate(first), load);
     }
 
 private:

@@ -161,14 +161,11 @@ private:
         Stmt fill;
         for (const Expr &row : rows) {
             buffer.push_back(unique_name(input_ + ".pairs"));
-            const std::string at = unique_name(input_ + ".pair_index");
-            Expr index = Variable::make(Int(32), at);
-            Expr load = Load::make(element.with_lanes(2), input_, Ramp::make(index, 1, 2),
+            Expr load = Load::make(element.with_lanes(2), input_, Ramp::make(xs + row, 1, 2),
                                    taps[0].load->image, taps[0].load->param, const_true(2),
                                    ModulusRemainder());
-            Expr value = Let::make(at, xs + row, Reinterpret::make(pair_type, load));
-            Stmt s = Store::make(buffer.back(), value, slot, Parameter(), const_true(),
-                                 ModulusRemainder());
+            Stmt s = Store::make(buffer.back(), Reinterpret::make(pair_type, load), slot,
+                                 Parameter(), const_true(), ModulusRemainder());
             fill = fill.defined() ? Block::make(fill, s) : s;
         }
         fill = For::make(loop->name, loop->min, loop->extent, loop->for_type,

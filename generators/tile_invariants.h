@@ -340,19 +340,6 @@ private:
             return IRMutator::mutate(e);
         }
 
-        // The index of a pair load stays a let-bound int32 (see gather_indices.h).
-        Halide::Expr visit(const Halide::Internal::Load *op) override {
-            using namespace Halide;
-            using namespace Halide::Internal;
-            const Ramp *ramp = op->index.as<Ramp>();
-            if (op->name != pass_.input_ || !ramp) return IRMutator::visit(op);
-            const std::string name = unique_name(pass_.input_ + ".tile_index");
-            const Expr index = Ramp::make(Variable::make(Int(32), name), ramp->stride, ramp->lanes);
-            return Let::make(name, mutate(ramp->base),
-                             Load::make(op->type, op->name, index, op->image, op->param,
-                                        op->predicate, op->alignment));
-        }
-
     private:
         const HoistTileInvariants &pass_;
         const std::string &channel_;
