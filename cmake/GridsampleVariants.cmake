@@ -49,6 +49,41 @@ list(REVERSE GRIDSAMPLE_ALL_CPU_ISAS)
 include(GridsampleCpuIsas)
 gridsample_select_cpu_isas("${GRIDSAMPLE_CPU_ISAS}")
 
+# GPU backends: every variant is also compiled for each backend listed here (a cache variable; the
+# presets set it), as <variant>_<backend>, from the same generators with their GPU schedules
+# (generators/gpu/). The runtime runs them on tensors that live on that kind of device.
+#   cuda    PTX for compute capability 7.5 (Turing) and newer: the PTX is JIT-compiled by the
+#           driver for the GPU at hand (Halide 21's newest capability is 8.6). libcuda is loaded
+#           at run time, so the build needs no CUDA toolkit and the library runs where no driver
+#           is installed (a CUDA call then returns `unsupported`).
+#   opencl  OpenCL 1.2 C, compiled by the device's driver at first use; float64 variants need
+#           cl_khr_fp64 (cl_doubles), the deterministic grad_input 64-bit integer atomics
+#           (cl_atomics64).
+# The host side of a GPU kernel (argument checks, the launch) is plain x86-64 code.
+set(GRIDSAMPLE_GPU_BACKENDS "cuda;opencl" CACHE STRING "GPU backends to compile: cuda, opencl, both or none")
+set(GRIDSAMPLE_KNOWN_GPU_BACKENDS cuda opencl)
+foreach (backend IN LISTS GRIDSAMPLE_GPU_BACKENDS)
+    if (NOT backend IN_LIST GRIDSAMPLE_KNOWN_GPU_BACKENDS)
+        message(FATAL_ERROR "GRIDSAMPLE_GPU_BACKENDS: unknown backend '${backend}' (known: cuda, opencl)")
+    endif ()
+endforeach ()
+message(STATUS "gridsample: compiling the GPU backends '${GRIDSAMPLE_GPU_BACKENDS}' (GRIDSAMPLE_GPU_BACKENDS)")
+set(GRIDSAMPLE_GPU_TARGET_cuda x86-64-linux-cuda-cuda_capability_75)
+set(GRIDSAMPLE_GPU_TARGET_opencl x86-64-linux-opencl)
+# The GPU target of one variant: the backend's target and what the variant needs of the device.
+function(gridsample_gpu_target backend generator params out)
+    set(target ${GRIDSAMPLE_GPU_TARGET_${backend}})
+    if (backend STREQUAL "opencl")
+        if (params MATCHES "dtype=float64")
+            string(APPEND target "-cl_doubles")
+        endif ()
+        if (generator STREQUAL "grid_sample_grad_input")
+            string(APPEND target "-cl_atomics64")
+        endif ()
+    endif ()
+    set(${out} ${target} PARENT_SCOPE)
+endfunction()
+
 # Features every kernel is compiled with. user_context carries per-call state (the error
 # message buffer) into the runtime's error handler.
 set(GRIDSAMPLE_KERNEL_FEATURES user_context)
@@ -69,7 +104,7 @@ set(GRIDSAMPLE_KERNEL_FEATURES user_context)
 # indexing instead (kernel_chunks.cpp: each chunk's tensors hold at most 2^31 - 1 elements and
 # span at most 2^31 - 1 elements per dimension), which leaves one limit: a forward call whose
 # single channel plane (D x H x W of one batch item) exceeds 2^31 - 1 elements is refused.
-# The forward kernels' lowering pass Int32GatherIndices (generators/gather_indices.h, 32-bit
+# The forward kernels' lowering pass Int32GatherIndices (generators/cpu/gather_indices.h, 32-bit
 # gather indices) relies on this too; it leaves out targets with large_buffers.
 set(GRIDSAMPLE_WIDE_INDEXING_GENERATORS grid_sample_grad_input grid_sample_grad_grid affine_grid)
 foreach (generator IN LISTS GRIDSAMPLE_WIDE_INDEXING_GENERATORS)
@@ -77,7 +112,7 @@ foreach (generator IN LISTS GRIDSAMPLE_WIDE_INDEXING_GENERATORS)
 endforeach ()
 # Extra features per generator. The forward schedules leave the innermost sampling loop scalar
 # for LLVM's loop vectorizer (enable_llvm_loop_opt), which emits hardware gathers where the
-# target has fast ones; see generators/grid_sample_forward.h.
+# target has fast ones; see generators/cpu/forward_schedule.h.
 list(APPEND GRIDSAMPLE_FEATURES_grid_sample enable_llvm_loop_opt)
 list(APPEND GRIDSAMPLE_FEATURES_affine_grid_sample enable_llvm_loop_opt)
 

@@ -2,7 +2,8 @@
 // a batch of affine matrices. The variants compiled from this generator are listed in
 // cmake/GridsampleVariants.cmake.
 #include "Halide.h"
-#include "sampling_math.h"
+#include "algorithm/sampling_math.h"
+#include "gpu/backward_schedule.h"
 
 #include <vector>
 
@@ -62,6 +63,10 @@ public:
         est.push_back({0, 8});
         grid.set_estimates(est);
         if (using_autoscheduler()) return;
+        if (get_target().has_gpu_feature()) {
+            schedule_affine_grid_gpu(grid, kk, space, n);
+            return;
+        }
 
         // CPU: parallel over rows (fused with the outer dims and the batch), vectorized along x
         // with the components unrolled.

@@ -4,7 +4,9 @@
 // samples exactly as grid_sample does (define_forward), so the result is bit for bit that of the
 // two-step path. The variants are listed in cmake/GridsampleVariants.cmake.
 #include "Halide.h"
-#include "grid_sample_forward.h"
+#include "algorithm/forward.h"
+#include "cpu/forward_schedule.h"
+#include "gpu/forward_schedule.h"
 
 #include <vector>
 
@@ -19,7 +21,7 @@ public:
     GeneratorParam<Interpolation> mode{"mode", Interpolation::bilinear, kInterpolationByName};
     GeneratorParam<Padding> padding{"padding", Padding::zeros, kPaddingByName};
     GeneratorParam<Type> dtype{"dtype", Float(32)};
-    // Tile knobs for experiments; 0 keeps the mode's default (grid_sample_forward.h).
+    // Tile knobs for experiments; 0 keeps the mode's default (cpu/forward_schedule.h).
     GeneratorParam<int> rows_per_block{"rows_per_block", 0};
     GeneratorParam<int> tile_width{"tile_width", 0};
     GeneratorParam<int> interleaved_rows{"interleaved_rows", 0};
@@ -101,6 +103,10 @@ public:
         theta.dim(1).set_bounds(0, d);
 
         if (using_autoscheduler()) return;
+        if (get_target().has_gpu_feature()) {
+            schedule_forward_gpu(output, forward);
+            return;
+        }
         Expr dense = input.dim(0).stride() == 1 && output.dim(0).stride() == 1;
         schedule_forward_cpu(output, forward, dense, interleaved_layouts(input, output, d),
                              forward_schedule(mode, rows_per_block, tile_width, interleaved_rows,

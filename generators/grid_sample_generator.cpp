@@ -1,10 +1,13 @@
 // Forward grid_sample (SEMANTICS.md S1..S8b) for one (spatial dims, mode, padding, dtype).
 // The variants compiled from this generator are listed in cmake/GridsampleVariants.cmake.
 //
-// generate() states the algorithm with the helpers of sampling_math.h; schedule() picks the
-// loop structure. A schedule change never touches the math.
+// generate() states the algorithm (algorithm/forward.h, with the helpers of sampling_math.h);
+// schedule() picks the loop structure for the target: cpu/forward_schedule.h or
+// gpu/forward_schedule.h. A schedule change never touches the math.
 #include "Halide.h"
-#include "grid_sample_forward.h"
+#include "algorithm/forward.h"
+#include "cpu/forward_schedule.h"
+#include "gpu/forward_schedule.h"
 
 #include <vector>
 
@@ -19,7 +22,7 @@ public:
     GeneratorParam<Interpolation> mode{"mode", Interpolation::bilinear, kInterpolationByName};
     GeneratorParam<Padding> padding{"padding", Padding::zeros, kPaddingByName};
     GeneratorParam<Type> dtype{"dtype", Float(32)};
-    // Tile knobs for experiments; 0 keeps the mode's default (grid_sample_forward.h).
+    // Tile knobs for experiments; 0 keeps the mode's default (cpu/forward_schedule.h).
     GeneratorParam<int> rows_per_block{"rows_per_block", 0};
     GeneratorParam<int> tile_width{"tile_width", 0};
     GeneratorParam<int> interleaved_rows{"interleaved_rows", 0};
@@ -96,7 +99,11 @@ public:
         }
 
         if (using_autoscheduler()) return;
-        schedule_cpu();
+        if (get_target().has_gpu_feature()) {
+            schedule_forward_gpu(output, forward);
+        } else {
+            schedule_cpu();
+        }
     }
 
 private:

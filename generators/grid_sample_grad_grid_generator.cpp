@@ -25,8 +25,9 @@
 // generate() states the algorithm with the helpers of sampling_math.h; schedule() picks the loop
 // structure.
 #include "Halide.h"
-#include "backward_common.h"
-#include "sampling_math.h"
+#include "algorithm/backward_common.h"
+#include "algorithm/sampling_math.h"
+#include "gpu/backward_schedule.h"
 
 #include <functional>
 #include <vector>
@@ -112,7 +113,8 @@ public:
         // input_block (ci, x, y, [z,] cb, n), with one zero slot past the end of every spatial
         // axis, and grad_output_block (ci, px, py, [pz,] cb, n). Lanes past the last channel
         // read 0.
-        block = channel_block(get_target(), t);
+        // On a GPU each thread walks the channels one by one (gpu/backward_schedule.h).
+        block = get_target().has_gpu_feature() ? 1 : channel_block(get_target(), t);
         const Expr channels = input.dim(d).extent();
         {
             Expr c = cb * block + ci;
@@ -224,7 +226,11 @@ public:
         grad_grid.dim(0).set_bounds(0, d);
 
         if (using_autoscheduler()) return;
-        schedule_cpu();
+        if (get_target().has_gpu_feature()) {
+            schedule_grad_grid_gpu(grad_grid, {taps, lanes, channel_sum}, k_var, space, n);
+        } else {
+            schedule_cpu();
+        }
     }
 
 private:

@@ -39,8 +39,10 @@
 //
 // generate() states the algorithm; schedule() picks V and the loop structure.
 #include "Halide.h"
-#include "backward_common.h"
-#include "sampling_math.h"
+#include "algorithm/backward_common.h"
+#include "algorithm/fixed_point.h"
+#include "algorithm/sampling_math.h"
+#include "gpu/backward_schedule.h"
 
 #include <vector>
 
@@ -81,8 +83,10 @@ public:
         const Type t = dtype;
         _halide_user_assert(!(d == 3 && mode == Interpolation::bicubic))
             << "bicubic interpolation is 2-D only (S8)";
-        // The channel block V (backward_common.h); see the block comment above.
-        block = channel_block(get_target(), t);
+        // The channel block V (backward_common.h); see the block comment above. On a GPU each
+        // thread walks the channels one by one (gpu/backward_schedule.h).
+        gpu = get_target().has_gpu_feature();
+        block = gpu ? 1 : channel_block(get_target(), t);
         const Expr channels = grad_input.dim(d).extent();
 
         std::vector<Axis> axes;
@@ -177,12 +181,25 @@ public:
         acc_pure.insert(acc_pure.end(), space.begin(), space.end());
         acc_pure.push_back(cb);
         acc_pure.push_back(n);
-        acc(acc_pure) = constant(t, 0);
+        // On a GPU the threads of different output points add into `acc` at once: it holds
+        // 64-bit fixed-point sums (algorithm/fixed_point.h), whose integer atomic adds give the
+        // same bits in any order (S13). The CPU adds floats in a fixed order.
+        if (gpu) {
+            std::vector<Expr> extents;
+            for (int k = 0; k < d + 2; k++) extents.push_back(grad_output.dim(k).extent());
+            Expr points = 1;
+            for (int k = 0; k < d; k++) points = points * grad_output.dim(k).extent();
+            fixed = fixed_point_for(
+                [&](const std::vector<Expr> &coords) { return grad_output(coords); }, extents,
+                points, t);
+        }
+        auto contribution = [&](const Expr &v) { return gpu ? fixed.to_fixed(v) : v; };
+        acc(acc_pure) = gpu ? cast<int64_t>(0) : constant(t, 0);
         std::vector<Expr> acc_at_tap{ci};
         acc_at_tap.insert(acc_at_tap.end(), index.begin(), index.end());
         acc_at_tap.push_back(cb);
         acc_at_tap.push_back(n);
-        acc(acc_at_tap) += weight * grad_output_block(go_args);
+        acc(acc_at_tap) += contribution(weight * grad_output_block(go_args));
 
         // Back to grad_input's layout: one row of the block at a time with the channels
         // outermost (acc_rows), then each channel's row.
@@ -198,7 +215,7 @@ public:
         from_rows.insert(from_rows.end(), space.begin() + 1, space.end());
         from_rows.push_back(c_var / block);
         from_rows.push_back(n);
-        grad_input(out_args) = acc_rows(from_rows);
+        grad_input(out_args) = gpu ? fixed.from_fixed(acc_rows(from_rows)) : acc_rows(from_rows);
     }
 
     void schedule() {
@@ -226,10 +243,17 @@ public:
         grid.dim(0).set_bounds(0, d);  // the d coordinates (S1)
 
         if (using_autoscheduler()) return;
-        schedule_cpu();
+        if (gpu) {
+            schedule_grad_input_gpu(grad_input, {taps, grad_output_block, acc, acc_rows}, scatter,
+                                    space, c_var, n, fixed);
+        } else {
+            schedule_cpu();
+        }
     }
 
 private:
+    bool gpu = false;
+    FixedPoint fixed;
     int block = 1;
     Var ci{"ci"}, cb{"cb"}, c_var{"c"}, n{"n"};
     std::vector<Var> space;

@@ -14,10 +14,12 @@ struct AffineGridVariant {
     int spatial_dims;
     DType dtype;
     AffineGridKernel by_isa[kCpuIsaCount];
+    AffineGridKernel by_gpu[kGpuBackendCount];
 };
 
 constexpr AffineGridVariant kVariants[] = {
-#define GRIDSAMPLE_VARIANT_affine_grid(name, dims, dtype) {dims, dtype, GRIDSAMPLE_BY_ISA(name)},
+#define GRIDSAMPLE_VARIANT_affine_grid(name, dims, dtype) \
+    {dims, dtype, GRIDSAMPLE_BY_ISA(name), GRIDSAMPLE_BY_GPU(name)},
 #include "kernel_table.inc"
 };
 
@@ -64,13 +66,14 @@ Status check_affine_grid(const TensorView& theta, const int64_t* size, int32_t s
                            shape_string(grid));
         }
     }
+    if (Status s = check_devices({{&theta, "theta"}, {&grid, "grid"}}); !s.ok()) return s;
     return check_output_memory(grid, "grid", {{&theta, "theta"}});
 }
 
 }  // namespace
 
 Status affine_grid(const TensorView& theta, const int64_t* size, int32_t size_len,
-                   const TensorView& grid, bool align_corners) {
+                   const TensorView& grid, bool align_corners, const Stream& stream) {
     if (Status s = check_affine_grid(theta, size, size_len, grid); !s.ok()) return s;
     if (grid.numel() == 0) return Status::Ok();
     const AffineGridVariant* variant = nullptr;
@@ -78,20 +81,27 @@ Status affine_grid(const TensorView& theta, const int64_t* size, int32_t size_le
         if (v.spatial_dims == size_len - 2 && v.dtype == theta.dtype) variant = &v;
     }
     if (variant == nullptr) return unsupported("affine_grid: no compiled variant for this dtype");
+    Placement placement;  // one CPU level or device for every chunk
+    if (Status s = place_call(theta.device, theta.dtype, stream, "affine_grid",
+                              /*needs_int64_atomics=*/false, placement);
+        !s.ok()) {
+        return s;
+    }
     KernelArg args[] = {{theta, "theta", ArgLayout::points}, {grid, "grid", ArgLayout::points}};
-    const CpuIsa isa = select_cpu_isa();  // one level for every chunk
-    return for_each_kernel_chunk(args, 2, /*split_channels=*/false, Indexing::wide,
+    // The GPU kernels index with 32 bits (generators/gpu/).
+    const Indexing indexing = placement.gpu() ? Indexing::narrow : Indexing::wide;
+    return for_each_kernel_chunk(args, 2, /*split_channels=*/false, indexing,
                                  [&](const TensorView* chunk) {
         HalideBuffer t(chunk[0]), g(chunk[1]);
-        return run_kernel_on(isa, "affine_grid", variant->by_isa, t.get(), align_corners,
-                             g.get());
+        return run_kernel_at(placement, "affine_grid", variant->by_isa, variant->by_gpu, t.get(),
+                             align_corners, g.get());
     });
 }
 
 Status affine_grid(const TensorView& theta, std::initializer_list<int64_t> size,
-                   const TensorView& grid, bool align_corners) {
+                   const TensorView& grid, bool align_corners, const Stream& stream) {
     return affine_grid(theta, size.begin(), static_cast<int32_t>(size.size()), grid,
-                       align_corners);
+                       align_corners, stream);
 }
 
 }  // namespace gridsample

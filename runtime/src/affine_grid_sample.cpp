@@ -18,11 +18,12 @@ struct AffineGridSampleVariant {
     Padding padding;
     DType dtype;
     AffineGridSampleKernel by_isa[kCpuIsaCount];
+    AffineGridSampleKernel by_gpu[kGpuBackendCount];
 };
 
 constexpr AffineGridSampleVariant kVariants[] = {
 #define GRIDSAMPLE_VARIANT_affine_grid_sample(name, dims, mode, padding, dtype) \
-    {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name)},
+    {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name), GRIDSAMPLE_BY_GPU(name)},
 #include "kernel_table.inc"
 };
 
@@ -59,6 +60,10 @@ Status check_affine_grid_sample(const TensorView& input, const TensorView& theta
     int64_t expected[kMaxRank];
     for (int i = 0; i < rank; i++) expected[i] = i < 2 ? input.sizes[i] : output.sizes[i];
     if (Status s = check_result_tensor(output, "output", "", input, expected); !s.ok()) return s;
+    if (Status s = check_devices({{&input, "input"}, {&theta, "theta"}, {&output, "output"}});
+        !s.ok()) {
+        return s;
+    }
     return check_output_memory(output, "output", {{&input, "input"}, {&theta, "theta"}});
 }
 
@@ -80,15 +85,20 @@ Status affine_grid_sample(const TensorView& input, const TensorView& theta,
     }
     // theta is (N, k, k + 1): a "points" argument, cut by batch items only. The output's spatial
     // sizes, which the grid is computed from, are the same in every chunk.
+    Placement placement;  // one CPU level or device for every chunk
+    if (Status s = place_call(input.device, input.dtype, options.stream, "affine_grid_sample",
+                              /*needs_int64_atomics=*/false, placement);
+        !s.ok()) {
+        return s;
+    }
     KernelArg args[] = {{input, "input", ArgLayout::features},
                         {theta, "theta", ArgLayout::points},
                         {output, "output", ArgLayout::features}};
-    const CpuIsa isa = select_cpu_isa();  // one level for every chunk
     return for_each_kernel_chunk(args, 3, /*split_channels=*/true, Indexing::narrow,
                                  [&](const TensorView* chunk) {
         HalideBuffer in(chunk[0]), t(chunk[1]), out(chunk[2]);
-        return run_kernel_on(isa, "affine_grid_sample", variant->by_isa, in.get(), t.get(),
-                             options.align_corners, out.get());
+        return run_kernel_at(placement, "affine_grid_sample", variant->by_isa, variant->by_gpu,
+                             in.get(), t.get(), options.align_corners, out.get());
     });
 }
 

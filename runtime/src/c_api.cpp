@@ -14,7 +14,24 @@ using namespace gridsample;
 thread_local std::string t_last_error;
 
 TensorView to_view(const gridsample_tensor* t) {
-    return TensorView::make(t->data, static_cast<DType>(t->dtype), t->rank, t->sizes, t->strides);
+    TensorView v =
+        TensorView::make(t->data, static_cast<DType>(t->dtype), t->rank, t->sizes, t->strides);
+    // 0 is the CPU too, so that a zeroed struct is a host tensor; other values are checked by
+    // the C++ functions.
+    v.device.type = t->device_type == 0 ? DeviceType::cpu : static_cast<DeviceType>(t->device_type);
+    v.device.id = t->device_id;
+    return v;
+}
+
+Stream to_stream(const gridsample_stream* s) {
+    Stream stream;
+    if (s) {
+        stream.cuda_context = s->cuda_context;
+        stream.cuda_stream = s->cuda_stream;
+        stream.opencl_context = s->opencl_context;
+        stream.opencl_queue = s->opencl_queue;
+    }
+    return stream;
 }
 
 int32_t finish(const Status& s) {
@@ -47,6 +64,12 @@ Status to_options(const gridsample_options* options, Options& o) {
     o.mode = static_cast<Interpolation>(options->mode);
     o.padding = static_cast<Padding>(options->padding);
     o.align_corners = options->align_corners != 0;
+    if (options->nondeterministic != 0 && options->nondeterministic != 1) {
+        return Status(StatusCode::invalid_argument, "options.nondeterministic: expected 0 or 1, got " +
+                                                        std::to_string(options->nondeterministic));
+    }
+    o.deterministic = options->nondeterministic == 0;
+    o.stream = to_stream(&options->stream);
     return Status::Ok();
 }
 
@@ -104,6 +127,12 @@ int32_t gridsample_grid_sample_backward(const gridsample_tensor* grad_output,
 int32_t gridsample_affine_grid(const gridsample_tensor* theta, const int64_t* size,
                                int32_t size_len, const gridsample_tensor* grid,
                                int32_t align_corners) {
+    return gridsample_affine_grid_on(theta, size, size_len, grid, align_corners, nullptr);
+}
+
+int32_t gridsample_affine_grid_on(const gridsample_tensor* theta, const int64_t* size,
+                                  int32_t size_len, const gridsample_tensor* grid,
+                                  int32_t align_corners, const gridsample_stream* stream) {
     return guarded([&] {
         if (!theta) return null_argument("theta");
         if (!grid) return null_argument("grid");
@@ -111,7 +140,36 @@ int32_t gridsample_affine_grid(const gridsample_tensor* theta, const int64_t* si
             return Status(StatusCode::invalid_argument,
                           "align_corners: expected 0 or 1, got " + std::to_string(align_corners));
         }
-        return affine_grid(to_view(theta), size, size_len, to_view(grid), align_corners != 0);
+        return affine_grid(to_view(theta), size, size_len, to_view(grid), align_corners != 0,
+                           to_stream(stream));
+    });
+}
+
+int32_t gridsample_from_dlpack(const void* dltensor, gridsample_tensor* view) {
+    return guarded([&] {
+        if (!view) return null_argument("view");
+        TensorView v;
+        if (Status st = from_dlpack(dltensor, &v); !st.ok()) return st;
+        *view = gridsample_tensor{};
+        view->data = v.data;
+        view->dtype = static_cast<int32_t>(v.dtype);
+        view->rank = v.rank;
+        for (int i = 0; i < v.rank; i++) {
+            view->sizes[i] = v.sizes[i];
+            view->strides[i] = v.strides[i];
+        }
+        view->device_type = static_cast<int32_t>(v.device.type);
+        view->device_id = v.device.id;
+        return Status::Ok();
+    });
+}
+
+int32_t gridsample_device_status(int32_t device_type, int32_t device_id) {
+    return guarded([&] {
+        Device d;
+        d.type = device_type == 0 ? DeviceType::cpu : static_cast<DeviceType>(device_type);
+        d.id = device_id;
+        return device_status(d);
     });
 }
 

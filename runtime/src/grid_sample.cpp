@@ -18,12 +18,13 @@ struct GridSampleVariant {
     Padding padding;
     DType dtype;
     GridSampleKernel by_isa[kCpuIsaCount];
+    GridSampleKernel by_gpu[kGpuBackendCount];
 };
 
 // Every compiled variant (generated from cmake/GridsampleVariants.cmake).
 constexpr GridSampleVariant kVariants[] = {
 #define GRIDSAMPLE_VARIANT_grid_sample(name, dims, mode, padding, dtype) \
-    {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name)},
+    {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name), GRIDSAMPLE_BY_GPU(name)},
 #include "kernel_table.inc"
 };
 
@@ -46,6 +47,9 @@ Status check_grid_sample(const TensorView& input, const TensorView& grid,
     const char* hint = input.rank == 4 ? "a 4-D (N, C, Ho, Wo) tensor for 4-D input"
                                        : "a 5-D (N, C, Do, Ho, Wo) tensor for 5-D input";
     if (Status s = check_result_tensor(output, "output", hint, input, expected); !s.ok()) return s;
+    if (Status s = check_devices({{&input, "input"}, {&grid, "grid"}, {&output, "output"}}); !s.ok()) {
+        return s;
+    }
     return check_output_memory(output, "output", {{&input, "input"}, {&grid, "grid"}});
 }
 
@@ -183,19 +187,24 @@ Status grid_sample(const TensorView& input, const TensorView& grid, const Tensor
                            std::to_string(input.rank - 2) + "-D " + to_string(options.mode) + " " +
                            to_string(options.padding) + " " + to_string(input.dtype));
     }
+    Placement placement;  // one CPU level or device for every chunk
+    if (Status s = place_call(input.device, input.dtype, options.stream, "grid_sample",
+                              /*needs_int64_atomics=*/false, placement);
+        !s.ok()) {
+        return s;
+    }
     KernelArg args[] = {{input, "input", ArgLayout::features},
                         {grid, "grid", ArgLayout::points},
                         {output, "output", ArgLayout::features}};
-    const CpuIsa isa = select_cpu_isa();  // one level for every chunk
     return for_each_kernel_chunk(args, 3, /*split_channels=*/true, Indexing::narrow,
                                  [&](const TensorView* chunk) {
         // Merged per chunk: a chunk that fits 32-bit indexing still fits with its rows merged
-        // (same elements, same spans).
+        // (same elements, same spans). The GPU schedule has no tiles to fill.
         TensorView grid_rows = chunk[1], output_rows = chunk[2];
-        merge_short_rows(grid_rows, output_rows);
+        if (!placement.gpu()) merge_short_rows(grid_rows, output_rows);
         HalideBuffer in(chunk[0]), g(grid_rows), out(output_rows);
-        return run_kernel_on(isa, "grid_sample", variant->by_isa, in.get(), g.get(),
-                             options.align_corners, out.get());
+        return run_kernel_at(placement, "grid_sample", variant->by_isa, variant->by_gpu, in.get(),
+                             g.get(), options.align_corners, out.get());
     });
 }
 

@@ -26,17 +26,18 @@ struct BackwardVariant {
     Padding padding;
     DType dtype;
     Kernel by_isa[kCpuIsaCount];
+    Kernel by_gpu[kGpuBackendCount];
 };
 
 // Every compiled variant (generated from cmake/GridsampleVariants.cmake).
 constexpr BackwardVariant<GradInputKernel> kGradInputVariants[] = {
 #define GRIDSAMPLE_VARIANT_grid_sample_grad_input(name, dims, mode, padding, dtype) \
-    {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name)},
+    {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name), GRIDSAMPLE_BY_GPU(name)},
 #include "kernel_table.inc"
 };
 constexpr BackwardVariant<GradGridKernel> kGradGridVariants[] = {
 #define GRIDSAMPLE_VARIANT_grid_sample_grad_grid(name, dims, mode, padding, dtype) \
-    {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name)},
+    {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name), GRIDSAMPLE_BY_GPU(name)},
 #include "kernel_table.inc"
 };
 
@@ -59,8 +60,7 @@ Status no_variant(const char* kernel, const TensorView& input, const Options& o)
 }
 
 bool overlap(const TensorView& a, const TensorView& b) {
-    const ByteRange ra = byte_range(a), rb = byte_range(b);
-    return !ra.empty && !rb.empty && ra.first <= rb.last && rb.first <= ra.last;
+    return byte_range(a).overlaps(byte_range(b));
 }
 
 // S8 for the backward, in the order a caller would fix things: the forward's problem (options,
@@ -111,6 +111,14 @@ Status check_backward(const TensorView& grad_output, const TensorView& input,
             return s;
         }
     }
+    if (Status s = check_devices({{&grad_output, "grad_output"},
+                                  {&input, "input"},
+                                  {&grid, "grid"},
+                                  {grad_input, "grad_input"},
+                                  {grad_grid, "grad_grid"}});
+        !s.ok()) {
+        return s;
+    }
     if (grad_input != nullptr && grad_grid != nullptr && overlap(*grad_input, *grad_grid)) {
         return invalid("grad_grid: memory overlaps grad_input (the two gradients must not share "
                        "memory)");
@@ -120,11 +128,13 @@ Status check_backward(const TensorView& grad_output, const TensorView& input,
 
 // The kernels never read an empty tensor, but Halide takes a buffer without memory as a bounds
 // query; an empty tensor (allowed with a null pointer) gets a harmless address instead, and
-// strides of 0 (its strides are not validated, and are never stepped along).
-TensorView readable(TensorView t) {
+// strides of 0 (its strides are not validated, and are never stepped along). On a GPU that
+// address must be device memory of the call: `device_stand_in`, a non-empty tensor of the call.
+TensorView readable(TensorView t, const TensorView& device_stand_in) {
     static const double kNothing = 0.0;
     if (t.numel() == 0) {
-        t.data = const_cast<double*>(&kNothing);
+        t.data = t.device.type == DeviceType::cpu ? const_cast<double*>(&kNothing)
+                                                  : device_stand_in.data;
         for (int i = 0; i < t.rank; i++) t.strides[i] = 0;
     }
     return t;
@@ -169,8 +179,19 @@ Status grid_sample_backward(const TensorView& grad_output, const TensorView& inp
         grid_variant = find_variant(kGradGridVariants, dims, options, input.dtype);
         if (grid_variant == nullptr) return no_variant("grid_sample_grad_grid", input, options);
     }
-    const TensorView go = readable(grad_output), in = readable(input), g = readable(grid);
-    const CpuIsa isa = select_cpu_isa();  // one level for both kernels and every chunk
+    Placement placement;  // one CPU level or device for both kernels and every chunk
+    if (Status s = place_call(input.device, input.dtype, options.stream, "grid_sample_backward",
+                              /*needs_int64_atomics=*/want_input && options.deterministic,
+                              placement);
+        !s.ok()) {
+        return s;
+    }
+    // A gradient that is written (want_input or want_grid holds) is non-empty device memory.
+    const TensorView& stand_in = want_input ? *grad_input : want_grid ? *grad_grid : input;
+    const TensorView go = readable(grad_output, stand_in), in = readable(input, stand_in),
+                     g = readable(grid, stand_in);
+    // The GPU kernels index with 32 bits (generators/gpu/), the CPU backward with 64.
+    const Indexing indexing = placement.gpu() ? Indexing::narrow : Indexing::wide;
     // Channels are independent in grad_input's scatter: its calls may be split by channel.
     // grad_grid sums over channels: by batch item only. Both are planned before either runs, so
     // that a refusal writes nothing.
@@ -185,20 +206,22 @@ Status grid_sample_backward(const TensorView& grad_output, const TensorView& inp
                               ArgLayout::points}};
     // C = 0: grad_grid is a sum over no channels, zeros without a kernel (whose channel blocks
     // cannot be formed from empty tensors).
-    const bool grid_kernel = want_grid && input.sizes[1] > 0;
+    // The GPU kernel sums the channels one by one and writes those zeros itself.
+    const bool grid_kernel = want_grid && (input.sizes[1] > 0 || placement.gpu());
     ChunkPlan plan;
     if (want_input) {
-        if (Status s = plan_kernel_chunks(input_args, 3, true, Indexing::wide, plan); !s.ok()) return s;
+        if (Status s = plan_kernel_chunks(input_args, 3, true, indexing, plan); !s.ok()) return s;
     }
     if (grid_kernel) {
-        if (Status s = plan_kernel_chunks(grid_args, 4, false, Indexing::wide, plan); !s.ok()) return s;
+        if (Status s = plan_kernel_chunks(grid_args, 4, false, indexing, plan); !s.ok()) return s;
     }
     if (want_input) {
         if (Status s = for_each_kernel_chunk(
-                input_args, 3, /*split_channels=*/true, Indexing::wide,
+                input_args, 3, /*split_channels=*/true, indexing,
                 [&](const TensorView* chunk) {
                     HalideBuffer go_buf(chunk[0]), g_buf(chunk[1]), out(chunk[2]);
-                    return run_kernel_on(isa, "grid_sample_grad_input", input_variant->by_isa,
+                    return run_kernel_at(placement, "grid_sample_grad_input",
+                                         input_variant->by_isa, input_variant->by_gpu,
                                          go_buf.get(), g_buf.get(), options.align_corners,
                                          out.get());
                 });
@@ -209,11 +232,11 @@ Status grid_sample_backward(const TensorView& grad_output, const TensorView& inp
     if (want_grid && !grid_kernel) fill_zeros(*grad_grid);
     if (grid_kernel) {
         return for_each_kernel_chunk(
-            grid_args, 4, /*split_channels=*/false, Indexing::wide, [&](const TensorView* chunk) {
+            grid_args, 4, /*split_channels=*/false, indexing, [&](const TensorView* chunk) {
                 HalideBuffer go_buf(chunk[0]), in_buf(chunk[1]), g_buf(chunk[2]), out(chunk[3]);
-                return run_kernel_on(isa, "grid_sample_grad_grid", grid_variant->by_isa,
-                                     go_buf.get(), in_buf.get(), g_buf.get(),
-                                     options.align_corners, out.get());
+                return run_kernel_at(placement, "grid_sample_grad_grid", grid_variant->by_isa,
+                                     grid_variant->by_gpu, go_buf.get(), in_buf.get(),
+                                     g_buf.get(), options.align_corners, out.get());
             });
     }
     return Status::Ok();

@@ -21,6 +21,7 @@ HalideBuffer::HalideBuffer(const TensorView& t) {
         dims[i].extent = static_cast<int32_t>(t.sizes[src]);
         dims[i].stride = static_cast<int32_t>(stride);
     }
+    if (t.device.type != DeviceType::cpu && fits) wrap_device(t);
 }
 
 namespace {
@@ -39,6 +40,7 @@ void install_halide_hooks() {
     static std::once_flag once;
     std::call_once(once, [] {
         halide_set_error_handler(halide_error_to_context);
+        install_device_hooks();
     });
 }
 

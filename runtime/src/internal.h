@@ -33,8 +33,11 @@ Status check_tensor(const TensorView& t, const char* name, int min_rank, int max
 
 // The byte range [first, last] a non-empty tensor touches (valid after check_tensor).
 struct ByteRange {
+    Device device;
+    uintptr_t space = 0;  // the OpenCL buffer (cl_mem) for OpenCL views, else 0
     uintptr_t first = 0, last = 0;
     bool empty = true;
+    bool overlaps(const ByteRange& other) const;
 };
 ByteRange byte_range(const TensorView& t);
 
@@ -63,18 +66,29 @@ Status check_result_tensor(const TensorView& t, const char* name, const char* ra
 // and strides are 32-bit there (for_each_kernel_chunk makes the views fit); a view that does not
 // fit gives a null get(), which the kernel refuses with an error instead of reading truncated
 // strides.
+// A view on a GPU is wrapped (device.cpp): host is null and the device handle is the view's
+// memory, detached again when the HalideBuffer goes (it never frees the caller's memory).
 struct HalideBuffer {
     halide_buffer_t buffer{};
     halide_dimension_t dims[kMaxRank]{};
     bool fits = true;
+    DeviceType wrapped = DeviceType::cpu;
     explicit HalideBuffer(const TensorView& t);
+    ~HalideBuffer();
+    HalideBuffer(const HalideBuffer&) = delete;
+    HalideBuffer& operator=(const HalideBuffer&) = delete;
     halide_buffer_t* get() { return fits ? &buffer : nullptr; }
+
+private:
+    void wrap_device(const TensorView& t);
 };
 
 // Per-call state handed to the kernels as Halide's user_context: the runtime's error handler
-// writes the message here, whatever thread it runs on.
+// writes the message here, whatever thread it runs on; a GPU call's hooks read the stream or
+// queue (and context) it runs on (device.cpp).
 struct CallContext {
     std::string error_message;
+    Stream stream;
 };
 
 // Runs a compiled kernel (a callable taking the user_context) and turns its result into a
@@ -131,6 +145,50 @@ Status run_kernel(const char* what, const Fn (&by_isa)[kCpuIsaCount], Args... ar
     return run_kernel_on(select_cpu_isa(), what, by_isa, args...);
 }
 
+// ---- device.cpp ------------------------------------------------------------------------------
+// GRIDSAMPLE_BY_GPU(name): the GPU kernels of one variant, {cuda, opencl}, null where the build
+// has no such backend; kGpuBackendCount; kGpuBackendCompiled[backend].
+#include "gpu_backends.inc"
+// The index of a GPU device type in GRIDSAMPLE_BY_GPU (cuda 0, opencl 1).
+int gpu_backend(DeviceType type);
+void install_device_hooks();
+
+// S13: every tensor given (null entries are skipped) names a known device, and all the same one.
+Status check_devices(std::initializer_list<std::pair<const TensorView*, const char*>> tensors);
+
+// Where a call's kernels run: a CPU level, or a GPU device and the stream or queue (context
+// resolved: the CUDA primary context, the library's OpenCL queue where the caller gave none).
+struct Placement {
+    Device device;
+    CpuIsa isa = CpuIsa::baseline;
+    Stream stream;
+    bool gpu() const { return device.type != DeviceType::cpu; }
+};
+// After validation: picks the CPU level, or checks that the GPU device can run the call (backend
+// compiled, driver, device, float64 and, for the deterministic grad_input, 64-bit atomics:
+// `unsupported` naming what is missing) and resolves its stream.
+Status place_call(const Device& device, DType dtype, const Stream& stream, const char* what,
+                  bool needs_int64_atomics, Placement& placement);
+
+// Runs a variant's kernel where `placement` says: its CPU level from by_isa or its GPU backend
+// from by_gpu, with the arguments after the user_context.
+template <typename Fn, typename... Args>
+Status run_kernel_at(const Placement& placement, const char* what,
+                     const Fn (&by_isa)[kCpuIsaCount], const Fn (&by_gpu)[kGpuBackendCount],
+                     Args... args) {
+    if (!placement.gpu()) return run_kernel_on(placement.isa, what, by_isa, args...);
+    install_halide_hooks();
+    const Fn fn = by_gpu[gpu_backend(placement.device.type)];
+    if (fn == nullptr) {
+        return unsupported(std::string(what) + ": no " + to_string(placement.device.type) +
+                           " kernel in this build");
+    }
+    CallContext context;
+    context.stream = placement.stream;
+    const int result = fn(static_cast<void*>(&context), args...);
+    return status_from_halide(what, result, context);
+}
+
 // ---- kernel_chunks.cpp -----------------------------------------------------------------------
 // Tensors of any size through kernels whose halide_dimension_t holds 32-bit extents and strides.
 // The backward and affine_grid kernels index memory with 64 bits (Halide's large_buffers); what
@@ -178,6 +236,13 @@ Status for_each_kernel_chunk(KernelArg* args, int count, bool split_channels, In
     ChunkPlan plan;
     if (Status s = plan_kernel_chunks(args, count, split_channels, indexing, plan); !s.ok()) {
         return s;
+    }
+    // A cl_mem cannot be offset into: an OpenCL call runs whole or not at all.
+    if (args[0].view.device.type == DeviceType::opencl &&
+        (plan.batch_step < plan.batch || plan.channel_step < plan.channels)) {
+        return unsupported(std::string(args[0].name) +
+                           ": too large for one OpenCL kernel call (2^31 - 1 elements, spans and "
+                           "offsets per tensor), and OpenCL buffers cannot be split");
     }
     constexpr int kMaxArgs = 4;
     if (count > kMaxArgs) return Status(StatusCode::internal, "too many kernel arguments");

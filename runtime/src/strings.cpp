@@ -51,6 +51,20 @@ const char* to_string(StatusCode code) {
     return "invalid";
 }
 
+const char* to_string(DeviceType type) {
+    switch (type) {
+    case DeviceType::cpu: return "cpu";
+    case DeviceType::cuda: return "cuda";
+    case DeviceType::opencl: return "opencl";
+    }
+    return "invalid";
+}
+
+std::string to_string(Device device) {
+    if (device.type == DeviceType::cpu && device.id == 0) return "cpu";
+    return std::string(to_string(device.type)) + ":" + std::to_string(device.id);
+}
+
 namespace detail {
 
 std::string shape_string(const int64_t* sizes, int rank) {

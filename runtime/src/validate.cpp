@@ -78,10 +78,22 @@ ByteRange byte_range(const TensorView& t) {
     int64_t last = 0;
     for (int i = 0; i < t.rank; i++) last += t.strides[i] * (t.sizes[i] - 1);
     const int64_t size = element_size(t.dtype);
-    r.first = reinterpret_cast<uintptr_t>(t.data);
+    r.device = t.device;
+    // A CUDA pointer is an address like a host one; an OpenCL view is a cl_mem handle (its
+    // memory is its own space) from offset 0.
+    if (t.device.type == DeviceType::opencl) {
+        r.space = reinterpret_cast<uintptr_t>(t.data);
+    } else {
+        r.first = reinterpret_cast<uintptr_t>(t.data);
+    }
     r.last = r.first + static_cast<uintptr_t>(last * size + size - 1);
     r.empty = false;
     return r;
+}
+
+bool ByteRange::overlaps(const ByteRange& o) const {
+    return !empty && !o.empty && device == o.device && space == o.space && first <= o.last &&
+           o.first <= last;
 }
 
 Status check_output_memory(const TensorView& out, const char* name,
@@ -106,8 +118,7 @@ Status check_output_memory(const TensorView& out, const char* name,
     }
     const ByteRange o = byte_range(out);
     for (const auto& [in, in_name] : inputs) {
-        const ByteRange r = byte_range(*in);
-        if (!r.empty && r.first <= o.last && o.first <= r.last) {
+        if (byte_range(*in).overlaps(o)) {
             return invalid(std::string(name) + ": memory overlaps " + in_name +
                            " (the output must not alias an input)");
         }

@@ -1,7 +1,7 @@
 // gridsample: PyTorch-exact grid_sample and affine_grid, compiled ahead of time with Halide.
 //
 // The C++ API. Tensors are passed as non-owning views (TensorView) in PyTorch's dimension order
-// with strides counted in elements. Every function validates all of its arguments before any
+// with strides counted in elements, in host memory or on a GPU (CUDA, OpenCL). Every function validates all of its arguments before any
 // kernel runs and reports problems as a Status value; on error nothing is written to the outputs.
 // No function throws or aborts. The behaviour is specified in SEMANTICS.md (sections S1..S12).
 #pragma once
@@ -23,15 +23,39 @@ enum class Padding : int32_t { zeros = 0, border = 1, reflection = 2 };
 // The largest rank any function takes (5-D input of a volumetric grid_sample).
 inline constexpr int kMaxRank = 5;
 
-// A non-owning view of a strided tensor in host memory. sizes and strides are in PyTorch's
-// dimension order (outermost first); strides count elements, not bytes, and may be 0 (expanded
-// dimensions) but not negative. The library never writes through a view passed as an input.
+// Where a tensor's memory lives (SEMANTICS.md S13). The integer values are DLPack's device types
+// (kDLCPU = 1, kDLCUDA = 2, kDLOpenCL = 4).
+enum class DeviceType : int32_t { cpu = 1, cuda = 2, opencl = 4 };
+
+struct Device {
+    DeviceType type = DeviceType::cpu;
+    // The device's index: for CUDA the driver's device ordinal (as in cuda:N); for OpenCL the
+    // position among every device of every platform, platforms in the order the ICD loader lists
+    // them. 0 for the CPU.
+    int32_t id = 0;
+
+    static Device cpu() { return {}; }
+    static Device cuda(int32_t id = 0) { return {DeviceType::cuda, id}; }
+    static Device opencl(int32_t id = 0) { return {DeviceType::opencl, id}; }
+    bool operator==(const Device& o) const { return type == o.type && id == o.id; }
+    bool operator!=(const Device& o) const { return !(*this == o); }
+};
+
+// A non-owning view of a strided tensor. sizes and strides are in PyTorch's dimension order
+// (outermost first); strides count elements, not bytes, and may be 0 (expanded dimensions) but
+// not negative. The library never writes through a view passed as an input.
+//
+// data is, by device: cpu, a host pointer to the first element; cuda, the CUdeviceptr of the
+// first element (cast to void*: a pointer PyTorch's data_ptr() or cudaMalloc gives, offsets
+// included); opencl, the cl_mem buffer whose first element is the tensor's (cast to void*;
+// OpenCL views cannot start inside a buffer).
 struct TensorView {
     void* data = nullptr;
     DType dtype = DType::float32;
     int32_t rank = 0;
     int64_t sizes[kMaxRank] = {};
     int64_t strides[kMaxRank] = {};
+    Device device;
 
     TensorView() = default;
     // A view with explicit strides.
@@ -50,12 +74,38 @@ struct TensorView {
                            const int64_t* strides = nullptr);
 
     int64_t numel() const;
+    // The same view on another device (data must then be that device's handle, see above).
+    TensorView on(Device d) const {
+        TensorView t = *this;
+        t.device = d;
+        return t;
+    }
+};
+
+// Where a call on GPU tensors runs (ignored for CPU tensors). Calls are asynchronous on it: the
+// library never waits for the device and never copies through the host (S13).
+struct Stream {
+    // CUDA: a CUcontext and a CUstream (cast to void*). A null context means the device's primary
+    // context, the one the CUDA runtime API and PyTorch use; a null stream the legacy default
+    // stream. PyTorch: torch.cuda.current_stream().cuda_stream.
+    void* cuda_context = nullptr;
+    void* cuda_stream = nullptr;
+    // OpenCL: a cl_context and a cl_command_queue on the tensors' device. Null means the
+    // library's own context and in-order queue for that device (created at first use, kept for
+    // the life of the process).
+    void* opencl_context = nullptr;
+    void* opencl_queue = nullptr;
 };
 
 struct Options {
     Interpolation mode = Interpolation::bilinear;
     Padding padding = Padding::zeros;
     bool align_corners = false;
+    // GPU calls: the stream or queue they run on.
+    Stream stream;
+    // GPU backward: grad_input is bit for bit reproducible (64-bit fixed-point sums, S13) when
+    // true, the default. (CPU results are always reproducible.)
+    bool deterministic = true;
 };
 
 enum class StatusCode : int32_t {
@@ -112,9 +162,9 @@ Status grid_sample_backward(const TensorView& grad_output, const TensorView& inp
 //   3-D: theta (N, 3, 4), size = {N, C, D, H, W}, grid (N, D, H, W, 3)
 // theta and grid share one dtype. size has 4 or 5 entries (C is not used but must be >= 0).
 Status affine_grid(const TensorView& theta, std::initializer_list<int64_t> size,
-                   const TensorView& grid, bool align_corners);
+                   const TensorView& grid, bool align_corners, const Stream& stream = {});
 Status affine_grid(const TensorView& theta, const int64_t* size, int32_t size_len,
-                   const TensorView& grid, bool align_corners);
+                   const TensorView& grid, bool align_corners, const Stream& stream = {});
 
 // output = grid_sample(input, affine_grid(theta, output's size, align_corners), options), fused:
 // the grid is computed point by point and never stored. Bit for bit the result of the two calls.
@@ -147,10 +197,23 @@ CpuIsa max_cpu_isa();
 // The variant the most recent kernel call on this thread ran (baseline if none ran yet).
 CpuIsa last_dispatched_cpu_isa();
 
+// A view of a DLPack tensor (`dltensor` points to a DLTensor, the struct of dlpack.h that
+// PyTorch, JAX and CuPy exchange): float32 or float64, on the CPU, a CUDA device (kDLCUDA, or
+// kDLCUDAManaged memory, used as device memory) or an OpenCL device (byte_offset 0). Null strides
+// mean a contiguous tensor. The view does not own the memory.
+Status from_dlpack(const void* dltensor, TensorView* view);
+
+// Whether calls on `device` can run here: the backend is compiled in, its driver loads and the
+// device exists. Not ok: `unsupported`, naming what is missing.
+Status device_status(Device device);
+
 const char* to_string(Interpolation mode);
 const char* to_string(Padding padding);
 const char* to_string(DType dtype);
 const char* to_string(CpuIsa isa);
 const char* to_string(StatusCode code);
+const char* to_string(DeviceType type);
+// "cpu", "cuda:0", "opencl:1"
+std::string to_string(Device device);
 
 }  // namespace gridsample

@@ -34,7 +34,7 @@
 #pragma once
 
 #include "Halide.h"
-#include "tap_box.h"
+#include "cpu/tap_box.h"
 
 #include <string>
 #include <utility>

@@ -42,7 +42,7 @@
 #pragma once
 
 #include "Halide.h"
-#include "tap_box.h"
+#include "cpu/tap_box.h"
 
 #include <functional>
 #include <map>

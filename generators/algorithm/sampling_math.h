@@ -54,9 +54,27 @@ inline Axis make_axis(Type t, const Expr &size, const Expr &align_corners) {
     return a;
 }
 
+// NaN and infinity tests on the bits of a float (S7, S13). Halide's GPU code generators compile
+// every float operation assuming no NaN and no infinity (PTX: LLVM's NoNaNsFPMath and NoInfsFPMath,
+// which let it fold is_nan() to false), so the tests the S7 policy rests on compare integer bits
+// instead: exponent all ones, with a zero (infinity) or non-zero (NaN) mantissa. The same bits on
+// every backend.
+inline Expr magnitude_bits(const Expr &x) {
+    const int bits = x.type().bits();
+    Halide::Type u = Halide::UInt(bits);
+    Expr sign = Halide::cast(u, 1) << (bits - 1);
+    return Halide::reinterpret(u, x) & ~sign;
+}
+inline Expr infinity_bits(const Halide::Type &t) {
+    return t.bits() == 64 ? Halide::cast(Halide::UInt(64), Expr(uint64_t{0x7ff0000000000000}))
+                          : Halide::cast(Halide::UInt(32), Expr(uint32_t{0x7f800000}));
+}
+inline Expr is_nan_bits(const Expr &x) { return magnitude_bits(x) > infinity_bits(x.type()); }
+inline Expr is_inf_bits(const Expr &x) { return magnitude_bits(x) == infinity_bits(x.type()); }
+
 // S7: a NaN grid component reads as -1.
 inline Expr sanitize_nan(const Expr &g) {
-    return Halide::select(Halide::is_nan(g), constant(g.type(), -1), g);
+    return Halide::select(is_nan_bits(g), constant(g.type(), -1), g);
 }
 
 // S2. Equal, bit for bit, to the textual formulas (g + 1) / 2 * (S - 1) and ((g + 1) * S - 1) / 2,
@@ -96,7 +114,7 @@ inline Expr pad_coordinate(const Expr &x, const Axis &a, Padding padding) {
     case Padding::reflection:
     default:
         return Halide::strict_float(
-            Halide::select(Halide::is_inf(x), zero, Halide::clamp(reflect(x, a), zero, a.last)));
+            Halide::select(is_inf_bits(x), zero, Halide::clamp(reflect(x, a), zero, a.last)));
     }
 }
 
@@ -245,7 +263,7 @@ inline Expr pad_coordinate_grad(const Expr &x, const Axis &a, Padding padding) {
         Expr sign = Halide::select((odd && !negative) || (negative && !odd), constant(t, -1),
                                    constant(t, 1));
         Expr r = reflect(x, a);
-        Expr inside = r > zero && r < a.last && a.reflect_span != zero && !Halide::is_inf(x);
+        Expr inside = r > zero && r < a.last && a.reflect_span != zero && !is_inf_bits(x);
         return Halide::strict_float(Halide::select(inside, a.scale * sign, zero));
     }
     }
@@ -319,7 +337,7 @@ inline AxisTaps axis_taps(const Expr &g, const Axis &a, Interpolation mode, Padd
     }
     // S9: a NaN grid component gets gradient 0.
     at.coordinate_grad =
-        Halide::strict_float(Halide::select(Halide::is_nan(g), constant(t, 0), grad));
+        Halide::strict_float(Halide::select(is_nan_bits(g), constant(t, 0), grad));
     return at;
 }
 

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "Halide.h"
-#include "sampling_math.h"
+#include "algorithm/sampling_math.h"
 
 #include <algorithm>
 #include <map>

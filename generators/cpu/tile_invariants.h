@@ -44,7 +44,7 @@
 #pragma once
 
 #include "Halide.h"
-#include "tap_box.h"
+#include "cpu/tap_box.h"
 
 #include <map>
 #include <optional>

@@ -1,141 +1,20 @@
-// The forward grid_sample algorithm (SEMANTICS.md S1-S7) and its CPU schedule, shared by the
-// generators that differ only in where the grid comes from: grid_sample (a grid buffer) and
-// affine_grid_sample (a grid computed from theta, never stored).
-//
-// The algorithm is stated with the helpers of sampling_math.h; the schedule lives in
-// schedule_forward_cpu() and never touches the math.
+// The CPU schedule of the forward (algorithm/forward.h) and the lowering passes that go with it.
 #pragma once
 
 #include "Halide.h"
-#include "backward_common.h"
-#include "channel_prefetch.h"
-#include "gather_indices.h"
-#include "grid_prefetch.h"
-#include "pair_gathers.h"
-#include "sampling_math.h"
-#include "tile_invariants.h"
-#include "tile_prefetch.h"
+#include "algorithm/forward.h"
+#include "cpu/channel_prefetch.h"
+#include "cpu/gather_indices.h"
+#include "cpu/grid_prefetch.h"
+#include "cpu/pair_gathers.h"
+#include "cpu/tile_invariants.h"
+#include "cpu/tile_prefetch.h"
 
 #include <algorithm>
-#include <functional>
 #include <string>
 #include <vector>
 
 namespace gridsample_gen {
-
-struct Forward {
-    std::vector<Halide::Var> space;  // output x, y, [z]
-    Interpolation mode;
-    Halide::Var c{"c"}, n{"n"};
-    std::vector<Halide::Var> point;  // space..., n: the arguments of per-point Funcs
-    Halide::Func taps;   // per output point: every tap's index, in-range flag, weight
-    Expr value;          // the output value at (space..., c, n), reading `taps`
-    // The taps buffers holding the tap indices along x and along y ("taps.0", ...: tuple
-    // components of `taps`), for the lowering passes.
-    std::vector<std::string> x_index_taps, y_index_taps;
-};
-
-// The name of the taps buffer an Expr loads from ("taps.3": tuple component 3), or "" if none.
-inline std::string taps_component(const Expr &e) {
-    struct Find : Halide::Internal::IRVisitor {
-        std::string name;
-        using IRVisitor::visit;
-        void visit(const Halide::Internal::Call *op) override {
-            IRVisitor::visit(op);
-            if (op->call_type == Halide::Internal::Call::Halide && op->name == "taps") {
-                name = op->name + "." + std::to_string(op->value_index);
-            }
-        }
-    } find;
-    e.accept(&find);
-    return find.name;
-}
-
-// grid_component(k, point) is component k (0 = x, 1 = y, 2 = z) of the grid at an output point;
-// input_at(indices, c, n) loads the input at integer indices that are inside the input.
-inline Forward define_forward(
-    int dims, Interpolation mode, Padding padding, Type t, const Expr &align_corners,
-    const std::vector<Expr> &input_sizes,
-    const std::function<Expr(int, const std::vector<Halide::Var> &)> &grid_component,
-    const std::function<Expr(const std::vector<Expr> &, const Halide::Var &,
-                             const Halide::Var &)> &input_at) {
-    using namespace Halide;
-    Forward f;
-    f.mode = mode;
-    for (int k = 0; k < dims; k++) f.space.push_back(Var("s" + std::to_string(k)));
-    f.point = f.space;
-    f.point.push_back(f.n);
-
-    // The taps of each axis (S4 bilinear/trilinear: 2, S5 nearest: 1, S6 bicubic: 4).
-    std::vector<AxisTaps> taps_of;
-    std::vector<Axis> axes;
-    for (int k = 0; k < dims; k++) {
-        axes.push_back(make_axis(t, input_sizes[k], align_corners));
-        taps_of.push_back(
-            axis_taps(grid_component(k, f.point), axes[k], mode, padding, align_corners));
-    }
-    // The output from the taps, which are stored once per point in `taps` below and reused by
-    // every channel.
-    auto sample = [&](const std::vector<AxisTaps> &taps_of) {
-        auto add = [](const Expr &sum, const Expr &term) { return sum.defined() ? sum + term : term; };
-        Expr value;
-        if (mode == Interpolation::bicubic) {
-            // Separable: rows along x first, then along y (S6), as PyTorch does.
-            const AxisTaps &tx = taps_of[0], &ty = taps_of[1];
-            for (size_t jy = 0; jy < ty.index.size(); jy++) {
-                Expr row;
-                for (size_t jx = 0; jx < tx.index.size(); jx++) {
-                    Expr v = select(tx.in_range[jx] && ty.in_range[jy],
-                                    input_at({tx.index[jx], ty.index[jy]}, f.c, f.n), constant(t, 0));
-                    row = add(row, tx.weight[jx] * v);
-                }
-                value = add(value, ty.weight[jy] * row);
-            }
-            return value;
-        }
-        // Bilinear/trilinear: the 2^d corners, weight = the product of the 1-D weights (S4).
-        // Nearest: the single rounded tap (S5), weight 1.
-        const int per_axis = static_cast<int>(taps_of[0].index.size());
-        const int corners = 1 << (dims * (per_axis - 1));
-        for (int corner = 0; corner < corners; corner++) {
-            std::vector<Expr> idx;
-            Expr in_range = always();
-            Expr weight;
-            for (int k = 0; k < dims; k++) {
-                const int j = per_axis == 1 ? 0 : (corner >> k) & 1;
-                idx.push_back(taps_of[k].index[j]);
-                in_range = in_range && taps_of[k].in_range[j];
-                if (mode == Interpolation::bilinear) {
-                    weight = weight.defined() ? weight * taps_of[k].weight[j] : taps_of[k].weight[j];
-                }
-            }
-            Expr v = select(in_range, input_at(idx, f.c, f.n), constant(t, 0));
-            value = add(value, weight.defined() ? weight * v : v);
-        }
-        return value;
-    };
-
-    std::vector<Expr *> slots;
-    std::vector<IndexRange> indices;
-    for (int k = 0; k < dims; k++) {
-        AxisTaps &at = taps_of[k];
-        for (auto *list : {&at.index, &at.in_range, &at.weight}) {
-            for (Expr &e : *list) slots.push_back(&e);
-        }
-        for (Expr &e : at.index) indices.push_back({&e, axes[k].size - 1});
-    }
-    f.taps = materialize("taps", slots, indices, f.point);
-    for (int k = 0; k < std::min(dims, 2); k++) {
-        for (const Expr &e : taps_of[k].index) {
-            (k == 0 ? f.x_index_taps : f.y_index_taps).push_back(taps_component(e));
-        }
-    }
-    // Strict: the weighted sum is evaluated as written, without fused multiply-adds, so every
-    // kernel that samples (grid_sample, affine_grid_sample) and every CPU variant (with or
-    // without FMA) returns the same bits.
-    f.value = strict_float(sample(taps_of));
-    return f;
-}
 
 // Channels-last layouts with 3 or 4 channels, in input and output alike: the conditions under
 // which schedule_forward_cpu samples the channels of a point together.

@@ -31,7 +31,7 @@
 #pragma once
 
 #include "Halide.h"
-#include "tap_box.h"
+#include "cpu/tap_box.h"
 
 #include <algorithm>
 #include <optional>
