@@ -18,7 +18,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -305,9 +307,9 @@ INSTANTIATE_TEST_SUITE_P(
         SampleCase{"f32_2d_repeat_and_one_thread", DType::float32, {1, 4, 16, 16}, {1, 9, 11, 2},
                    {"--repeat", "5", "--threads", "1", "--mode", "bicubic"},
                    make_options(Interpolation::bicubic, Padding::zeros, false)},
-        SampleCase{"f64_2d_three_threads_backend_cpu", DType::float64, {3, 2, 33, 17},
+        SampleCase{"f64_2d_three_threads_device_cpu", DType::float64, {3, 2, 33, 17},
                    {3, 40, 20, 2},
-                   {"--threads", "3", "--backend", "cpu", "--padding", "border"},
+                   {"--threads", "3", "--device", "cpu", "--padding", "border"},
                    make_options(Interpolation::bilinear, Padding::border, false)},
         SampleCase{"f32_2d_empty_batch", DType::float32, {0, 2, 4, 4}, {0, 3, 3, 2}, {}, {}}),
     [](const ::testing::TestParamInfo<SampleCase>& info) { return info.param.name; });
@@ -654,7 +656,9 @@ INSTANTIATE_TEST_SUITE_P(
         UsageCase{"threads_negative", sample_args({"--threads", "-2"}), "--threads"},
         UsageCase{"repeat_zero", sample_args({"--repeat", "0"}), "--repeat"},
         UsageCase{"repeat_fraction", sample_args({"--repeat", "1.5"}), "--repeat"},
-        UsageCase{"backend_unknown", sample_args({"--backend", "cuda"}), "--backend"},
+        UsageCase{"device_unknown", sample_args({"--device", "vulkan"}), "--device"},
+        UsageCase{"device_bad_index", sample_args({"--device", "cuda:x"}), "--device"},
+        UsageCase{"device_negative_index", sample_args({"--device", "opencl:-1"}), "--device"},
         UsageCase{"option_missing_value", sample_args({"--mode"}), "--mode"},
         UsageCase{"warp_input_without_output", {"warp", "out.npy"}, "OUT.png"},
         UsageCase{"warp_bad_translate", {"warp", "in.png", "out.npy", "--translate", "1"},
@@ -1033,6 +1037,91 @@ INSTANTIATE_TEST_SUITE_P(
                                  "x.npy"}),
                   "--output"}),
     [](const ::testing::TestParamInfo<UsageCase>& info) { return info.param.name; });
+
+// ---- --device (SEMANTICS.md S13) --------------------------------------------------------------
+
+// The largest |a - b| relative to max |b| over two arrays of one dtype and shape.
+double relative_difference(const npy::Array& a, const npy::Array& b) {
+    double diff = 0, scale = 0;
+    for (int64_t i = 0; i < b.numel(); i++) {
+        const double x = a.dtype == DType::float64 ? static_cast<const double*>(a.data())[i]
+                                                   : static_cast<const float*>(a.data())[i];
+        const double y = b.dtype == DType::float64 ? static_cast<const double*>(b.data())[i]
+                                                   : static_cast<const float*>(b.data())[i];
+        diff = std::max(diff, std::fabs(x - y));
+        scale = std::max(scale, std::fabs(y));
+    }
+    return diff / std::max(scale, 1e-30);
+}
+
+// Every GPU device type that can run here, for the tests of --device.
+std::vector<std::string> usable_devices() {
+    std::vector<std::string> devices;
+    if (device_status(Device::opencl(0)).ok()) devices.push_back("opencl");
+    if (device_status(Device::cuda(0)).ok()) devices.push_back("cuda");
+    return devices;
+}
+
+TEST_F(CliTest, SampleOnADeviceMatchesTheCpu) {
+    const std::vector<std::string> devices = usable_devices();
+    if (devices.empty()) GTEST_SKIP() << "no OpenCL or CUDA device here";
+    const npy::Array input = random_array(DType::float32, {2, 3, 9, 11}, -2, 2, 31);
+    const npy::Array grid = random_array(DType::float32, {2, 7, 5, 2}, -1.2, 1.2, 32);
+    save("in.npy", input);
+    save("grid.npy", grid);
+    Options options = make_options(Interpolation::bicubic, Padding::reflection, false);
+    const npy::Array expected = expected_output(input, grid, options);
+    for (const std::string& device : devices) {
+        const RunResult r = run({"sample", "--input", "in.npy", "--grid", "grid.npy", "--output",
+                                 "out.npy", "--mode", "bicubic", "--padding", "reflection",
+                                 "--device", device, "--repeat", "2"});
+        ASSERT_EQ(r.exit_code, 0) << device << ": " << describe(r);
+        const npy::Array out = load("out.npy");
+        EXPECT_EQ(out.shape, expected.shape) << device;
+        // S11: float32 forward within 2e-5 of max |input| (bicubic weights sum to 1).
+        EXPECT_LE(relative_difference(out, expected), 2e-5) << device;
+    }
+}
+
+TEST_F(CliTest, BackwardOnADeviceMatchesTheCpu) {
+    const std::vector<std::string> devices = usable_devices();
+    if (devices.empty()) GTEST_SKIP() << "no OpenCL or CUDA device here";
+    const npy::Array input = random_array(DType::float32, {2, 3, 8, 6}, -2, 2, 41);
+    const npy::Array grid = random_array(DType::float32, {2, 5, 7, 2}, -1.2, 1.2, 42);
+    const npy::Array grad_output = random_array(DType::float32, {2, 3, 5, 7}, -1, 1, 43);
+    save("go.npy", grad_output);
+    save("in.npy", input);
+    save("grid.npy", grid);
+    npy::Array gi = npy::zeros(DType::float32, input.shape), gg = npy::zeros(DType::float32, grid.shape);
+    const TensorView gi_view = gi.view(), gg_view = gg.view();
+    ASSERT_TRUE(grid_sample_backward(grad_output.view(), input.view(), grid.view(), &gi_view,
+                                     &gg_view, {})
+                    .ok());
+    for (const std::string& device : devices) {
+        const RunResult r = run({"backward", "--grad-output", "go.npy", "--input", "in.npy",
+                                 "--grid", "grid.npy", "--grad-input", "gi.npy", "--grad-grid",
+                                 "gg.npy", "--device", device + ":0"});
+        ASSERT_EQ(r.exit_code, 0) << device << ": " << describe(r);
+        // S11: backward float32 within 1e-4 of the largest gradient.
+        EXPECT_LE(relative_difference(load("gi.npy"), gi), 1e-4) << device;
+        EXPECT_LE(relative_difference(load("gg.npy"), gg), 1e-4) << device;
+    }
+}
+
+TEST_F(CliTest, AMissingDeviceIsAnErrorAndWritesNothing) {
+    save("in.npy", random_array(DType::float32, {1, 1, 4, 4}, 0, 1, 3));
+    save("grid.npy", random_array(DType::float32, {1, 2, 2, 2}, -1, 1, 4));
+    // A CUDA device this machine lacks: the driver is missing here, or device 99 is.
+    const std::string device = device_status(Device::cuda(0)).ok() ? "cuda:99" : "cuda";
+    for (const std::string& d : {device, std::string("opencl:99")}) {
+        const RunResult r = run({"sample", "--input", "in.npy", "--grid", "grid.npy", "--output",
+                                 "out.npy", "--device", d});
+        EXPECT_EQ(r.exit_code, 1) << d << ": " << describe(r);
+        EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+        EXPECT_FALSE(fs::exists(path("out.npy"))) << d;
+    }
+}
 
 TEST_F(CliTest, BackwardHelp) {
     const RunResult r = run({"backward", "--help"});

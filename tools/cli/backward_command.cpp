@@ -3,6 +3,7 @@
 // destinations and only moved into place once every one of them is complete, so on error no
 // output file is created or changed, not even one of two.
 #include "commands.h"
+#include "device_tensors.h"
 #include "npy.h"
 
 #include <unistd.h>
@@ -11,6 +12,8 @@
 #include <filesystem>
 #include <string>
 #include <system_error>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace gridsample::cli {
@@ -123,13 +126,41 @@ int run_backward(const BackwardOptions& opts) {
         grad_grid.view = grad_grid.array.view();
     }
 
+    // On a device: the inputs copied there, the gradients computed there and copied back.
+    DeviceTensors tensors;
+    TensorView grad_output_view, input_view, grid_view, grad_input_view, grad_grid_view;
+    if (Status s = tensors.open(opts.device); !s.ok()) return report_error(s.message());
+    for (auto [array, placed, name] :
+         {std::tuple{&grad_output, &grad_output_view, "grad_output"},
+          std::tuple{&input, &input_view, "input"}, std::tuple{&grid, &grid_view, "grid"}}) {
+        if (Status s = tensors.place(array->view(), array->bytes.size(), true, placed); !s.ok()) {
+            return report_error(std::string(name) + ": " + s.message());
+        }
+    }
+    for (auto [out, placed] : {std::pair{&grad_input, &grad_input_view},
+                               std::pair{&grad_grid, &grad_grid_view}}) {
+        if (out->path.empty()) continue;
+        if (Status s = tensors.place(out->view, out->array.bytes.size(), false, placed); !s.ok()) {
+            return report_error(std::string(out->name) + ": " + s.message());
+        }
+    }
+    const Options options = on_stream(opts.options, tensors);
+
     if (opts.threads > 0) set_num_threads(opts.threads);
     for (int i = 0; i < opts.repeat; i++) {
         const Status status = grid_sample_backward(
-            grad_output.view(), input.view(), grid.view(),
-            opts.grad_input_path.empty() ? nullptr : &grad_input.view,
-            opts.grad_grid_path.empty() ? nullptr : &grad_grid.view, opts.options);
+            grad_output_view, input_view, grid_view,
+            opts.grad_input_path.empty() ? nullptr : &grad_input_view,
+            opts.grad_grid_path.empty() ? nullptr : &grad_grid_view, options);
         if (!status.ok()) return report_error(status.message());
+    }
+    for (auto [out, placed] : {std::pair{&grad_input, &grad_input_view},
+                               std::pair{&grad_grid, &grad_grid_view}}) {
+        if (out->path.empty()) continue;
+        if (Status s = tensors.fetch(*placed, out->array.bytes.size(), out->array.bytes.data());
+            !s.ok()) {
+            return report_error(std::string(out->name) + ": " + s.message());
+        }
     }
 
     // Stage every result, then move them all into place.

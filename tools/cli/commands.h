@@ -26,6 +26,7 @@ struct SampleOptions {
     std::string grid_path;
     std::string output_path;
     Options options;
+    Device device;    // where the tensors are copied and the kernels run (--device)
     int threads = 0;  // 0: the library's default (all cores)
     int repeat = 1;   // run the operation this many times (for timing from outside)
 };
@@ -40,6 +41,7 @@ struct BackwardOptions {
     std::string grad_input_path;  // empty: grad_input is not computed
     std::string grad_grid_path;   // empty: grad_grid is not computed
     Options options;
+    Device device;    // where the tensors are copied and the kernels run (--device)
     int threads = 0;  // 0: the library's default (all cores)
     int repeat = 1;   // run the operation this many times (for timing from outside)
 };

@@ -2,6 +2,7 @@
 // structs of commands.h and maps parse failures to exit code 2; the commands live in
 // sample_command.cpp, backward_command.cpp and warp_command.cpp.
 #include "commands.h"
+#include "device_memory.h"
 
 #include <CLI/CLI.hpp>
 
@@ -17,9 +18,11 @@
 
 namespace {
 
+using gridsample::Device;
 using gridsample::Interpolation;
 using gridsample::Padding;
 namespace cli = gridsample::cli;
+namespace device_memory = gridsample::device_memory;
 
 const std::map<std::string, Interpolation> kModes = {{"bilinear", Interpolation::bilinear},
                                                      {"nearest", Interpolation::nearest},
@@ -101,6 +104,24 @@ bool same_file(const std::string& a, const std::string& b) {
     return (ec1 || ec2) ? a == b : pa == pb;
 }
 
+// --device cpu|cuda|opencl|cuda:N|opencl:N: the tensors are copied to the device, the kernels
+// run there, and the results are copied back.
+void add_device_option(CLI::App* cmd, Device& device) {
+    cmd->add_option_function<std::string>(
+           "--device",
+           [&device](const std::string& text) { device_memory::parse_device(text, device); },
+           "Where the kernels run: cpu (default), cuda, opencl, cuda:N or opencl:N (device N)")
+        ->check(CLI::Validator(
+            [](std::string& text) {
+                Device unused;
+                return device_memory::parse_device(text, unused)
+                           ? std::string()
+                           : "expected cpu, cuda, opencl, cuda:N or opencl:N, got '" + text + "'";
+            },
+            "DEVICE"))
+        ->option_text("DEVICE");
+}
+
 void add_threads_option(CLI::App* cmd, int& threads) {
     cmd->add_option("--threads", threads, "CPU threads (default or 0: all cores)")
         ->check(integer_at_least(0))
@@ -110,7 +131,8 @@ void add_threads_option(CLI::App* cmd, int& threads) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"gridsample: PyTorch-exact grid_sample and affine_grid on the CPU", "gridsample"};
+    CLI::App app{"gridsample: PyTorch-exact grid_sample and affine_grid on the CPU, CUDA and OpenCL",
+                 "gridsample"};
     app.set_version_flag("--version", std::string("gridsample ") + GRIDSAMPLE_VERSION);
     app.require_subcommand(1);
 
@@ -131,9 +153,7 @@ int main(int argc, char** argv) {
     sample_cmd->add_option("--repeat", sample.repeat, "Run the operation K times (for timing)")
         ->check(integer_at_least(1))
         ->option_text("K");
-    std::string backend = "cpu";
-    sample_cmd->add_option("--backend", backend, "Where the kernels run (default: cpu)")
-        ->check(CLI::IsMember({"cpu"}));
+    add_device_option(sample_cmd, sample.device);
 
     cli::BackwardOptions backward;
     CLI::App* backward_cmd = app.add_subcommand(
@@ -159,6 +179,7 @@ int main(int argc, char** argv) {
     SamplingArgs backward_sampling;
     backward_sampling.add_to(backward_cmd);
     add_threads_option(backward_cmd, backward.threads);
+    add_device_option(backward_cmd, backward.device);
     backward_cmd->add_option("--repeat", backward.repeat, "Run the operation K times (for timing)")
         ->check(integer_at_least(1))
         ->option_text("K");

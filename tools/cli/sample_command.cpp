@@ -2,6 +2,7 @@
 // before the output is written (atomically, by npy::save), so on error the output file is
 // neither created nor changed.
 #include "commands.h"
+#include "device_tensors.h"
 #include "npy.h"
 
 #include <unistd.h>
@@ -80,10 +81,28 @@ int run_sample(const SampleOptions& opts) {
                              output.shape.data());
     }
 
+    // On a device: the input and grid copied there, the output computed there and copied back.
+    DeviceTensors tensors;
+    TensorView input_view, grid_view, placed_output;
+    if (Status s = tensors.open(opts.device); !s.ok()) return report_error(s.message());
+    if (Status s = tensors.place(input.view(), input.bytes.size(), true, &input_view); !s.ok()) {
+        return report_error("input: " + s.message());
+    }
+    if (Status s = tensors.place(grid.view(), grid.bytes.size(), true, &grid_view); !s.ok()) {
+        return report_error("grid: " + s.message());
+    }
+    if (Status s = tensors.place(output_view, bytes, false, &placed_output); !s.ok()) {
+        return report_error("output: " + s.message());
+    }
+    const Options options = on_stream(opts.options, tensors);
+
     if (opts.threads > 0) set_num_threads(opts.threads);
     for (int i = 0; i < opts.repeat; i++) {
-        const Status status = grid_sample(input.view(), grid.view(), output_view, opts.options);
+        const Status status = grid_sample(input_view, grid_view, placed_output, options);
         if (!status.ok()) return report_error(status.message());
+    }
+    if (Status s = tensors.fetch(placed_output, bytes, buffer.get()); !s.ok()) {
+        return report_error("output: " + s.message());
     }
     try {
         output.bytes.assign(buffer.get(), buffer.get() + bytes);

@@ -3,7 +3,7 @@
 // The C++ API. Tensors are passed as non-owning views (TensorView) in PyTorch's dimension order
 // with strides counted in elements, in host memory or on a GPU (CUDA, OpenCL). Every function validates all of its arguments before any
 // kernel runs and reports problems as a Status value; on error nothing is written to the outputs.
-// No function throws or aborts. The behaviour is specified in SEMANTICS.md (sections S1..S12).
+// No function throws or aborts. The behaviour is specified in SEMANTICS.md (sections S1..S13).
 #pragma once
 
 #include <cstddef>
@@ -150,7 +150,8 @@ Status grid_sample(const TensorView& input, const TensorView& grid, const Tensor
 // A null grad_input or grad_grid is not computed and costs no time and no memory; at least one
 // must be given. grad_output has the output's shape; every tensor shares the input's dtype. The
 // gradients are written through their strides and must not overlap themselves, each other or an
-// input. The CPU results are bit-for-bit reproducible and do not depend on the thread count.
+// input. The results are bit-for-bit reproducible and do not depend on the thread count (CPU) or
+// the launch configuration (GPU: grad_input is summed in 64-bit fixed point, SEMANTICS.md S13).
 // Scratch memory is about one batch item of the input (channels rounded up to blocks of 8); see
 // README.md for the limits.
 Status grid_sample_backward(const TensorView& grad_output, const TensorView& input,
