@@ -35,6 +35,9 @@ struct CudaDriver {
     int (*cuDeviceGet)(int*, int) = nullptr;
     int (*cuDevicePrimaryCtxRetain)(void**, int) = nullptr;
     int (*cuGetErrorName)(int, const char**) = nullptr;
+    int (*cuCtxPushCurrent)(void*) = nullptr;
+    int (*cuCtxPopCurrent)(void**) = nullptr;
+    int (*cuMemsetD8Async)(uint64_t, unsigned char, size_t, void*) = nullptr;
 };
 
 template <typename F>
@@ -68,6 +71,9 @@ const CudaDriver& cuda_driver() {
             return d;
         }
         load_symbol(library, "cuGetErrorName", d.cuGetErrorName);
+        load_symbol(library, "cuCtxPushCurrent_v2", d.cuCtxPushCurrent);
+        load_symbol(library, "cuCtxPopCurrent_v2", d.cuCtxPopCurrent);
+        load_symbol(library, "cuMemsetD8Async", d.cuMemsetD8Async);
         if (int r = d.cuInit(0); r != 0) {
             d.error = "the CUDA driver could not be initialized (cuInit: " + cuda_error_name(d, r) +
                       "; no CUDA device?)";
@@ -135,6 +141,8 @@ struct OpenCl {
     void* (*clCreateContext)(const intptr_t*, cl_uint, void* const*, void*, void*, cl_int*) = nullptr;
     void* (*clCreateCommandQueue)(void*, void*, uint64_t, cl_int*) = nullptr;
     cl_int (*clGetCommandQueueInfo)(void*, cl_uint, size_t, void*, size_t*) = nullptr;
+    cl_int (*clEnqueueFillBuffer)(void*, void*, const void*, size_t, size_t, size_t, cl_uint,
+                                  const void*, void*) = nullptr;
 };
 
 std::string device_info_string(const OpenCl& cl, void* device, cl_uint what) {
@@ -161,7 +169,8 @@ OpenCl& opencl() {
             !load_symbol(library, "clGetDeviceInfo", cl.clGetDeviceInfo) ||
             !load_symbol(library, "clCreateContext", cl.clCreateContext) ||
             !load_symbol(library, "clCreateCommandQueue", cl.clCreateCommandQueue) ||
-            !load_symbol(library, "clGetCommandQueueInfo", cl.clGetCommandQueueInfo)) {
+            !load_symbol(library, "clGetCommandQueueInfo", cl.clGetCommandQueueInfo) ||
+            !load_symbol(library, "clEnqueueFillBuffer", cl.clEnqueueFillBuffer)) {
             cl.error = "the OpenCL loader lacks the OpenCL 1.2 entry points";
             return cl;
         }
@@ -340,6 +349,67 @@ Status place_call(const Device& device, DType dtype, const Stream& stream, const
         }
         return opencl_default_queue(device.id, &placement.stream.opencl_context,
                                     &placement.stream.opencl_queue);
+    }
+    return Status::Ok();
+}
+
+// The runs of contiguous bytes of a non-overlapping view (validated): (byte offset, bytes) for
+// each, in order. Dimensions are merged from the innermost out while they are contiguous.
+template <typename Fn>
+void for_each_contiguous_run(const TensorView& t, Fn&& fn) {
+    const int64_t element = element_size(t.dtype);
+    int inner = t.rank;  // dimensions [inner, rank) form one run
+    int64_t run = 1;     // elements in a run
+    while (inner > 0 && (t.sizes[inner - 1] == 1 || t.strides[inner - 1] == run)) {
+        run *= t.sizes[--inner];
+    }
+    int64_t index[kMaxRank] = {};
+    const int64_t runs = t.numel() / run;
+    for (int64_t r = 0; r < runs; r++) {
+        int64_t offset = 0;
+        for (int d = 0; d < inner; d++) offset += index[d] * t.strides[d];
+        fn(offset * element, run * element);
+        for (int d = inner - 1; d >= 0; d--) {
+            if (++index[d] < t.sizes[d]) break;
+            index[d] = 0;
+        }
+    }
+}
+
+Status fill_zeros_on_device(const Placement& placement, const TensorView& t) {
+    if (t.numel() == 0) return Status::Ok();
+    int error = 0;
+    if (placement.device.type == DeviceType::cuda) {
+        const CudaDriver& d = cuda_driver();
+        if (!d.cuMemsetD8Async || !d.cuCtxPushCurrent || !d.cuCtxPopCurrent) {
+            return unsupported("cuda: the driver lacks cuMemsetD8Async");
+        }
+        d.cuCtxPushCurrent(placement.stream.cuda_context);
+        const auto base = reinterpret_cast<uint64_t>(t.data);
+        for_each_contiguous_run(t, [&](int64_t offset, int64_t bytes) {
+            if (error == 0) {
+                error = d.cuMemsetD8Async(base + offset, 0, static_cast<size_t>(bytes),
+                                          placement.stream.cuda_stream);
+            }
+        });
+        void* ignored = nullptr;
+        d.cuCtxPopCurrent(&ignored);
+        if (error != 0) {
+            return Status(StatusCode::internal, "cuMemsetD8Async failed: " + cuda_error_name(d, error));
+        }
+        return Status::Ok();
+    }
+    const OpenCl& cl = opencl();
+    const unsigned char zero = 0;
+    for_each_contiguous_run(t, [&](int64_t offset, int64_t bytes) {
+        if (error == 0) {
+            error = cl.clEnqueueFillBuffer(placement.stream.opencl_queue, t.data, &zero, 1,
+                                           static_cast<size_t>(offset), static_cast<size_t>(bytes),
+                                           0, nullptr, nullptr);
+        }
+    });
+    if (error != 0) {
+        return Status(StatusCode::internal, "clEnqueueFillBuffer failed (" + std::to_string(error) + ")");
     }
     return Status::Ok();
 }

@@ -206,16 +206,26 @@ Status grid_sample_backward(const TensorView& grad_output, const TensorView& inp
                               ArgLayout::points}};
     // C = 0: grad_grid is a sum over no channels, zeros without a kernel (whose channel blocks
     // cannot be formed from empty tensors).
-    // The GPU kernel sums the channels one by one and writes those zeros itself.
-    const bool grid_kernel = want_grid && (input.sizes[1] > 0 || placement.gpu());
+    const bool grid_kernel = want_grid && input.sizes[1] > 0;
+    // No output points (an empty grad_output): grad_input receives nothing, zeros without a
+    // kernel (the GPU kernels would index the empty tensor to size their fixed-point format).
+    const bool input_kernel = want_input && grad_output.numel() > 0;
     ChunkPlan plan;
-    if (want_input) {
+    if (input_kernel) {
         if (Status s = plan_kernel_chunks(input_args, 3, true, indexing, plan); !s.ok()) return s;
     }
     if (grid_kernel) {
         if (Status s = plan_kernel_chunks(grid_args, 4, false, indexing, plan); !s.ok()) return s;
     }
-    if (want_input) {
+    auto zeros = [&](const TensorView& t) {
+        if (placement.gpu()) return fill_zeros_on_device(placement, t);
+        fill_zeros(t);
+        return Status::Ok();
+    };
+    if (want_input && !input_kernel) {
+        if (Status s = zeros(*grad_input); !s.ok()) return s;
+    }
+    if (input_kernel) {
         if (Status s = for_each_kernel_chunk(
                 input_args, 3, /*split_channels=*/true, indexing,
                 [&](const TensorView* chunk) {
@@ -229,7 +239,7 @@ Status grid_sample_backward(const TensorView& grad_output, const TensorView& inp
             return s;
         }
     }
-    if (want_grid && !grid_kernel) fill_zeros(*grad_grid);
+    if (want_grid && !grid_kernel) return zeros(*grad_grid);
     if (grid_kernel) {
         return for_each_kernel_chunk(
             grid_args, 4, /*split_channels=*/false, indexing, [&](const TensorView* chunk) {

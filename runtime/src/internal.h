@@ -170,6 +170,11 @@ struct Placement {
 Status place_call(const Device& device, DType dtype, const Stream& stream, const char* what,
                   bool needs_int64_atomics, Placement& placement);
 
+// Writes 0 to every element of a (validated, non-overlapping) view on the placement's GPU device,
+// asynchronously on its stream or queue: the gradients that receive nothing (C = 0, no output
+// points), where the kernels would index empty tensors.
+Status fill_zeros_on_device(const Placement& placement, const TensorView& t);
+
 // Runs a variant's kernel where `placement` says: its CPU level from by_isa or its GPU backend
 // from by_gpu, with the arguments after the user_context.
 template <typename Fn, typename... Args>

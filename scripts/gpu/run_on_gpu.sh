@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# Tests and benchmarks gridsample's CUDA kernels. Run on a machine with an NVIDIA GPU, from the
+# bundle that scripts/gpu/prepare.sh makes (it needs no compiler, CMake or network there; Python 3
+# with PyTorch built for CUDA for steps 2 and 3):
+#
+#   tar xzf gpu-bundle.tar.gz && cd gpu-bundle && scripts/gpu/run_on_gpu.sh [OUTPUT_DIR]
+#
+# Steps, each under a timeout, all within a total budget of 8 minutes; a failed step does not stop
+# the others:
+#   1. each bundled test executable with its CUDA tests only (GoogleTest filter *Cuda*:*cuda*),
+#      at most 2 minutes each and 4 minutes for all;
+#   2. the differential test of the CLI on CUDA against PyTorch (tools/torch_diff.py), when the
+#      bundle has it, at most 90 seconds;
+#   3. bench/gpu/bench_gpu.py, gridsample vs PyTorch CUDA, with the time left (gpu_latest.md,
+#      gpu_latest.json; --quick when less than 150 seconds are left).
+# Every step's log goes to OUTPUT_DIR (default ./gpu-results), and summary.md lists every step
+# with its result. Exit status: 0 when every step passed, 1 otherwise.
+#
+# It also runs from a checkout, on the build tree of prepare.sh (build/gpu, or build/$GRIDSAMPLE_PRESET),
+# with every test_* executable there.
+# Environment:
+#   PYTHON                    the Python with PyTorch (default python3)
+#   GRIDSAMPLE_CUDA_DEVICE    the CUDA device index (default 0)
+#   GRIDSAMPLE_GPU_BUDGET_S   the total time budget in seconds (default 480)
+#   GRIDSAMPLE_BENCH_ARGS     extra arguments for bench_gpu.py (e.g. --quick)
+#   GRIDSAMPLE_GPU_TEST_FILTER  the GoogleTest filter of step 1 (default: the bundle's, *Cuda*:*cuda*)
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+out=${1:-./gpu-results}
+mkdir -p "$out" || exit 1
+out=$(cd "$out" && pwd)
+cd "$root" || exit 1
+
+budget=${GRIDSAMPLE_GPU_BUDGET_S:-480}
+python=${PYTHON:-python3}
+dev=${GRIDSAMPLE_CUDA_DEVICE:-0}
+deadline=$((SECONDS + budget - 5))  # the last seconds write the summary
+remaining() { echo $((deadline - SECONDS)); }
+min() { echo $(($1 < $2 ? $1 : $2)); }
+
+# bundle.env (written by prepare.sh): the build tree, and the checkout the executables were built
+# in.
+BUILD_TREE=${GRIDSAMPLE_PRESET:-gpu}
+BUILD_SOURCE_DIR=$root
+if [[ -f bundle.env ]]; then
+    # shellcheck source=/dev/null
+    source bundle.env
+fi
+bdir=build/$BUILD_TREE
+filter=${GRIDSAMPLE_GPU_TEST_FILTER:-${TEST_FILTER:-'*Cuda*:*cuda*'}}
+cli=$bdir/tools/cli/gridsample
+lib=$bdir/runtime/libgridsample_c.so
+[[ -d lib ]] && export LD_LIBRARY_PATH="$root/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# The driver's JIT cache keeps the PTX it compiles for this GPU across the test processes.
+export CUDA_CACHE_MAXSIZE=${CUDA_CACHE_MAXSIZE:-4294967296}
+mapfile -t tests < <(find "$bdir/tests" -type f -name 'test_*' -perm -u+x 2> /dev/null | sort)
+# With a GPU here, CUDA tests that all skip (no driver, no device for the library) are a failure.
+gpu_present=no
+timeout 30 nvidia-smi -L 2> /dev/null | grep -q '^GPU' && gpu_present=yes
+
+summary=()  # the rows of summary.md's table
+failed=0
+record() {  # record STEP RESULT SECONDS LOG
+    summary+=("| $1 | $2 | $3 | ${4:+$(basename "$4")} |")
+    echo "== $1: $2 ($3 s)"
+    [[ $2 == passed* || $2 == skipped* ]] || failed=1
+}
+
+# run_cmd LOG LIMIT CMD...: runs CMD under `timeout` with its output in LOG; sets step_result and
+# step_secs.
+run_cmd() {
+    local log=$1 limit=$2 start=$SECONDS rc
+    shift 2
+    if ((limit < 5)); then
+        echo "not run: no time left in the ${budget} s budget" > "$log"
+        step_result="FAILED (not run: out of time)" step_secs=0
+        return
+    fi
+    echo "== up to ${limit} s: $*"
+    timeout -k 10 "$limit" "$@" > "$log" 2>&1
+    rc=$?
+    step_secs=$((SECONDS - start))
+    if ((rc == 0)); then
+        step_result=passed
+    elif ((rc == 124 || rc == 137)); then
+        step_result="FAILED (timed out after $limit s)"
+    else
+        step_result="FAILED (exit $rc)"
+    fi
+}
+
+# The machine.
+{
+    echo "bundle: $root"
+    [[ -f BUILD_INFO ]] && cat BUILD_INFO
+    echo
+    uname -a
+    command -v nvidia-smi > /dev/null && timeout 30 nvidia-smi
+    echo
+    timeout 60 "$python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda,
+        "available", torch.cuda.is_available(), "devices", torch.cuda.device_count())'
+    echo
+    for f in "$cli" "$lib" "${tests[@]}"; do
+        [[ -f "$f" ]] || { echo "missing: $f"; continue; }
+        if ldd "$f" 2>&1 | grep -q 'not found'; then
+            echo "$f: missing libraries:"
+            ldd "$f" | grep 'not found'
+        fi
+    done
+} > "$out/environment.log" 2>&1
+
+# The test executables were compiled with absolute paths into the build machine's checkout: the
+# golden data (BUILD_SOURCE_DIR/tests/data) and test_cli's CLI (BUILD_SOURCE_DIR/build/<tree>/
+# tools/cli/gridsample). Where those do not exist here, link the highest missing directory of the
+# path to its counterpart in the bundle, which has the same layout; the links go at exit.
+made=()
+# shellcheck disable=SC2317 # called by the trap
+cleanup() {
+    local i
+    for ((i = ${#made[@]} - 1; i >= 0; i--)); do
+        if [[ -L "${made[i]}" ]]; then rm -f "${made[i]}"; else rmdir "${made[i]}" 2> /dev/null; fi
+    done
+}
+trap cleanup EXIT
+link_if_missing() {  # link_if_missing PATH_RELATIVE_TO_THE_CHECKOUT
+    local want=$BUILD_SOURCE_DIR/$1 p d dirs=()
+    [[ -e "$want" || ! -e "$root/$1" ]] && return 0
+    p=$want
+    while [[ "$p" != "$BUILD_SOURCE_DIR" && ! -e "$(dirname "$p")" ]]; do p=$(dirname "$p"); done
+    # The checkout's parent directories, where missing, are created (and removed at exit).
+    d=$(dirname "$p")
+    while [[ ! -e "$d" ]]; do dirs=("$d" "${dirs[@]}"); d=$(dirname "$d"); done
+    if ((${#dirs[@]})); then mkdir -p "$(dirname "$p")" 2> /dev/null && made+=("${dirs[@]}"); fi
+    if ln -s "$root${p#"$BUILD_SOURCE_DIR"}" "$p" 2> /dev/null; then
+        made+=("$p")
+        echo "linked $p -> $root${p#"$BUILD_SOURCE_DIR"}" >> "$out/environment.log"
+    else
+        echo "warning: cannot create $want; the tests that read it will fail" | tee -a "$out/environment.log"
+    fi
+}
+if [[ "$BUILD_SOURCE_DIR" != "$root" ]]; then
+    link_if_missing tests/data
+    link_if_missing "$cli"
+fi
+# Read by the tests if they take the data directory from the environment.
+export GRIDSAMPLE_TEST_DATA_DIR=$root/tests/data
+
+# 1. The CUDA tests.
+tests_deadline=$((SECONDS + 240))
+if ((${#tests[@]} == 0)); then
+    echo "no test executables under $root/$bdir/tests" > "$out/tests.log"
+    record "CUDA tests" "FAILED (no test executables)" 0 "$out/tests.log"
+fi
+for t in "${tests[@]}"; do
+    name=$(basename "$t")
+    log="$out/$name.log"
+    run_cmd "$log" "$(min 120 "$(min "$(remaining)" $((tests_deadline - SECONDS)))")" \
+        "$t" --gtest_filter="$filter" --gtest_output="xml:$out/$name.xml" --gtest_color=no
+    # GoogleTest's closing counts, e.g. "12 tests ran: 11 passed, 1 skipped".
+    ran=$(sed -nE 's/^\[==========\] ([0-9]+) tests? from .* ran\..*/\1/p' "$log" | tail -1)
+    counts=$(sed -nE 's/^\[ *(PASSED|SKIPPED|FAILED) *\] ([0-9]+) tests?.*/\2 \1/p' "$log" |
+        tr '[:upper:]' '[:lower:]' | paste -sd, - | sed 's/,/, /g')
+    detail=""
+    [[ -n "$ran" ]] && detail="; $ran tests ran${counts:+: $counts}"
+    [[ "$ran" == 0 ]] && detail="; no CUDA tests"
+    passed=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) tests?.*/\1/p' "$log" | tail -1)
+    if [[ $gpu_present == yes && $step_result == passed && ${ran:-0} != 0 && ${passed:-0} == 0 ]]; then
+        step_result="FAILED (every CUDA test skipped, with a GPU present)"
+    fi
+    record "$name (CUDA tests)" "$step_result$detail" "$step_secs" "$log"
+done
+
+# 2. The differential test against PyTorch, through the CLI on CUDA.
+if [[ -f tools/torch_diff.py ]]; then
+    limit=$(min 90 "$(remaining)")
+    run_cmd "$out/torch_diff.log" "$limit" "$python" tools/torch_diff.py "$cli" \
+        --device "cuda:$dev" --cases 300 --seconds $((limit > 40 ? limit - 20 : limit / 2))
+    record "torch_diff (cuda:$dev)" "$step_result" "$step_secs" "$out/torch_diff.log"
+else
+    echo "skipped: the bundle has no tools/torch_diff.py" > "$out/torch_diff.log"
+    record "torch_diff" "skipped (not in the bundle)" 0 "$out/torch_diff.log"
+fi
+
+# 3. The benchmark, with the time left. It stops starting workloads when its own budget is spent
+# and still writes its report.
+limit=$(remaining)
+bench_args=(--device cuda --device-index "$dev" --output "$out/gpu_latest.md" --json "$out/gpu_latest.json"
+    --budget-s $((limit > 60 ? limit - 30 : limit / 2)))
+[[ -f BUILD_INFO ]] && bench_args+=(--build-info BUILD_INFO)
+((limit < 150)) && bench_args+=(--quick)
+# shellcheck disable=SC2086
+run_cmd "$out/bench_gpu.log" "$limit" "$python" bench/gpu/bench_gpu.py "$lib" "${bench_args[@]}" \
+    ${GRIDSAMPLE_BENCH_ARGS:-}
+record "bench_gpu" "$step_result" "$step_secs" "$out/bench_gpu.log"
+
+{
+    echo "# gridsample on CUDA: tests and benchmark ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+    echo
+    [[ -f BUILD_INFO ]] && sed 's/^/- /' BUILD_INFO && echo
+    echo "| step | result | seconds | log |"
+    echo "|---|---|---|---|"
+    printf '%s\n' "${summary[@]}"
+    echo
+    if [[ -f "$out/gpu_latest.md" ]]; then
+        echo "Benchmark (gpu_latest.md):"
+        sed -n '/^- forward:/,/^Notes:/p' "$out/gpu_latest.md" | grep -v '^Notes:'
+    fi
+    echo "Overall: $( ((failed == 0)) && echo passed || echo FAILED)"
+} > "$out/summary.md"
+echo
+cat "$out/summary.md"
+exit $failed
