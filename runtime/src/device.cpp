@@ -332,8 +332,8 @@ Status place_call(const Device& device, DType dtype, const Stream& stream, const
     }
     if (needs_int64_atomics && !d.int64_atomics) {
         return unsupported(std::string(what) + ": " + to_string(device) + " (" + d.name +
-                           ") lacks 64-bit integer atomics (cl_khr_int64_base_atomics), which the "
-                           "deterministic grad_input needs");
+                           ") lacks 64-bit integer atomics (cl_khr_int64_base_atomics), which its "
+                           "grad_input (64-bit fixed-point sums) needs");
     }
     if (stream.opencl_queue && !stream.opencl_context) {
         void* context = nullptr;

@@ -181,7 +181,7 @@ Status grid_sample_backward(const TensorView& grad_output, const TensorView& inp
     }
     Placement placement;  // one CPU level or device for both kernels and every chunk
     if (Status s = place_call(input.device, input.dtype, options.stream, "grid_sample_backward",
-                              /*needs_int64_atomics=*/want_input && options.deterministic,
+                              /*needs_int64_atomics=*/want_input,
                               placement);
         !s.ok()) {
         return s;
