@@ -140,7 +140,9 @@ TEST_P(DeviceErrors, TensorsOnDifferentDevicesAreInvalid) {
     std::vector<std::pair<std::string, gs::Device>> elsewhere = {{"the host", gs::Device::cpu()}};
     for (gs::Device d : other_devices(device())) elsewhere.emplace_back(gs::to_string(d), d);
 
-    for (const auto& [where, other] : elsewhere) {
+    for (const auto& entry : elsewhere) {
+        const std::string& where = entry.first;
+        const gs::Device other = entry.second;
         // A view of the same memory said to be elsewhere; the host's own copy for the host.
         const auto moved = [&](const gs::TensorView& device_view, const gs::TensorView& host_view) {
             return other.type == gs::DeviceType::cpu ? host_view : device_view.on(other);
