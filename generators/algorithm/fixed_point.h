@@ -42,7 +42,6 @@ struct FixedPoint {
     Halide::Type t;                 // the float type converted from and to
     Halide::Func partial, level2, max_bits;  // the reduction stages (scheduled by the caller)
     Halide::Var p{"p"};             // the pure variable of partial and level2
-    Halide::RDom rows, rows2, rows3;  // their reductions: partial's rows and x; level2's; max's
     Expr exponent;                  // e
     Expr to_fixed(const Expr &v) const;
     Expr from_fixed(const Expr &sum) const;
@@ -62,9 +61,9 @@ inline FixedPoint fixed_point_for(const std::function<Expr(const std::vector<Exp
     for (size_t k = 1; k < extents.size(); k++) rows = rows * extents[k];
     // partial(p): the rows p, p + kMaxPartials, ... (all of their x), so that neighbouring
     // threads read neighbouring rows.
-    f.rows = RDom(0, (rows + (kMaxPartials - 1)) / kMaxPartials, 0, extents[0], "max_rows");
-    Expr row = f.p + f.rows.x * kMaxPartials;
-    std::vector<Expr> coords{f.rows.y};
+    RDom r(0, (rows + (kMaxPartials - 1)) / kMaxPartials, 0, extents[0], "max_rows");
+    Expr row = f.p + r.x * kMaxPartials;
+    std::vector<Expr> coords{r.y};
     Expr rest = Halide::min(row, rows - 1);
     for (size_t k = 1; k < extents.size(); k++) {
         coords.push_back(rest % extents[k]);
@@ -74,12 +73,12 @@ inline FixedPoint fixed_point_for(const std::function<Expr(const std::vector<Exp
     f.partial = Func("max_bits_partial");
     f.partial(f.p) = maximum(select(row < rows, magnitude_bits(value(coords)), cast(u, 0)));
     const int per_level2 = kMaxPartials / kMaxLevel2;
-    f.rows2 = RDom(0, per_level2, "max_level2");
+    RDom r2(0, per_level2, "max_level2");
     f.level2 = Func("max_bits_level2");
-    f.level2(f.p) = maximum(f.partial(f.p * per_level2 + f.rows2));
-    f.rows3 = RDom(0, kMaxLevel2, "max_level3");
+    f.level2(f.p) = maximum(f.partial(f.p * per_level2 + r2));
+    RDom r3(0, kMaxLevel2, "max_level3");
     f.max_bits = Func("max_bits");
-    f.max_bits() = maximum(f.level2(f.rows3));
+    f.max_bits() = maximum(f.level2(r3));
 
     // 2^E_M > M: the exponent field of M's bits, minus the bias, plus one (denormals and 0 give
     // the smallest normal exponent, still a bound).

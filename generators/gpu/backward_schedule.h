@@ -13,36 +13,6 @@
 
 namespace gridsample_gen {
 
-// Splits the first two of `space` into 32 x 8 thread tiles of `s`, orders the loops
-// (inner..., threads, blocks), fuses every dimension past y into the third block dimension, and
-// maps them to the GPU. `inner` are loops inside a thread (serial or unrolled).
-inline void gpu_point_tiles(Halide::Stage s, const std::vector<Halide::VarOrRVar> &inner,
-                            const std::vector<Halide::Var> &space, const std::vector<Halide::Var> &outer) {
-    using namespace Halide;
-    Var xo("xo"), xi("xi"), yo("yo"), yi("yi");
-    s.split(space[0], xo, xi, kGpuTileX, TailStrategy::GuardWithIf)
-        .split(space[1], yo, yi, kGpuTileY, TailStrategy::GuardWithIf);
-    std::vector<VarOrRVar> order = inner;
-    for (const VarOrRVar &v : std::vector<VarOrRVar>{xi, yi, xo, yo}) order.push_back(v);
-    for (size_t k = 2; k < space.size(); k++) order.push_back(space[k]);
-    for (const Var &v : outer) order.push_back(v);
-    s.reorder(order);
-    std::vector<Var> rest(space.begin() + 2, space.end());
-    rest.insert(rest.end(), outer.begin(), outer.end());
-    Var fused = rest.empty() ? Var() : rest[0];
-    for (size_t k = 1; k < rest.size(); k++) {
-        Var f("blocks_" + std::to_string(k));
-        s.fuse(fused, rest[k], f);
-        fused = f;
-    }
-    s.gpu_threads(xi, yi);
-    if (rest.empty()) {
-        s.gpu_blocks(xo, yo);
-    } else {
-        s.gpu_blocks(xo, yo, fused);
-    }
-}
-
 // affine_grid: one thread per grid point, its d components unrolled.
 inline void schedule_affine_grid_gpu(Halide::Func grid, const Halide::Var &k,
                                      const std::vector<Halide::Var> &space,

@@ -25,25 +25,41 @@ namespace gridsample_gen {
 inline constexpr int kGpuTileX = 32;
 inline constexpr int kGpuTileY = 8;
 
-inline void schedule_forward_gpu(Halide::Func out, Forward &f) {
+// Splits the first two of `space` into 32 x 8 thread tiles of `s`, orders the loops
+// (inner..., threads, blocks), fuses every dimension past y into the third block dimension, and
+// maps them to the GPU. `inner` are loops inside a thread (serial or unrolled). The loops of a
+// thread's point are named xi and yi: compute_at(out, Var("xi")) computes a Func per thread.
+inline void gpu_point_tiles(Halide::Stage s, const std::vector<Halide::VarOrRVar> &inner,
+                            const std::vector<Halide::Var> &space, const std::vector<Halide::Var> &outer) {
     using namespace Halide;
-    const int d = static_cast<int>(f.space.size());
-    Var x = f.space[0], y = f.space[1];
     Var xo("xo"), xi("xi"), yo("yo"), yi("yi");
-    out.split(x, xo, xi, kGpuTileX, TailStrategy::GuardWithIf)
-        .split(y, yo, yi, kGpuTileY, TailStrategy::GuardWithIf);
-    std::vector<VarOrRVar> order{f.c, xi, yi, xo, yo};
-    for (int k = 2; k < d; k++) order.push_back(f.space[k]);
-    order.push_back(f.n);
-    out.reorder(order);
-    Var outer = f.n;
-    for (int k = d - 1; k >= 2; k--) {
-        Var fused("zn_" + std::to_string(k));
-        out.fuse(f.space[k], outer, fused);
-        outer = fused;
+    s.split(space[0], xo, xi, kGpuTileX, TailStrategy::GuardWithIf)
+        .split(space[1], yo, yi, kGpuTileY, TailStrategy::GuardWithIf);
+    std::vector<VarOrRVar> order = inner;
+    for (const VarOrRVar &v : std::vector<VarOrRVar>{xi, yi, xo, yo}) order.push_back(v);
+    for (size_t k = 2; k < space.size(); k++) order.push_back(space[k]);
+    for (const Var &v : outer) order.push_back(v);
+    s.reorder(order);
+    std::vector<Var> rest(space.begin() + 2, space.end());
+    rest.insert(rest.end(), outer.begin(), outer.end());
+    Var fused = rest.empty() ? Var() : rest[0];
+    for (size_t k = 1; k < rest.size(); k++) {
+        Var f("blocks_" + std::to_string(k));
+        s.fuse(fused, rest[k], f);
+        fused = f;
     }
-    out.gpu_threads(xi, yi).gpu_blocks(xo, yo, outer).never_partition_all();
-    if (f.taps.defined()) f.taps.compute_at(out, xi);
+    s.gpu_threads(xi, yi);
+    if (rest.empty()) {
+        s.gpu_blocks(xo, yo);
+    } else {
+        s.gpu_blocks(xo, yo, fused);
+    }
+}
+
+inline void schedule_forward_gpu(Halide::Func out, Forward &f) {
+    gpu_point_tiles(out, {f.c}, f.space, {f.n});
+    out.never_partition_all();
+    if (f.taps.defined()) f.taps.compute_at(out, Halide::Var("xi"));
 }
 
 }  // namespace gridsample_gen

@@ -13,14 +13,18 @@ using namespace gridsample;
 
 thread_local std::string t_last_error;
 
+// 0 is the CPU too, so that a zeroed struct is a host tensor; other values are checked by the
+// C++ functions.
+Device to_device(int32_t type, int32_t id) {
+    Device d;
+    d.type = type == 0 ? DeviceType::cpu : static_cast<DeviceType>(type);
+    d.id = id;
+    return d;
+}
+
 TensorView to_view(const gridsample_tensor* t) {
-    TensorView v =
-        TensorView::make(t->data, static_cast<DType>(t->dtype), t->rank, t->sizes, t->strides);
-    // 0 is the CPU too, so that a zeroed struct is a host tensor; other values are checked by
-    // the C++ functions.
-    v.device.type = t->device_type == 0 ? DeviceType::cpu : static_cast<DeviceType>(t->device_type);
-    v.device.id = t->device_id;
-    return v;
+    return TensorView::make(t->data, static_cast<DType>(t->dtype), t->rank, t->sizes, t->strides)
+        .on(to_device(t->device_type, t->device_id));
 }
 
 Stream to_stream(const gridsample_stream* s) {
@@ -165,12 +169,7 @@ int32_t gridsample_from_dlpack(const void* dltensor, gridsample_tensor* view) {
 }
 
 int32_t gridsample_device_status(int32_t device_type, int32_t device_id) {
-    return guarded([&] {
-        Device d;
-        d.type = device_type == 0 ? DeviceType::cpu : static_cast<DeviceType>(device_type);
-        d.id = device_id;
-        return device_status(d);
-    });
+    return guarded([&] { return device_status(to_device(device_type, device_id)); });
 }
 
 const char* gridsample_last_error(void) { return t_last_error.c_str(); }

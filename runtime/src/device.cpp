@@ -256,8 +256,6 @@ int get_cuda_stream(void* user_context, void*, void** stream) {
 }
 #endif
 
-int gpu_backend_index(DeviceType type) { return type == DeviceType::cuda ? 0 : 1; }
-
 }  // namespace
 
 void install_device_hooks() {
@@ -274,7 +272,7 @@ void install_device_hooks() {
 #endif
 }
 
-int gpu_backend(DeviceType type) { return gpu_backend_index(type); }
+int gpu_backend(DeviceType type) { return type == DeviceType::cuda ? 0 : 1; }
 
 Status check_devices(std::initializer_list<std::pair<const TensorView*, const char*>> tensors) {
     const TensorView* first = nullptr;
@@ -311,11 +309,8 @@ Status place_call(const Device& device, DType dtype, const Stream& stream, const
         placement.isa = select_cpu_isa();
         return Status::Ok();
     }
+    // The backend compiled in, the driver, the device.
     if (Status s = device_status(device); !s.ok()) return s;
-    if (!kGpuBackendCompiled[gpu_backend_index(device.type)]) {
-        return unsupported(std::string(what) + ": the " + to_string(device.type) +
-                           " backend is not in this build");
-    }
     placement.stream = stream;
     if (device.type == DeviceType::cuda) {
         if (!stream.cuda_context) {
@@ -351,29 +346,6 @@ Status place_call(const Device& device, DType dtype, const Stream& stream, const
                                     &placement.stream.opencl_queue);
     }
     return Status::Ok();
-}
-
-// The runs of contiguous bytes of a non-overlapping view (validated): (byte offset, bytes) for
-// each, in order. Dimensions are merged from the innermost out while they are contiguous.
-template <typename Fn>
-void for_each_contiguous_run(const TensorView& t, Fn&& fn) {
-    const int64_t element = element_size(t.dtype);
-    int inner = t.rank;  // dimensions [inner, rank) form one run
-    int64_t run = 1;     // elements in a run
-    while (inner > 0 && (t.sizes[inner - 1] == 1 || t.strides[inner - 1] == run)) {
-        run *= t.sizes[--inner];
-    }
-    int64_t index[kMaxRank] = {};
-    const int64_t runs = t.numel() / run;
-    for (int64_t r = 0; r < runs; r++) {
-        int64_t offset = 0;
-        for (int d = 0; d < inner; d++) offset += index[d] * t.strides[d];
-        fn(offset * element, run * element);
-        for (int d = inner - 1; d >= 0; d--) {
-            if (++index[d] < t.sizes[d]) break;
-            index[d] = 0;
-        }
-    }
 }
 
 Status fill_zeros_on_device(const Placement& placement, const TensorView& t) {
@@ -451,7 +423,7 @@ Status device_status(Device device) {
     case DeviceType::cpu:
         return device.id == 0 ? Status::Ok() : invalid("device: cpu has only id 0");
     case DeviceType::cuda: {
-        if (!kGpuBackendCompiled[0]) {
+        if (!kGpuBackendCompiled[gpu_backend(DeviceType::cuda)]) {
             return unsupported("cuda: this build has no CUDA kernels (configure with "
                                "-DGRIDSAMPLE_GPU_BACKENDS=cuda;opencl)");
         }
@@ -465,7 +437,7 @@ Status device_status(Device device) {
         return Status::Ok();
     }
     case DeviceType::opencl: {
-        if (!kGpuBackendCompiled[1]) {
+        if (!kGpuBackendCompiled[gpu_backend(DeviceType::opencl)]) {
             return unsupported("opencl: this build has no OpenCL kernels (configure with "
                                "-DGRIDSAMPLE_GPU_BACKENDS=cuda;opencl)");
         }

@@ -126,33 +126,11 @@ Status check_backward(const TensorView& grad_output, const TensorView& input,
     return Status::Ok();
 }
 
-// The kernels never read an empty tensor, but Halide takes a buffer without memory as a bounds
-// query; an empty tensor (allowed with a null pointer) gets a harmless address instead, and
-// strides of 0 (its strides are not validated, and are never stepped along). On a GPU that
-// address must be device memory of the call: `device_stand_in`, a non-empty tensor of the call.
-TensorView readable(TensorView t, const TensorView& device_stand_in) {
-    static const double kNothing = 0.0;
-    if (t.numel() == 0) {
-        t.data = t.device.type == DeviceType::cpu ? const_cast<double*>(&kNothing)
-                                                  : device_stand_in.data;
-        for (int i = 0; i < t.rank; i++) t.strides[i] = 0;
-    }
-    return t;
-}
-
 // Writes 0 to every element of a (non-empty, validated) view, through its strides.
 void fill_zeros(const TensorView& t) {
-    const int64_t size = element_size(t.dtype);
-    int64_t index[kMaxRank] = {};
-    for (int64_t i = 0, n = t.numel(); i < n; i++) {
-        int64_t offset = 0;
-        for (int d = 0; d < t.rank; d++) offset += index[d] * t.strides[d];
-        std::memset(static_cast<unsigned char*>(t.data) + offset * size, 0, static_cast<size_t>(size));
-        for (int d = t.rank - 1; d >= 0; d--) {
-            if (++index[d] < t.sizes[d]) break;
-            index[d] = 0;
-        }
-    }
+    for_each_contiguous_run(t, [&](int64_t offset, int64_t bytes) {
+        std::memset(static_cast<unsigned char*>(t.data) + offset, 0, static_cast<size_t>(bytes));
+    });
 }
 
 }  // namespace
@@ -186,10 +164,9 @@ Status grid_sample_backward(const TensorView& grad_output, const TensorView& inp
         !s.ok()) {
         return s;
     }
-    // A gradient that is written (want_input or want_grid holds) is non-empty device memory.
-    const TensorView& stand_in = want_input ? *grad_input : want_grid ? *grad_grid : input;
-    const TensorView go = readable(grad_output, stand_in), in = readable(input, stand_in),
-                     g = readable(grid, stand_in);
+    // The kernels run only on non-empty tensors: grad_input's when there are output points,
+    // grad_grid's when there are channels (below); otherwise the gradient is zero-filled.
+    const TensorView &go = grad_output, &in = input, &g = grid;
     // The GPU kernels index with 32 bits (generators/gpu/), the CPU backward with 64.
     const Indexing indexing = placement.gpu() ? Indexing::narrow : Indexing::wide;
     // Channels are independent in grad_input's scatter: its calls may be split by channel.

@@ -170,6 +170,30 @@ struct Placement {
 Status place_call(const Device& device, DType dtype, const Stream& stream, const char* what,
                   bool needs_int64_atomics, Placement& placement);
 
+// Calls fn(byte offset, bytes) for each run of contiguous elements of a non-empty view that does
+// not overlap itself (validated), in order: the dimensions are merged from the innermost out while
+// they are contiguous.
+template <typename Fn>
+void for_each_contiguous_run(const TensorView& t, Fn&& fn) {
+    const int64_t element = element_size(t.dtype);
+    int inner = t.rank;  // dimensions [inner, rank) form one run
+    int64_t run = 1;     // elements in a run
+    while (inner > 0 && (t.sizes[inner - 1] == 1 || t.strides[inner - 1] == run)) {
+        run *= t.sizes[--inner];
+    }
+    int64_t index[kMaxRank] = {};
+    const int64_t runs = t.numel() / run;
+    for (int64_t r = 0; r < runs; r++) {
+        int64_t offset = 0;
+        for (int d = 0; d < inner; d++) offset += index[d] * t.strides[d];
+        fn(offset * element, run * element);
+        for (int d = inner - 1; d >= 0; d--) {
+            if (++index[d] < t.sizes[d]) break;
+            index[d] = 0;
+        }
+    }
+}
+
 // Writes 0 to every element of a (validated, non-overlapping) view on the placement's GPU device,
 // asynchronously on its stream or queue: the gradients that receive nothing (C = 0, no output
 // points), where the kernels would index empty tensors.
