@@ -55,6 +55,16 @@ private:
     std::unique_ptr<DevicePlacement> placement_;
 };
 
+// A test on one device for one kernel family: the family, and seeds that differ per family, as
+// in the CPU suites.
+class DeviceKernelSuite : public DeviceSuite<std::tuple<gridsample::Device, Kernel>> {
+protected:
+    Kernel kernel() const { return std::get<1>(GetParam()); }
+    uint64_t seed_base(uint64_t base) const {
+        return base + 10u * static_cast<uint64_t>(kernel().dims) + static_cast<uint64_t>(kernel().mode);
+    }
+};
+
 inline std::string device_param_name(const ::testing::TestParamInfo<gridsample::Device>& info) {
     return test_device_name(info.param);
 }

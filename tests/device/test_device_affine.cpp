@@ -131,10 +131,8 @@ GRIDSAMPLE_INSTANTIATE_DEVICE_SUITE(DeviceAffineGrid);
 // ------------------------------------------------------------------------------------------------
 // affine_grid_sample
 
-class DeviceAffineGridSample : public DeviceSuite<std::tuple<gs::Device, Kernel>> {
+class DeviceAffineGridSample : public DeviceKernelSuite {
 protected:
-    Kernel kernel() const { return std::get<1>(GetParam()); }
-
     template <typename T>
     void run_case(gs::Padding padding, uint32_t seed) {
         const gs::DType dtype = sizeof(T) == 8 ? gs::DType::float64 : gs::DType::float32;

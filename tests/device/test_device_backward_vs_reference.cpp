@@ -22,13 +22,7 @@ using namespace gridsample_test;
 using namespace gridsample_test::backward;
 using gridsample_test::backward::random_data;  // not the C library's struct random_data
 
-class DeviceBackwardVsReference : public DeviceSuite<std::tuple<gs::Device, Kernel>> {
-protected:
-    Kernel kernel() const { return std::get<1>(GetParam()); }
-    uint64_t seed_base(uint64_t base) const {
-        return base + 10u * static_cast<uint64_t>(kernel().dims) + static_cast<uint64_t>(kernel().mode);
-    }
-};
+class DeviceBackwardVsReference : public DeviceKernelSuite {};
 
 // Random shapes and grids, every padding x align_corners x dtype x layout, cycling through the
 // gradient selections.
@@ -105,10 +99,8 @@ GRIDSAMPLE_INSTANTIATE_DEVICE_SUITE(DeviceBackwardEdgeCases);
 // Determinism (S13): with the default Options::deterministic, grad_input (a scatter-add, on a GPU
 // a sum over threads) and grad_grid come out bit for bit the same from identical calls.
 
-class DeviceBackwardDeterminism : public DeviceSuite<std::tuple<gs::Device, Kernel>> {
+class DeviceBackwardDeterminism : public DeviceKernelSuite {
 protected:
-    Kernel kernel() const { return std::get<1>(GetParam()); }
-
     // Runs the case three times: every run gives the same bits, and the first matches the
     // reference.
     void check_repeats(const Case& cs, const CaseData& d) {

@@ -22,14 +22,7 @@ using namespace gridsample_test::forward;
 // ------------------------------------------------------------------------------------------------
 // Per device and kernel family
 
-class DeviceVsReference : public DeviceSuite<std::tuple<gs::Device, Kernel>> {
-protected:
-    Kernel kernel() const { return std::get<1>(GetParam()); }
-    // Seeds differ per kernel family, as in the CPU suite.
-    uint64_t seed_base(uint64_t base) const {
-        return base + 10u * static_cast<uint64_t>(kernel().dims) + static_cast<uint64_t>(kernel().mode);
-    }
-};
+class DeviceVsReference : public DeviceKernelSuite {};
 
 // Random shapes (sizes 1 and 2 frequent) and grids (with S7/S12 values), every padding x
 // align_corners x dtype x layout.
