@@ -4,6 +4,7 @@
 // that must gather its taps. After Google Benchmark's own output it prints one table.
 //
 //   gridsample_bench [google benchmark flags] [--table=FILE.md]
+//   gridsample_bench --dump_workloads=DIR   (writes the workloads' data for bench/peers/compare.py)
 #include "peers.h"
 #include "workloads.h"
 
@@ -377,6 +378,13 @@ int main(int argc, char** argv) {
     for (int i = 0; i < argc; i++) {
         if (std::strncmp(argv[i], "--table=", 8) == 0) {
             table_path = argv[i] + 8;
+        } else if (std::strncmp(argv[i], "--dump_workloads=", 17) == 0) {
+            std::string error;
+            if (!gridsample_bench::dump_workloads(argv[i] + 17, error)) {
+                std::fprintf(stderr, "gridsample_bench: %s\n", error.c_str());
+                return 1;
+            }
+            return 0;
         } else {
             args.push_back(argv[i]);
         }

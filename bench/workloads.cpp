@@ -1,12 +1,16 @@
 // The benchmark workloads (see workloads.h) and their cached data.
 #include "workloads.h"
 
+#include "npy.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <random>
+#include <sstream>
 #include <thread>
 #include <tuple>
 
@@ -188,6 +192,62 @@ Data& data_for(const Workload& w) {
     d.output_hwc_view = gridsample::TensorView::make(d.output_hwc.data(), w.dtype, rank,
                                                      output_shape.data(), strides.data());
     return d;
+}
+
+namespace {
+
+bool save_npy(const std::string& path, const std::vector<unsigned char>& bytes, DType dtype,
+              const std::vector<int64_t>& shape, std::string& error) {
+    gridsample::npy::Array a;
+    a.dtype = dtype;
+    a.shape = shape;
+    a.bytes = bytes;
+    return gridsample::npy::save(path, a, error);
+}
+
+const char* mode_name(Interpolation m) {
+    return m == Interpolation::bilinear ? "bilinear" : m == Interpolation::nearest ? "nearest" : "bicubic";
+}
+
+const char* padding_name(Padding p) {
+    return p == Padding::zeros ? "zeros" : p == Padding::border ? "border" : "reflection";
+}
+
+}  // namespace
+
+bool dump_workloads(const std::string& dir, std::string& error) {
+    std::map<const Data*, std::string> written;  // data set -> file stem
+    std::ostringstream manifest;
+    manifest << "[\n";
+    bool first = true;
+    for (const Workload& w : forward_workloads()) {
+        const Data& d = data_for(w);
+        auto it = written.find(&d);
+        if (it == written.end()) {
+            const std::string stem = w.name;
+            if (!save_npy(dir + "/" + stem + ".input.npy", d.input, w.dtype, w.input_shape, error) ||
+                !save_npy(dir + "/" + stem + ".grid.npy", d.grid, w.dtype, w.grid_shape(), error)) {
+                return false;
+            }
+            it = written.emplace(&d, stem).first;
+        }
+        manifest << (first ? "" : ",\n") << "  {\"name\": \"" << w.name << "\", \"mode\": \""
+                 << mode_name(w.mode) << "\", \"padding\": \"" << padding_name(w.padding)
+                 << "\", \"align_corners\": " << (w.align_corners ? "true" : "false")
+                 << ", \"dtype\": \"" << (w.dtype == DType::float64 ? "float64" : "float32")
+                 << "\", \"images\": " << (w.compare_opencv ? "true" : "false")
+                 << ", \"input\": \"" << it->second << ".input.npy\", \"grid\": \"" << it->second
+                 << ".grid.npy\"}";
+        first = false;
+    }
+    manifest << "\n]\n";
+    std::ofstream out(dir + "/workloads.json");
+    out << manifest.str();
+    if (!out) {
+        error = "cannot write " + dir + "/workloads.json";
+        return false;
+    }
+    return true;
 }
 
 }  // namespace gridsample_bench

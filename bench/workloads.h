@@ -55,6 +55,12 @@ Data& data_for(const Workload& w);
 
 int64_t product(const std::vector<int64_t>& v);
 
+// Writes every forward workload's input and grid as .npy files into `dir` (one pair per distinct
+// data set) and a manifest, `dir`/workloads.json, listing each workload with its options and
+// files: the data the peers outside this binary (bench/peers/compare.py) are timed on. Returns
+// false with `error` set when a file cannot be written.
+bool dump_workloads(const std::string& dir, std::string& error);
+
 // The machine's hardware threads, and the thread counts every workload runs at: 1 and all.
 int all_cores();
 std::vector<int> thread_counts();
