@@ -6,7 +6,9 @@
 #     scripts/requirements.txt (Halide 21, CMake, ninja).
 # Usage: scripts/bootstrap.sh [--dev] [--bench] [--sanitize]
 #   --dev       adds PyTorch and NumPy for Python (the golden-data scripts and the differential test)
-#   --bench     adds the benchmark peers: libtorch (PyTorch's C++ library) and OpenCV
+#   --bench     adds the benchmark peers: libtorch (PyTorch's C++ library) and OpenCV from Debian,
+#               and into .venv the Python-only ones of bench/peers/compare.py (ONNX Runtime, ncnn;
+#               scripts/requirements-bench.txt)
 #   --sanitize  adds clang 14 with its sanitizer and libFuzzer runtimes and llvm-symbolizer (the
 #               asan and tsan presets, ./build.sh fuzz)
 set -euo pipefail
@@ -14,10 +16,11 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 packages=$(grep -v '^\s*#' scripts/apt-packages.txt | xargs)
+bench_peers=0
 for arg in "$@"; do
   case "$arg" in
     --dev) packages="$packages python3-torch python3-numpy" ;;
-    --bench) packages="$packages libtorch-dev libopencv-dev" ;;
+    --bench) packages="$packages libtorch-dev libopencv-dev"; bench_peers=1 ;;
     --sanitize) packages="$packages clang-14 libclang-rt-14-dev llvm-14" ;;
     *) echo "usage: scripts/bootstrap.sh [--dev] [--bench] [--sanitize]" >&2; exit 2 ;;
   esac
@@ -53,4 +56,15 @@ if [[ ! -x "$venv/bin/python" || ! -f "$stamp" || "$(cat "$stamp")" != "$want_ha
   "$venv/bin/python" -m pip install --quiet --upgrade pip
   "$venv/bin/python" -m pip install --quiet -r scripts/requirements.txt
   echo "$want_hash" > "$stamp"
+fi
+
+# The Python-only benchmark peers, pinned, into the same environment (--bench).
+if ((bench_peers)); then
+  bench_stamp="$venv/.requirements-bench.sha256"
+  bench_hash=$(sha256sum scripts/requirements-bench.txt | cut -d' ' -f1)
+  if [[ ! -f "$bench_stamp" || "$(cat "$bench_stamp")" != "$bench_hash" ]]; then
+    echo "bootstrap: installing the Python benchmark peers into .venv"
+    "$venv/bin/python" -m pip install --quiet -r scripts/requirements-bench.txt
+    echo "$bench_hash" > "$bench_stamp"
+  fi
 fi
