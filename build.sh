@@ -5,6 +5,8 @@
 #   ./build.sh demo    warp the built-in image with every mode; PNGs land in build/demo/
 #   ./build.sh test    build everything and run the whole test suite (ctest)
 #   ./build.sh bench   build and run the benchmark suite (bench/)
+#   ./build.sh peers   build and run bench/peers/compare.py: every peer (PyTorch, OpenCV, ONNX
+#                      Runtime, ncnn) and ours in the benchmark and through the CLI, one table
 #   ./build.sh fuzz [SECONDS]
 #                      build the fuzzer (preset asan) and fuzz the C ABI for SECONDS (default 60),
 #                      starting from fuzz/corpus/c_api; a failing input lands in
@@ -20,7 +22,7 @@ preset=${GRIDSAMPLE_PRESET:-release}
 [[ "$what" == fuzz ]] && preset=asan
 
 bootstrap_args=()
-[[ "$what" == bench ]] && bootstrap_args+=(--bench)
+[[ "$what" == bench || "$what" == peers ]] && bootstrap_args+=(--bench)
 [[ "$preset" == asan || "$preset" == tsan ]] && bootstrap_args+=(--sanitize)
 scripts/bootstrap.sh "${bootstrap_args[@]}"
 export PATH="$root/.venv/bin:$PATH"
@@ -42,6 +44,10 @@ bench)
     cmake --build --preset "$preset" --target gridsample_bench
     "$root/build/$preset/bench/gridsample_bench" "${@:2}"
     ;;
+peers)
+    cmake --build --preset "$preset" --target gridsample_bench gridsample_cli
+    "$root/.venv/bin/python" bench/peers/compare.py --build "build/$preset" "${@:2}"
+    ;;
 fuzz)
     seconds=${2:-60}
     cmake --build --preset "$preset" --target fuzz_c_api
@@ -58,7 +64,7 @@ fuzz)
     fi
     ;;
 *)
-    echo "usage: ./build.sh demo|test|bench|fuzz [SECONDS]" >&2
+    echo "usage: ./build.sh demo|test|bench|peers|fuzz [SECONDS]" >&2
     exit 2
     ;;
 esac

@@ -65,7 +65,8 @@ public:
                 args.push_back(c);
                 args.push_back(n);
                 return input(args);
-            });
+            },
+            channels_last_condition());
         std::vector<Expr> out_args(forward.space.begin(), forward.space.end());
         out_args.push_back(forward.c);
         out_args.push_back(forward.n);
@@ -108,6 +109,14 @@ public:
 
 private:
     Forward forward;
+
+    // Where the CPU kernels sample a channels-last copy of the input (cpu/forward_schedule.h);
+    // nowhere on GPUs and under the autoschedulers, which schedule the plain algorithm.
+    Expr channels_last_condition() {
+        if (get_target().has_gpu_feature() || using_autoscheduler()) return Expr();
+        return channels_last_copy(input, output, spatial_dims, mode,
+                                  natural_vector_size(Type(dtype)));
+    }
 
     void schedule_cpu() {
         const int d = spatial_dims;

@@ -104,7 +104,10 @@ void check(const Config& cfg, int64_t channels, uint32_t seed) {
 class ChannelsLastMatchesPlanar : public testing::TestWithParam<Config> {};
 
 TEST_P(ChannelsLastMatchesPlanar, BitForBit) {
-    for (int64_t channels = 1; channels <= 5; channels++) {
+    // 1-5 channels, and from 8 on the planar calls with a vector of channels or more, which
+    // sample a channels-last copy (cpu/forward_schedule.h: 8 float32 lanes on AVX2, 16 on
+    // AVX-512, 4 for float64 on AVX2), including counts that are not multiples of the lanes.
+    for (int64_t channels : {1, 2, 3, 4, 5, 8, 9, 16, 17, 33}) {
         for (uint32_t seed = 1; seed <= 4; seed++) {
             if (GetParam().dtype == DType::float64) {
                 check<double>(GetParam(), channels, seed + 10 * static_cast<uint32_t>(channels));

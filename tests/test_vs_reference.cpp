@@ -119,6 +119,36 @@ TEST_P(CpuIsaVsReference, WideRowsMatchReference) {
     });
 }
 
+// Planar tensors with many channels: with a vector of channels or more (4 to 16 lanes, by
+// level and dtype) the forward samples a channels-last copy of the input, V channels a vector,
+// the last block shifted inwards (cpu/forward_schedule.h). Channel counts at, just above and
+// well above each lane count, rows of a full tile plus a remainder, planar layouts only (the
+// others keep the gathering kernels).
+TEST_P(CpuIsaVsReference, ManyChannelsMatchReference) {
+    const Kernel kernel = std::get<1>(GetParam());
+    check_cases(8000u, 5, [&](gs::Padding padding, gs::DType dtype, int rep, uint64_t seed) {
+        const int64_t channels[] = {4, 8, 9, 17, 33};
+        const Layout layouts[] = {Layout::contiguous, Layout::padded_input, Layout::padded_output};
+        Case cs;
+        cs.kernel = kernel;
+        cs.padding = padding;
+        cs.align_corners = (seed % 2) == 1;
+        cs.dtype = dtype;
+        cs.layout = layouts[rep % 3];
+        cs.seed = seed;
+        cs.shape.dims = kernel.dims;
+        cs.shape.n = 1 + rep % 2;
+        cs.shape.c = channels[rep];
+        cs.shape.in[0] = kernel.dims == 3 ? 4 : 1;
+        cs.shape.in[1] = 13;
+        cs.shape.in[2] = 23;
+        cs.shape.out[0] = kernel.dims == 3 ? 2 : 1;
+        cs.shape.out[1] = 3;
+        cs.shape.out[2] = 70;
+        return cs;
+    });
+}
+
 std::string isa_kernel_name(const ::testing::TestParamInfo<std::tuple<gs::CpuIsa, Kernel>>& info) {
     return std::string(isa_name(std::get<0>(info.param))) + "_" +
            kernel_name(std::get<1>(info.param));

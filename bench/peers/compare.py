@@ -15,8 +15,8 @@ and thread count:
 and writes one markdown table with the ratios the targets are stated in (ours against the
 fastest peer that computes the workload, the CLI against the benchmark, the copy roofline).
 
-  .venv/bin/python bench/peers/compare.py --build build/release --out bench/results/peers.md
-  (scripts/bootstrap.sh --bench installs the peers: libtorch, OpenCV, onnxruntime, ncnn)
+  ./build.sh peers --out bench/results/peers.md          (builds, installs the peers, runs)
+  .venv/bin/python bench/peers/compare.py --build build/release --filter '^feat_' --threads 1
 """
 import argparse
 import json
@@ -206,7 +206,8 @@ def main():
     ap.add_argument("--threads", default="", help="thread counts (default: 1 and all cores)")
     ap.add_argument("--repetitions", type=int, default=7)
     ap.add_argument("--min-time", type=float, default=0.2, help="seconds per repetition")
-    ap.add_argument("--cli-rounds", type=int, default=3)
+    ap.add_argument("--cli-rounds", type=int, default=5,
+                    help="processes timed per workload and thread count (the fastest counts)")
     args = ap.parse_args()
 
     bench = os.path.join(args.build, "bench", "gridsample_bench")
@@ -250,9 +251,9 @@ def main():
                 row["OpenCV"] = bench_ms.get(f"fwd/{w['name']}/opencv_planar{sfx}")
                 row["OpenCV HWC"] = bench_ms.get(f"fwd/{w['name']}/opencv_hwc{sfx}")
                 row["ours HWC"] = bench_ms.get(f"fwd/{w['name']}/ours_hwc{sfx}")
-            # Enough calls through the CLI for about a second of sampling.
+            # Enough calls through the CLI for about half a second of sampling per round.
             per_call = (row["ours"] or 10.0) / 1e3
-            calls = max(5, min(200, int(1.0 / per_call)))
+            calls = max(5, min(200, int(0.5 / per_call)))
             row["CLI"] = 1e3 * cli_per_call(cli, w, inp, grd, ours_out, t, calls, args.cli_rounds)
             ours = np.load(ours_out)
             for peer in peers:

@@ -23,6 +23,13 @@ struct Forward {
     Halide::Var c{"c"}, n{"n"};
     std::vector<Halide::Var> point;  // space..., n: the arguments of per-point Funcs
     Halide::Func taps;   // per output point: every tap's index, in-range flag, weight
+    // Where `use_channels_last` holds (all three undefined when define_forward() was given no
+    // condition), the output is `samples_channels_last`: the same samples, with the channels as
+    // the innermost dimension, (c, space..., n), read from `channels_last`, the input with the
+    // channels innermost. The same values in other layouts, which the schedule may materialize:
+    // a tap then loads the neighbouring channels of a point with one vector load.
+    Halide::Func channels_last, samples_channels_last;
+    Expr use_channels_last;
     Expr value;          // the output value at (space..., c, n), reading `taps`
     // The taps buffers holding the tap indices along x and along y ("taps.0", ...: tuple
     // components of `taps`), for the lowering passes.
@@ -46,19 +53,32 @@ inline std::string taps_component(const Expr &e) {
 }
 
 // grid_component(k, point) is component k (0 = x, 1 = y, 2 = z) of the grid at an output point;
-// input_at(indices, c, n) loads the input at integer indices that are inside the input.
+// input_at(indices, c, n) loads the input at integer indices that are inside the input. Where
+// `use_channels_last` (if defined) holds, the output is Forward::samples_channels_last.
 inline Forward define_forward(
     int dims, Interpolation mode, Padding padding, Type t, const Expr &align_corners,
     const std::vector<Expr> &input_sizes,
     const std::function<Expr(int, const std::vector<Halide::Var> &)> &grid_component,
     const std::function<Expr(const std::vector<Expr> &, const Halide::Var &,
-                             const Halide::Var &)> &input_at) {
+                             const Halide::Var &)> &direct_input_at,
+    const Expr &use_channels_last = Expr()) {
     using namespace Halide;
     Forward f;
     f.mode = mode;
     for (int k = 0; k < dims; k++) f.space.push_back(Var("s" + std::to_string(k)));
     f.point = f.space;
     f.point.push_back(f.n);
+    // (c, space..., n): the arguments of the channels-last Funcs.
+    std::vector<Expr> channels_first_args{f.c};
+    channels_first_args.insert(channels_first_args.end(), f.space.begin(), f.space.end());
+    channels_first_args.push_back(f.n);
+    if (use_channels_last.defined()) {
+        f.channels_last = Func("channels_last");
+        f.samples_channels_last = Func("samples_channels_last");
+        f.use_channels_last = use_channels_last;
+        std::vector<Expr> space(f.space.begin(), f.space.end());
+        f.channels_last(channels_first_args) = direct_input_at(space, f.c, f.n);
+    }
 
     // The taps of each axis (S4 bilinear/trilinear: 2, S5 nearest: 1, S6 bicubic: 4).
     std::vector<AxisTaps> taps_of;
@@ -70,7 +90,9 @@ inline Forward define_forward(
     }
     // The output from the taps, which are stored once per point in `taps` below and reused by
     // every channel.
-    auto sample = [&](const std::vector<AxisTaps> &taps_of) {
+    using InputAt = std::function<Expr(const std::vector<Expr> &, const Halide::Var &,
+                                       const Halide::Var &)>;
+    auto sample = [&](const std::vector<AxisTaps> &taps_of, const InputAt &input_at) {
         auto add = [](const Expr &sum, const Expr &term) { return sum.defined() ? sum + term : term; };
         Expr value;
         if (mode == Interpolation::bicubic) {
@@ -127,7 +149,17 @@ inline Forward define_forward(
     // Strict: the weighted sum is evaluated as written, without fused multiply-adds, so every
     // kernel that samples (grid_sample, affine_grid_sample) and every CPU variant (with or
     // without FMA) returns the same bits.
-    f.value = strict_float(sample(taps_of));
+    f.value = strict_float(sample(taps_of, direct_input_at));
+    if (use_channels_last.defined()) {
+        auto channels_last_at = [&f](const std::vector<Expr> &idx, const Var &c, const Var &n) {
+            std::vector<Expr> args{c};
+            args.insert(args.end(), idx.begin(), idx.end());
+            args.push_back(n);
+            return Expr(f.channels_last(args));
+        };
+        f.samples_channels_last(channels_first_args) = strict_float(sample(taps_of, channels_last_at));
+        f.value = select(use_channels_last, f.samples_channels_last(channels_first_args), f.value);
+    }
     return f;
 }
 

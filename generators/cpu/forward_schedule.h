@@ -29,6 +29,22 @@ std::vector<Expr> interleaved_layouts(const In &input, const Out &output, int d)
     return conditions;
 }
 
+// When the forward samples a channels-last copy of the input (define_forward's
+// use_channels_last): planar tensors (the channels not innermost) with at least `vec` channels
+// and an output with unit stride along x, bilinear, trilinear and bicubic. The copy costs one pass over the input per call; in exchange a
+// tap's V channels come from one vector load where the planar kernels gather V points' taps
+// lane by lane (hardware gathers where the CPU has them, scalar loads otherwise). Measured on an
+// AMD EPYC (AVX2, V = 8; its gathers are slow), the kernel alone through RunGen, ms, 1 / 2
+// threads: bilinear 8x64x128x128 39-59 -> 14-17 / 20-28 -> 10; bicubic 8x64x128x128 130 -> 33 /
+// 86 -> 23; trilinear 1x16x64^3 border 36-43 -> 8-13 / 21-25 -> 5. Nearest reads one tap per
+// output element and stays planar; so do the channels-last RGB/RGBA images.
+template <typename In, typename Out>
+Expr channels_last_copy(const In &input, const Out &output, int d, Interpolation mode, int vec) {
+    if (mode == Interpolation::nearest) return Expr();
+    return input.dim(d).extent() >= vec && input.dim(d).stride() != 1 &&
+           output.dim(0).stride() == 1;
+}
+
 // Schedule knobs: the tile of the planar (and strided) layouts, and of the channels-last RGB/RGBA
 // specializations.
 struct ForwardSchedule {
@@ -81,9 +97,8 @@ inline ForwardSchedule forward_schedule(Interpolation mode, int rows, int width,
 //
 // The loop nest: parallel over blocks of rows (and batch items, and z for 3-D); in each block,
 // tiles of rows x tile_width points; for each tile the taps of all its points are computed once
-// (vectorized by Halide) into a buffer (2-D: on the stack; 3-D: one allocation per task, reused
-// by its tiles), then each channel plane is sampled in turn from them, so one plane at a time is
-// in cache. Specializations: channels-last input and output with 3 or 4 channels sample a
+// (vectorized by Halide) into a buffer on the stack, then each channel plane is sampled in turn
+// from them, so one plane at a time is in cache. Specializations: channels-last input and output with 3 or 4 channels sample a
 // point's channels together (`interleaved`, with their own tile height), and unit stride along x
 // in every buffer (`dense`).
 inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense,
@@ -102,48 +117,77 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense
         for (int k = 2; k < d; k++) order.push_back(f.space[k]);
         order.push_back(f.n);
         s.reorder(order);
-        Var task = f.n;
-        for (int k = d - 1; k >= 2; k--) {
-            Var fused("task_" + std::to_string(k));
-            s.fuse(f.space[k], task, fused);
-            task = fused;
-        }
-        s.fuse(yo, task, block).parallel(block);
+        // Nested parallel loops rather than one fused loop: the batch loop stays a loop of its
+        // own, where a batch item's channels-last copy is made (below), and Halide's bounds
+        // inference knows which plane of z a tile is in (through a fused loop it assumes every
+        // plane, and the taps storage would be sized for all of them). 3-D: a task is one
+        // plane, its rows of tiles in turn.
+        s.parallel(d == 2 ? Var(yo) : f.space[2]).parallel(f.n);
     };
+    // Planar tensors with at least a vector of channels (f.use_channels_last, see
+    // channels_last_copy() for why): each batch item's input is first copied channels-last, in
+    // parallel over its rows; then per tile, as above, the taps once, and for each block of V
+    // channels (V = vec, the vector lanes; the last block shifted inwards to end at the last
+    // channel) each point's taps load V channels with one vector load each and the V results
+    // are stored into the V output planes. First, so that Halide knows in every later branch
+    // that the samples read the input itself.
+    if (f.channels_last.defined()) {
+        Stage s = out.specialize(f.use_channels_last);
+        Var co("co"), ci("ci");
+        s.split(y, yo, yi, knobs.rows_per_block, TailStrategy::GuardWithIf)
+            .split(x, xo, xi, knobs.tile_width, TailStrategy::GuardWithIf)
+            .split(f.c, co, ci, vec, TailStrategy::ShiftInwards);
+        std::vector<VarOrRVar> order{xi, ci, yi, co, xo, yo};
+        for (int k = 2; k < d; k++) order.push_back(f.space[k]);
+        order.push_back(f.n);
+        s.reorder(order).vectorize(xi, vec).unroll(ci);
+        s.parallel(d == 2 ? Var(yo) : f.space[2]).parallel(f.n);
+        // The samples of a tile row, V channels x tile_width points (2 KiB for float32 on AVX2,
+        // on the stack), computed with the channels as the lanes; the output then reads them
+        // back transposed (constant-stride loads from the stack, which LLVM turns into
+        // shuffles) and stores vectors along x. Storing the channel vectors directly scatters
+        // every element into its own plane: 1.2-1.4x the time for bilinear 8x64x128x128.
+        const std::vector<Var> sc = f.samples_channels_last.args();
+        f.samples_channels_last.compute_at(out, yi).vectorize(sc[0]);
+        // The copy: loads along x from every plane, stores V points' channels at a time.
+        const std::vector<Var> cl = f.channels_last.args();
+        f.channels_last.compute_at(out, f.n)
+            .vectorize(cl[1], vec, TailStrategy::GuardWithIf)
+            .parallel(cl[d]);
+    }
     // Channels-last images with a few channels (RGB, RGBA): the channels of a point are
     // neighbours in memory, so they are sampled together, the channel loop unrolled inside the
     // loop over points; LLVM then stores the channels interleaved.
     for (const Expr &condition : interleaved) {
         Stage s = out.specialize(condition);
         tile(s, knobs.interleaved_rows, knobs.interleaved_width);
-        s.reorder(f.c, xi, yi, xo, block).unroll(f.c);
+        s.reorder(f.c, xi, yi, xo, yo).unroll(f.c);
     }
     tile(out.specialize(dense), knobs.rows_per_block, knobs.tile_width);
     tile(out, knobs.rows_per_block, knobs.tile_width);
 
     if (f.taps.defined()) {
         f.taps.compute_at(out, xo).vectorize(x, vec, TailStrategy::GuardWithIf);
-        if (d == 2) {
-            // One tile of taps on the stack: its size is known at compile time. (A malloc per
-            // tile cost a third of the time of 256 images of 28x28, one thread.) Rows are padded
-            // by 16 points: 16 x 64 x 4 bytes would make every float tap array exactly 4 KiB, so
-            // that a point's taps, one element per array, all fall in the same L1 set (bilinear
-            // 8x64x128x128, one thread, ms: 16.6 unpadded, 15.8 padded; HWC image 17.7 -> 17.1).
-            // The storage is shared by every specialization (its rows as wide as the widest tile,
-            // as many as the tallest), and each of its arrays must stay within Halide's 16 KiB
-            // stack allocation limit: a larger one silently becomes a heap allocation per task,
-            // which made the nearest 8x64x128x128 feature map 1.37x slower (16 x 416 points of
-            // int32, 26 KiB). So a wider tile for one layout costs the others; check the
-            // generated assembly for halide_malloc calls after changing a tile.
-            f.taps.bound_storage(x, std::max(knobs.tile_width, knobs.interleaved_width) + 16)
-                .bound_storage(y, std::max(knobs.rows_per_block, knobs.interleaved_rows))
-                .bound_storage(f.n, 1)
-                .store_in(MemoryType::Stack);
-        } else {
-            // 3-D: Halide cannot bound the z extent of a tile through the fused task variable,
-            // so the storage is allocated once per task and reused by its tiles.
-            f.taps.hoist_storage(out, block);
-        }
+        // One tile of taps on the stack: its size is known at compile time. (A malloc per
+        // tile cost a third of the time of 256 images of 28x28, one thread; storage hoisted to
+        // the parallel task instead is sized by Halide for the whole z range of a volume,
+        // 3 MiB per task and 816 MiB per call for 1x16x64^3 trilinear, page-faulted afresh by
+        // every call in a real process.) Rows are padded by 16 points: 16 x 64 x 4 bytes would
+        // make every float tap array exactly 4 KiB, so that a point's taps, one element per
+        // array, all fall in the same L1 set (bilinear 8x64x128x128, one thread, ms: 16.6
+        // unpadded, 15.8 padded; HWC image 17.7 -> 17.1). The storage is shared by every
+        // specialization (its rows as wide as the widest tile, as many as the tallest), and each
+        // of its arrays must stay within Halide's 16 KiB stack allocation limit: a larger one
+        // silently becomes a heap allocation per task, which made the nearest 8x64x128x128
+        // feature map 1.37x slower (16 x 416 points of int32, 26 KiB). So a wider tile for one
+        // layout costs the others; check the generated assembly for halide_malloc calls after
+        // changing a tile.
+        f.taps.bound_storage(x, std::max(knobs.tile_width, knobs.interleaved_width) + 16)
+            .bound_storage(y, std::max(knobs.rows_per_block, knobs.interleaved_rows))
+            .bound_storage(f.n, 1)
+            .store_in(MemoryType::Stack);
+        // 3-D: a tile is one plane of z.
+        for (int k = 2; k < d; k++) f.taps.bound_storage(f.space[k], 1);
     }
 }
 
