@@ -40,6 +40,7 @@ void install_halide_hooks() {
     static std::once_flag once;
     std::call_once(once, [] {
         halide_set_error_handler(halide_error_to_context);
+        install_scratch_allocator();
         install_device_hooks();
     });
 }

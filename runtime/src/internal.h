@@ -96,6 +96,10 @@ struct CallContext {
 Status status_from_halide(const char* what, int result, const CallContext& context);
 void install_halide_hooks();
 
+// Installs Halide's host allocator for the kernels' intermediates (scratch_memory.cpp): large
+// blocks reused from call to call, on huge pages. Called by install_halide_hooks().
+void install_scratch_allocator();
+
 // ---- cpu_dispatch.cpp ------------------------------------------------------------------------
 // The variant to run now: the best the CPU supports, capped by set_max_cpu_isa(). Recorded for
 // last_dispatched_cpu_isa().
