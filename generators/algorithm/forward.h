@@ -28,7 +28,8 @@ struct Forward {
     // the innermost dimension, (c, space..., n), read from `channels_last`, the input with the
     // channels innermost. The same values in other layouts, which the schedule may materialize:
     // a tap then loads the neighbouring channels of a point with one vector load.
-    Halide::Func channels_last, samples_channels_last;
+    // `input_rows` is the input itself, (space..., c, n), a stage the copy may stage blocks in.
+    Halide::Func channels_last, samples_channels_last, input_rows;
     Expr use_channels_last;
     Expr value;          // the output value at (space..., c, n), reading `taps`
     // The taps buffers holding the tap indices along x and along y ("taps.0", ...: tuple
@@ -77,7 +78,12 @@ inline Forward define_forward(
         f.samples_channels_last = Func("samples_channels_last");
         f.use_channels_last = use_channels_last;
         std::vector<Expr> space(f.space.begin(), f.space.end());
-        f.channels_last(channels_first_args) = direct_input_at(space, f.c, f.n);
+        f.input_rows = Func("input_rows");
+        std::vector<Expr> planar_args = space;
+        planar_args.push_back(f.c);
+        planar_args.push_back(f.n);
+        f.input_rows(planar_args) = direct_input_at(space, f.c, f.n);
+        f.channels_last(channels_first_args) = f.input_rows(planar_args);
     }
 
     // The taps of each axis (S4 bilinear/trilinear: 2, S5 nearest: 1, S6 bicubic: 4).

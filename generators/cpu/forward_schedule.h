@@ -31,16 +31,22 @@ std::vector<Expr> interleaved_layouts(const In &input, const Out &output, int d)
 
 // When the forward samples a channels-last copy of the input (define_forward's
 // use_channels_last): planar tensors (the channels not innermost) with at least `vec` channels
-// and an output with unit stride along x, bilinear, trilinear and bicubic. The copy costs one pass over the input per call; in exchange a
-// tap's V channels come from one vector load where the planar kernels gather V points' taps
-// lane by lane (hardware gathers where the CPU has them, scalar loads otherwise). Measured on an
-// AMD EPYC (AVX2, V = 8; its gathers are slow), the kernel alone through RunGen, ms, 1 / 2
-// threads: bilinear 8x64x128x128 39-59 -> 14-17 / 20-28 -> 10; bicubic 8x64x128x128 130 -> 33 /
-// 86 -> 23; trilinear 1x16x64^3 border 36-43 -> 8-13 / 21-25 -> 5. Nearest reads one tap per
-// output element and stays planar; so do the channels-last RGB/RGBA images.
+// and an output with unit stride along x, bicubic (16 taps a point) and 3-D trilinear (8). The
+// copy costs a pass over the input per call; in exchange a tap's V channels come from one vector
+// load where the planar kernels gather V points' taps lane by lane (hardware gathers where the CPU
+// has them, scalar loads otherwise). Measured through the command-line tool (per call, from
+// outside, AMD EPYC with AVX2 and slow gathers, V = 8), ms at 1 / 2 threads: bicubic
+// 8x64x128x128 81.6 / 44.3 planar, 35.6 / 26.6 channels-last; trilinear 1x16x64^3 border 34.0 /
+// 23.0 planar, 24.3 / 13.3 channels-last. 2-D bilinear stays planar: its pair gathers and
+// per-tile invariants (pair_gathers.h, tile_invariants.h) leave little to gain (8x64x128x128:
+// 16.5 / 9.5 planar, 15.3 / 16.6 channels-last, which does not gain from the second thread).
+// Nearest reads one tap per output element and stays planar, as do images with fewer channels
+// than V.
 template <typename In, typename Out>
 Expr channels_last_copy(const In &input, const Out &output, int d, Interpolation mode, int vec) {
-    if (mode == Interpolation::nearest) return Expr();
+    if (mode == Interpolation::nearest || (d == 2 && mode == Interpolation::bilinear)) {
+        return Expr();
+    }
     return input.dim(d).extent() >= vec && input.dim(d).stride() != 1 &&
            output.dim(0).stride() == 1;
 }
@@ -124,7 +130,7 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense
         // plane, its rows of tiles in turn.
         s.parallel(d == 2 ? Var(yo) : f.space[2]).parallel(f.n);
     };
-    // Planar tensors with at least a vector of channels (f.use_channels_last, see
+    // Planar bicubic and trilinear with at least a vector of channels (f.use_channels_last, see
     // channels_last_copy() for why): each batch item's input is first copied channels-last, in
     // parallel over its rows; then per tile, as above, the taps once, and for each block of V
     // channels (V = vec, the vector lanes; the last block shifted inwards to end at the last
@@ -145,19 +151,27 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense
         // The samples of a tile row, V channels x tile_width points (2 KiB for float32 on AVX2,
         // on the stack), computed with the channels as the lanes; the output then reads them
         // back transposed (constant-stride loads from the stack, which LLVM turns into
-        // shuffles) and stores vectors along x. Storing the channel vectors directly scatters
-        // every element into its own plane: 1.2-1.4x the time for bilinear 8x64x128x128.
+        // shuffles) and stores vectors along x, rather than scattering the lanes of every
+        // channel vector into V planes element by element.
         const std::vector<Var> sc = f.samples_channels_last.args();
         f.samples_channels_last.compute_at(out, yi).vectorize(sc[0]);
-        // The copy: per row, plane by plane, vector loads along x and their lanes stored C
-        // elements apart. (Channels innermost instead reads all C planes at once, C streams at
-        // the same offset in pages 4 KiB apart: L1 set conflicts and TLB misses; in a process
-        // whose buffers are on 4 KiB pages that made the copy a third of the kernel's time.)
+        // The copy: per row, blocks of V points x V channels, each loaded as V vectors along x
+        // (input_rows, on the stack) and stored as V vectors of channels (LLVM transposes the
+        // block with shuffles). Storing the lanes of x vectors C elements apart instead took
+        // 1.2x the time of the whole 8x64x128x128 bilinear call, one thread; walking all C
+        // planes for each vector, 2.1x (C streams at one offset in pages 64 KiB apart: L1 set
+        // conflicts and TLB misses).
         const std::vector<Var> cl = f.channels_last.args();
+        Var cco("cco"), cci("cci"), cxo("cxo"), cxi("cxi");
         f.channels_last.compute_at(out, f.n)
-            .vectorize(cl[1], vec, TailStrategy::GuardWithIf)
-            .reorder(cl[1], cl[0])
+            .split(cl[0], cco, cci, vec, TailStrategy::ShiftInwards)
+            .split(cl[1], cxo, cxi, vec, TailStrategy::GuardWithIf)
+            .reorder(cci, cxi, cxo, cco)
+            .vectorize(cci)
+            .unroll(cxi)
             .parallel(cl[d]);
+        const std::vector<Var> rows = f.input_rows.args();
+        f.input_rows.compute_at(f.channels_last, cxo).vectorize(rows[0]).unroll(rows[d]);
     }
     // Channels-last images with a few channels (RGB, RGBA): the channels of a point are
     // neighbours in memory, so they are sampled together, the channel loop unrolled inside the

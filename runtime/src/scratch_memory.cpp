@@ -3,15 +3,13 @@
 //
 // Some CPU kernels allocate scratch that grows with the problem: the forward's channels-last copy
 // of a batch item's input (cpu/forward_schedule.h), 4 MiB for 64x128x128 float32, and the
-// backward's channel blocks. With plain malloc, a block that size is mapped afresh on most calls
-// and page-faulted again (glibc returns it to the system on free, always for worker threads'
-// arenas), and it lives on 4 KiB pages, whose translations a gather-heavy kernel walking a
+// backward's channel blocks. With plain malloc, such a block taken on a worker thread comes from
+// that thread's arena, which glibc trims on free, so every call page-faults it afresh (seen at
+// two threads in the command-line tool: page clearing and faults in the profile, absent at one
+// thread); and it lives on 4 KiB pages, whose translations a kernel gathering taps from a
 // transposed copy keeps missing. So blocks of 1 MiB and more are kept for reuse when freed (up to
-// kCacheBlocks of them and kCacheBytes in all; the oldest go first), and are aligned to 2 MiB
-// and advised as huge pages (madvise, which Linux's default transparent-huge-page mode honours).
-// Measured on an AMD EPYC (AVX2), 8x64x128x128 bilinear through the command-line tool, per call:
-// 23 ms with malloc, 12 ms with this at one thread (RunGen, whose buffers land on huge pages,
-// times the kernel alone at 10-12 ms).
+// kCacheBlocks of them and kCacheBytes in all; the oldest go first), and are aligned to 2 MiB and
+// advised as huge pages (madvise, which Linux's default transparent-huge-page mode honours).
 //
 // Smaller blocks go to malloc. Every block carries its size in a header of kAlignment bytes, so
 // that halide_free can tell them apart; the data is aligned to kAlignment (Halide asks for 128).
