@@ -27,16 +27,18 @@
 namespace gridsample_bench {
 namespace {
 
-// Bytes Halide allocates for intermediates during one call, measured with a counting allocator.
+// Bytes Halide allocates for intermediates during one call, measured with a counting allocator
+// that hands every request on to the library's own (runtime/src/scratch_memory.cpp).
 std::map<std::string, int64_t> g_scratch_bytes;
 int64_t g_allocated = 0;
+halide_malloc_t g_library_malloc = nullptr;
+halide_free_t g_library_free = nullptr;
 
-void* counting_malloc(void*, size_t size) {
+void* counting_malloc(void* user_context, size_t size) {
     g_allocated += static_cast<int64_t>(size);
-    const size_t alignment = 128;
-    return std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
+    return g_library_malloc(user_context, size);
 }
-void counting_free(void*, void* ptr) { std::free(ptr); }
+void counting_free(void* user_context, void* ptr) { g_library_free(user_context, ptr); }
 
 // Our implementations of a workload: the planar call, the same call on channels-last input and
 // output, the fused affine_grid_sample, and the two calls it replaces.
@@ -64,12 +66,13 @@ void ours_forward(const Workload& w, Ours which, int threads, benchmark::State& 
         }
     };
     if (which == Ours::planar) {
+        call();  // the first call installs the library's allocator
         g_allocated = 0;
-        halide_malloc_t old_malloc = halide_set_custom_malloc(counting_malloc);
-        halide_free_t old_free = halide_set_custom_free(counting_free);
+        g_library_malloc = halide_set_custom_malloc(counting_malloc);
+        g_library_free = halide_set_custom_free(counting_free);
         call();
-        halide_set_custom_malloc(old_malloc);
-        halide_set_custom_free(old_free);
+        halide_set_custom_malloc(g_library_malloc);
+        halide_set_custom_free(g_library_free);
         g_scratch_bytes[w.name] = g_allocated;
     }
     for (auto _ : state) {
