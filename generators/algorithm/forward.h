@@ -53,6 +53,11 @@ inline std::string taps_component(const Expr &e) {
     return find.name;
 }
 
+// input_at(indices, c, n): the input at integer indices inside it (or the same values in another
+// layout).
+using InputAt =
+    std::function<Expr(const std::vector<Expr> &, const Halide::Var &, const Halide::Var &)>;
+
 // grid_component(k, point) is component k (0 = x, 1 = y, 2 = z) of the grid at an output point;
 // input_at(indices, c, n) loads the input at integer indices that are inside the input. Where
 // `use_channels_last` (if defined) holds, the output is Forward::samples_channels_last.
@@ -60,8 +65,7 @@ inline Forward define_forward(
     int dims, Interpolation mode, Padding padding, Type t, const Expr &align_corners,
     const std::vector<Expr> &input_sizes,
     const std::function<Expr(int, const std::vector<Halide::Var> &)> &grid_component,
-    const std::function<Expr(const std::vector<Expr> &, const Halide::Var &,
-                             const Halide::Var &)> &direct_input_at,
+    const InputAt &direct_input_at,
     const Expr &use_channels_last = Expr()) {
     using namespace Halide;
     Forward f;
@@ -77,11 +81,11 @@ inline Forward define_forward(
         f.channels_last = Func("channels_last");
         f.samples_channels_last = Func("samples_channels_last");
         f.use_channels_last = use_channels_last;
-        std::vector<Expr> space(f.space.begin(), f.space.end());
-        f.input_rows = Func("input_rows");
+        const std::vector<Expr> space(f.space.begin(), f.space.end());
         std::vector<Expr> planar_args = space;
         planar_args.push_back(f.c);
         planar_args.push_back(f.n);
+        f.input_rows = Func("input_rows");
         f.input_rows(planar_args) = direct_input_at(space, f.c, f.n);
         f.channels_last(channels_first_args) = f.input_rows(planar_args);
     }
@@ -96,8 +100,6 @@ inline Forward define_forward(
     }
     // The output from the taps, which are stored once per point in `taps` below and reused by
     // every channel.
-    using InputAt = std::function<Expr(const std::vector<Expr> &, const Halide::Var &,
-                                       const Halide::Var &)>;
     auto sample = [&](const std::vector<AxisTaps> &taps_of, const InputAt &input_at) {
         auto add = [](const Expr &sum, const Expr &term) { return sum.defined() ? sum + term : term; };
         Expr value;
