@@ -22,7 +22,6 @@
 #include <cstdlib>
 #include <mutex>
 #include <new>
-#include <vector>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -44,9 +43,17 @@ struct Header {
 };
 static_assert(sizeof(Header) <= kAlignment, "the header fits its slot");
 
+// Freed large blocks, oldest first. A plain array, not a container with a destructor: the
+// blocks stay reachable through it after static destruction, when leak checkers look at exit.
 std::mutex g_cache_mutex;
-std::vector<Header*> g_cache;  // freed large blocks, oldest first
+Header* g_cache[kCacheBlocks];
+size_t g_cache_count = 0;
 size_t g_cached_bytes = 0;
+
+void erase_cached(size_t i) {
+    std::copy(g_cache + i + 1, g_cache + g_cache_count, g_cache + i);
+    --g_cache_count;
+}
 
 Header* new_large_block(size_t size) {
     const size_t total = (size + kAlignment + kHugePage - 1) / kHugePage * kHugePage;
@@ -67,17 +74,18 @@ void* scratch_malloc(void*, size_t size) {
         {
             // The smallest cached block that fits and is at most twice the request.
             std::lock_guard<std::mutex> lock(g_cache_mutex);
-            auto best = g_cache.end();
-            for (auto it = g_cache.begin(); it != g_cache.end(); ++it) {
-                if ((*it)->size >= size && (*it)->size / 2 <= size &&
-                    (best == g_cache.end() || (*it)->size < (*best)->size)) {
-                    best = it;
+            size_t best = g_cache_count;
+            for (size_t i = 0; i < g_cache_count; ++i) {
+                const size_t have = g_cache[i]->size;
+                if (have >= size && have / 2 <= size &&
+                    (best == g_cache_count || have < g_cache[best]->size)) {
+                    best = i;
                 }
             }
-            if (best != g_cache.end()) {
-                h = *best;
+            if (best != g_cache_count) {
+                h = g_cache[best];
                 g_cached_bytes -= h->size;
-                g_cache.erase(best);
+                erase_cached(best);
             }
         }
         if (h == nullptr) h = new_large_block(size);
@@ -100,18 +108,25 @@ void scratch_free(void*, void* ptr) {
         std::free(h);
         return;
     }
-    std::vector<Header*> evicted;
+    Header* evicted[kCacheBlocks + 1];
+    size_t n_evicted = 0;
     {
         std::lock_guard<std::mutex> lock(g_cache_mutex);
-        g_cache.push_back(h);
-        g_cached_bytes += h->size;
-        while (g_cache.size() > kCacheBlocks || g_cached_bytes > kCacheBytes) {
-            g_cached_bytes -= g_cache.front()->size;
-            evicted.push_back(g_cache.front());
-            g_cache.erase(g_cache.begin());
+        // Make room: at most kCacheBlocks blocks and kCacheBytes bytes with h included.
+        while (g_cache_count > 0 &&
+               (g_cache_count == kCacheBlocks || g_cached_bytes + h->size > kCacheBytes)) {
+            g_cached_bytes -= g_cache[0]->size;
+            evicted[n_evicted++] = g_cache[0];
+            erase_cached(0);
+        }
+        if (h->size <= kCacheBytes) {
+            g_cache[g_cache_count++] = h;
+            g_cached_bytes += h->size;
+        } else {
+            evicted[n_evicted++] = h;
         }
     }
-    for (Header* e : evicted) std::free(e);
+    for (size_t i = 0; i < n_evicted; ++i) std::free(evicted[i]);
 }
 
 }  // namespace
