@@ -7,6 +7,10 @@
 #   ./build.sh bench   build and run the benchmark suite (bench/)
 #   ./build.sh peers   build and run bench/peers/compare.py: every peer (PyTorch, OpenCV, ONNX
 #                      Runtime, ncnn) and ours in the benchmark and through the CLI, one table
+#   ./build.sh package install the build into build/<preset>-install (cmake --install), then build
+#                      and run examples/consumer against the installed tree alone: the system's
+#                      cmake and compiler, no Halide and no virtual environment on any path; prints
+#                      the sizes of the library and of the stripped example
 #   ./build.sh fuzz [SECONDS]
 #                      build the fuzzer (preset asan) and fuzz the C ABI for SECONDS (default 60),
 #                      starting from fuzz/corpus/c_api; a failing input lands in
@@ -24,6 +28,7 @@ preset=${GRIDSAMPLE_PRESET:-release}
 bootstrap_args=()
 [[ "$what" == bench || "$what" == peers ]] && bootstrap_args+=(--bench)
 [[ "$preset" == asan || "$preset" == tsan ]] && bootstrap_args+=(--sanitize)
+[[ "$preset" == aarch64* ]] && bootstrap_args+=(--aarch64)
 scripts/bootstrap.sh "${bootstrap_args[@]}"
 export PATH="$root/.venv/bin:$PATH"
 cmake --preset "$preset" > /dev/null
@@ -43,6 +48,28 @@ test)
 bench)
     cmake --build --preset "$preset" --target gridsample_bench
     "$root/build/$preset/bench/gridsample_bench" "${@:2}"
+    ;;
+package)
+    cmake --build --preset "$preset"
+    prefix="$root/build/$preset-install"
+    consumer="$root/build/$preset-consumer"
+    rm -rf "$prefix" "$consumer"
+    cmake --install "build/$preset" --prefix "$prefix" > /dev/null
+    # A clean environment: only the system's tools on PATH, nothing of .venv or Halide.
+    env -i PATH=/usr/bin:/bin HOME="$HOME" bash -euc '
+        cmake -S examples/consumer -B "$2" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$1" \
+            > "$2.configure.log"
+        cmake --build "$2" > "$2.build.log"
+        "$2/warp_check"
+        # pkg-config finds the same library.
+        PKG_CONFIG_PATH="$(dirname "$(find "$1" -name gridsample.pc)")" \
+            c++ -std=c++17 examples/consumer/main.cpp -o "$2/warp_check_pc" \
+            $(PKG_CONFIG_PATH="$(dirname "$(find "$1" -name gridsample.pc)")" pkg-config --cflags --libs --static gridsample)
+        LD_LIBRARY_PATH="$1/lib" "$2/warp_check_pc"
+        strip -o "$2/warp_check.stripped" "$2/warp_check"' _ "$prefix" "$consumer"
+    lib=$(find "$prefix" -name 'libgridsample.a' -o -name 'libgridsample.so.*.*.*' | head -n 1)
+    echo "package: $(basename "$lib") $(stat -c %s "$lib") bytes;" \
+         "examples/consumer stripped $(stat -c %s "$consumer/warp_check.stripped") bytes"
     ;;
 peers)
     cmake --build --preset "$preset" --target gridsample_bench gridsample_cli
@@ -64,7 +91,7 @@ fuzz)
     fi
     ;;
 *)
-    echo "usage: ./build.sh demo|test|bench|peers|fuzz [SECONDS]" >&2
+    echo "usage: ./build.sh demo|test|bench|peers|package|fuzz [SECONDS]" >&2
     exit 2
     ;;
 esac

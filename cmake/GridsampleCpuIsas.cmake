@@ -1,5 +1,5 @@
-# gridsample_select_cpu_isas(<spec>): keeps the CPU levels of GRIDSAMPLE_X86_TARGETS /
-# GRIDSAMPLE_X86_TARGET_ISAS that <spec> (GRIDSAMPLE_CPU_ISAS) asks for, in the caller's scope:
+# gridsample_select_cpu_isas(<spec>): keeps the CPU levels of GRIDSAMPLE_CPU_TARGETS /
+# GRIDSAMPLE_CPU_TARGET_ISAS that <spec> (GRIDSAMPLE_CPU_ISAS) asks for, in the caller's scope:
 #   all          every level;
 #   host         the baseline plus the highest level whose target features the build machine
 #                has (Halide's own host detection, through the virtual environment's Python; the
@@ -14,7 +14,7 @@ function(_gridsample_target_features target out)
     set(${out} "${parts}" PARENT_SCOPE)
 endfunction()
 
-# The highest entry of GRIDSAMPLE_X86_TARGET_ISAS (listed highest first) the build machine runs.
+# The highest entry of GRIDSAMPLE_CPU_TARGET_ISAS (listed highest first) the build machine runs.
 function(_gridsample_host_isa out)
     set(${out} baseline PARENT_SCOPE)
     execute_process(COMMAND "${Python_EXECUTABLE}" -c "import halide; print(halide.get_host_target())"
@@ -31,7 +31,7 @@ function(_gridsample_host_isa out)
     if ("avx512_sapphirerapids" IN_LIST host_features OR "avx512_zen5" IN_LIST host_features)
         list(APPEND host_features avx512_zen4)
     endif ()
-    foreach (target isa IN ZIP_LISTS GRIDSAMPLE_X86_TARGETS GRIDSAMPLE_X86_TARGET_ISAS)
+    foreach (target isa IN ZIP_LISTS GRIDSAMPLE_CPU_TARGETS GRIDSAMPLE_CPU_TARGET_ISAS)
         _gridsample_target_features("${target}" wanted)
         list(FILTER wanted EXCLUDE REGEX "^tune_")  # tuning, not a CPU requirement
         set(missing ${wanted})
@@ -53,21 +53,21 @@ function(gridsample_select_cpu_isas spec)
     else ()
         set(keep baseline ${spec})
         foreach (isa IN LISTS spec)
-            if (NOT isa IN_LIST GRIDSAMPLE_X86_TARGET_ISAS)
+            if (NOT isa IN_LIST GRIDSAMPLE_CPU_TARGET_ISAS)
                 message(FATAL_ERROR "GRIDSAMPLE_CPU_ISAS: unknown level '${isa}' "
-                                    "(known: all, host, ${GRIDSAMPLE_X86_TARGET_ISAS})")
+                                    "(known: all, host, ${GRIDSAMPLE_CPU_TARGET_ISAS})")
             endif ()
         endforeach ()
     endif ()
     set(targets "")
     set(isas "")
-    foreach (target isa IN ZIP_LISTS GRIDSAMPLE_X86_TARGETS GRIDSAMPLE_X86_TARGET_ISAS)
+    foreach (target isa IN ZIP_LISTS GRIDSAMPLE_CPU_TARGETS GRIDSAMPLE_CPU_TARGET_ISAS)
         if (isa IN_LIST keep)
             list(APPEND targets ${target})
             list(APPEND isas ${isa})
         endif ()
     endforeach ()
     message(STATUS "gridsample: compiling the CPU levels ${isas} (GRIDSAMPLE_CPU_ISAS=${spec})")
-    set(GRIDSAMPLE_X86_TARGETS ${targets} PARENT_SCOPE)
-    set(GRIDSAMPLE_X86_TARGET_ISAS ${isas} PARENT_SCOPE)
+    set(GRIDSAMPLE_CPU_TARGETS ${targets} PARENT_SCOPE)
+    set(GRIDSAMPLE_CPU_TARGET_ISAS ${isas} PARENT_SCOPE)
 endfunction()

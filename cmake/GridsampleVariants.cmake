@@ -5,35 +5,54 @@
 # list (runtime/CMakeLists.txt), so adding a variant here is all it takes to compile it and
 # make it reachable.
 
-# x86-64 targets: every variant is compiled for each, and the runtime calls the best one the CPU
-# supports (runtime/src/cpu_dispatch.cpp). Features are spelled out in full because the CPU check
-# tests exactly the listed bits.
-#
-# Two AVX-512 levels, because of gathers. Halide tells LLVM to avoid hardware gathers unless the
-# target's tuning says they are fast. avx512_gather is for CPUs whose gathers are fast: the
-# runtime picks it where the CPU has the AVX-512 extensions of AMD Zen 4 / Intel Sapphire Rapids
-# (BF16, VNNI, VBMI2, BITALG), which Skylake-SP to Ice Lake, whose gathers are slow since the
-# Gather Data Sampling microcode, lack. It is compiled for the Ice Lake feature set
-# (avx512_cannonlake) tuned for Zen 4 (tune_znver4: gathers allowed), not with Halide's
-# avx512_zen4 feature, which selects LLVM's znver4 CPU and lets it emit AMD-only instructions
-# (SSE4a's insertq crashed on Sapphire Rapids). avx512 is the Skylake-SP level without gathers.
-# Forward bilinear on the 8x64x128x128 workload, one thread of a Sapphire Rapids VM: 20-28 ms
-# with gathers, 36 ms without.
-set(GRIDSAMPLE_X86_TARGETS
-    x86-64-linux-avx512_cannonlake-avx512_skylake-avx2-avx-f16c-fma-sse41-tune_znver4
-    x86-64-linux-avx512_skylake-avx2-avx-f16c-fma-sse41
-    x86-64-linux-avx2-avx-f16c-fma-sse41
-    x86-64-linux-sse41
-    x86-64-linux)
-# The gridsample::CpuIsa each entry of GRIDSAMPLE_X86_TARGETS stands for (same order); it is also
-# the suffix of the compiled functions (<variant>_<isa>). runtime/src/cpu_dispatch.cpp holds the
-# CPU features each level requires.
-set(GRIDSAMPLE_X86_TARGET_ISAS avx512_gather avx512 avx2 sse41 baseline)
+# CPU targets: every variant is compiled for each, and the runtime calls the best one the CPU
+# supports (runtime/src/cpu_dispatch.cpp). GRIDSAMPLE_CPU_TARGET_ISAS names the gridsample::CpuIsa
+# each entry of GRIDSAMPLE_CPU_TARGETS stands for (same order); it is also the suffix of the
+# compiled functions (<variant>_<isa>). runtime/src/cpu_dispatch.cpp holds the CPU features each
+# level requires. GRIDSAMPLE_TARGET_TRIPLE is Halide's arch-bits-os of the library's target.
+if (CMAKE_SYSTEM_NAME STREQUAL "Android")
+    set(gridsample_os android)
+elseif (CMAKE_SYSTEM_NAME STREQUAL "Darwin")
+    set(gridsample_os osx)
+elseif (CMAKE_SYSTEM_NAME STREQUAL "iOS")
+    set(gridsample_os ios)
+else ()
+    set(gridsample_os linux)
+endif ()
+if (CMAKE_SYSTEM_PROCESSOR MATCHES "^(aarch64|arm64|ARM64)$")
+    # 64-bit ARM: one level, NEON, which every AArch64 CPU has (it is the baseline there). Halide
+    # 21's SVE2 code generation fails on these generators, and its SVE code is tied to one vector
+    # length; the float kernels use neither dot products nor fp16 arithmetic.
+    set(GRIDSAMPLE_TARGET_TRIPLE arm-64-${gridsample_os})
+    set(GRIDSAMPLE_CPU_TARGETS arm-64-${gridsample_os})
+    set(GRIDSAMPLE_CPU_TARGET_ISAS baseline)
+else ()
+    set(GRIDSAMPLE_TARGET_TRIPLE x86-64-${gridsample_os})
+    # x86-64: features are spelled out in full because the CPU check tests exactly the listed bits.
+    #
+    # Two AVX-512 levels, because of gathers. Halide tells LLVM to avoid hardware gathers unless the
+    # target's tuning says they are fast. avx512_gather is for CPUs whose gathers are fast: the
+    # runtime picks it where the CPU has the AVX-512 extensions of AMD Zen 4 / Intel Sapphire Rapids
+    # (BF16, VNNI, VBMI2, BITALG), which Skylake-SP to Ice Lake, whose gathers are slow since the
+    # Gather Data Sampling microcode, lack. It is compiled for the Ice Lake feature set
+    # (avx512_cannonlake) tuned for Zen 4 (tune_znver4: gathers allowed), not with Halide's
+    # avx512_zen4 feature, which selects LLVM's znver4 CPU and lets it emit AMD-only instructions
+    # (SSE4a's insertq crashed on Sapphire Rapids). avx512 is the Skylake-SP level without gathers.
+    # Forward bilinear on the 8x64x128x128 workload, one thread of a Sapphire Rapids VM: 20-28 ms
+    # with gathers, 36 ms without.
+    set(GRIDSAMPLE_CPU_TARGETS
+        x86-64-${gridsample_os}-avx512_cannonlake-avx512_skylake-avx2-avx-f16c-fma-sse41-tune_znver4
+        x86-64-${gridsample_os}-avx512_skylake-avx2-avx-f16c-fma-sse41
+        x86-64-${gridsample_os}-avx2-avx-f16c-fma-sse41
+        x86-64-${gridsample_os}-sse41
+        x86-64-${gridsample_os})
+    set(GRIDSAMPLE_CPU_TARGET_ISAS avx512_gather avx512 avx2 sse41 baseline)
+endif ()
 
 # Which of these levels are compiled (a cache variable; the presets set it): "all", the default
 # and what a release ships; "host", the baseline plus the highest level the build machine runs
 # (the sanitizer presets, which compile every kernel again, instrumented: 2 of the 5 levels keep
-# that build to about a third of the time); or a list of names from GRIDSAMPLE_X86_TARGET_ISAS.
+# that build to about a third of the time); or a list of names from GRIDSAMPLE_CPU_TARGET_ISAS.
 # The baseline is always compiled. The runtime runs the highest compiled level the CPU supports,
 # up to set_max_cpu_isa() (runtime/src/cpu_dispatch.cpp).
 set(GRIDSAMPLE_CPU_ISAS all CACHE STRING
@@ -44,8 +63,7 @@ set(GRIDSAMPLE_EXTRA_KERNEL_FEATURES "" CACHE STRING
     "Halide features added to every kernel target and the runtime (e.g. asan)")
 # Every level, lowest first: the order of gridsample::CpuIsa (runtime/CMakeLists.txt generates
 # the per-level function tables from it).
-set(GRIDSAMPLE_ALL_CPU_ISAS ${GRIDSAMPLE_X86_TARGET_ISAS})
-list(REVERSE GRIDSAMPLE_ALL_CPU_ISAS)
+set(GRIDSAMPLE_ALL_CPU_ISAS baseline sse41 avx2 avx512 avx512_gather)
 include(GridsampleCpuIsas)
 gridsample_select_cpu_isas("${GRIDSAMPLE_CPU_ISAS}")
 
@@ -68,8 +86,8 @@ foreach (backend IN LISTS GRIDSAMPLE_GPU_BACKENDS)
     endif ()
 endforeach ()
 message(STATUS "gridsample: compiling the GPU backends '${GRIDSAMPLE_GPU_BACKENDS}' (GRIDSAMPLE_GPU_BACKENDS)")
-set(GRIDSAMPLE_GPU_TARGET_cuda x86-64-linux-cuda-cuda_capability_75)
-set(GRIDSAMPLE_GPU_TARGET_opencl x86-64-linux-opencl)
+set(GRIDSAMPLE_GPU_TARGET_cuda ${GRIDSAMPLE_TARGET_TRIPLE}-cuda-cuda_capability_75)
+set(GRIDSAMPLE_GPU_TARGET_opencl ${GRIDSAMPLE_TARGET_TRIPLE}-opencl)
 # The GPU target of one variant: the backend's target and what the variant needs of the device.
 function(gridsample_gpu_target backend generator params out)
     set(target ${GRIDSAMPLE_GPU_TARGET_${backend}})
@@ -116,55 +134,86 @@ endforeach ()
 list(APPEND GRIDSAMPLE_FEATURES_grid_sample enable_llvm_loop_opt)
 list(APPEND GRIDSAMPLE_FEATURES_affine_grid_sample enable_llvm_loop_opt)
 
-set(GRIDSAMPLE_VARIANTS "")
-foreach (dtype IN ITEMS f32 f64)
-    if (dtype STREQUAL "f32")
-        set(halide_type float32)
-    else ()
-        set(halide_type float64)
+# What is compiled (cache variables): a build for one app leaves out what the app never calls.
+# The runtime answers a call for a variant left out with `unsupported`, naming the variant and the
+# option that would compile it (runtime/src/build_options.cpp). The defaults compile everything.
+#   GRIDSAMPLE_OPERATIONS  forward (grid_sample), fused (affine_grid_sample), affine_grid,
+#                          backward (grid_sample_backward: grad_input and grad_grid)
+#   GRIDSAMPLE_MODES       bilinear (trilinear in 3-D), nearest, bicubic (2-D only)
+#   GRIDSAMPLE_PADDINGS    zeros, border, reflection
+#   GRIDSAMPLE_DIMS        2, 3 (spatial dimensions: 4-D and 5-D tensors)
+#   GRIDSAMPLE_DTYPES      float32, float64
+# GRIDSAMPLE_CPU_ISAS (above) picks the CPU levels and GRIDSAMPLE_GPU_BACKENDS the GPU backends.
+set(GRIDSAMPLE_ALL_OPERATIONS forward fused affine_grid backward)
+set(GRIDSAMPLE_ALL_MODES bilinear nearest bicubic)
+set(GRIDSAMPLE_ALL_PADDINGS zeros border reflection)
+set(GRIDSAMPLE_ALL_DIMS 2 3)
+set(GRIDSAMPLE_ALL_DTYPES float32 float64)
+set(GRIDSAMPLE_OPERATIONS "${GRIDSAMPLE_ALL_OPERATIONS}" CACHE STRING
+    "Operations to compile: forward, fused, affine_grid, backward")
+set(GRIDSAMPLE_MODES "${GRIDSAMPLE_ALL_MODES}" CACHE STRING
+    "Interpolation modes to compile: bilinear, nearest, bicubic")
+set(GRIDSAMPLE_PADDINGS "${GRIDSAMPLE_ALL_PADDINGS}" CACHE STRING
+    "Padding modes to compile: zeros, border, reflection")
+set(GRIDSAMPLE_DIMS "${GRIDSAMPLE_ALL_DIMS}" CACHE STRING "Spatial dimensions to compile: 2, 3")
+set(GRIDSAMPLE_DTYPES "${GRIDSAMPLE_ALL_DTYPES}" CACHE STRING "Element types to compile: float32, float64")
+# GRIDSAMPLE_TRIMMED: true when any of these leaves something out (tests/ then builds only the
+# suite that checks the selection, since the others call every variant).
+set(GRIDSAMPLE_TRIMMED FALSE)
+foreach (option IN ITEMS OPERATIONS MODES PADDINGS DIMS DTYPES)
+    if (NOT GRIDSAMPLE_${option})
+        message(FATAL_ERROR "GRIDSAMPLE_${option} is empty (known: ${GRIDSAMPLE_ALL_${option}})")
     endif ()
-    # grid_sample forward: 2-D bilinear, nearest, bicubic; 3-D trilinear ("bilinear") and
-    # nearest; every padding. align_corners is a run-time argument of each variant. The fused
-    # affine_grid_sample (grid computed from theta, never stored) comes in the same variants.
-    foreach (dims IN ITEMS 2 3)
-        if (dims EQUAL 2)
-            set(modes bilinear nearest bicubic)
-        else ()
-            set(modes bilinear nearest)
+    foreach (value IN LISTS GRIDSAMPLE_${option})
+        if (NOT value IN_LIST GRIDSAMPLE_ALL_${option})
+            message(FATAL_ERROR "GRIDSAMPLE_${option}: unknown value '${value}' "
+                                "(known: ${GRIDSAMPLE_ALL_${option}})")
         endif ()
-        foreach (mode IN LISTS modes)
-            foreach (padding IN ITEMS zeros border reflection)
-                foreach (generator IN ITEMS grid_sample affine_grid_sample)
-                    list(APPEND GRIDSAMPLE_VARIANTS
-                         "${generator}:${generator}_${dims}d_${mode}_${padding}_${dtype}:spatial_dims=${dims},mode=${mode},padding=${padding},dtype=${halide_type}")
-                endforeach ()
-            endforeach ()
-        endforeach ()
-        list(APPEND GRIDSAMPLE_VARIANTS
-             "affine_grid:affine_grid_${dims}d_${dtype}:spatial_dims=${dims},dtype=${halide_type}")
+    endforeach ()
+    foreach (value IN LISTS GRIDSAMPLE_ALL_${option})
+        if (NOT value IN_LIST GRIDSAMPLE_${option})
+            set(GRIDSAMPLE_TRIMMED TRUE)
+        endif ()
     endforeach ()
 endforeach ()
+if (GRIDSAMPLE_TRIMMED)
+    message(STATUS "gridsample: compiling operations ${GRIDSAMPLE_OPERATIONS}, modes "
+                   "${GRIDSAMPLE_MODES}, paddings ${GRIDSAMPLE_PADDINGS}, dims ${GRIDSAMPLE_DIMS}, "
+                   "dtypes ${GRIDSAMPLE_DTYPES}")
+endif ()
 
-# grid_sample backward (S9), the same modes, paddings and dtypes as the forward, as two kernels:
+# The generators of each operation.
+set(GRIDSAMPLE_GENERATORS_forward grid_sample)
+set(GRIDSAMPLE_GENERATORS_fused affine_grid_sample)
+set(GRIDSAMPLE_GENERATORS_affine_grid affine_grid)
+set(GRIDSAMPLE_GENERATORS_backward grid_sample_grad_input grid_sample_grad_grid)
+
+# Every selected variant: the sampling operations in 2-D bilinear, nearest, bicubic and 3-D
+# trilinear ("bilinear") and nearest, every padding, every dtype; affine_grid per dims and dtype.
+# align_corners is a run-time argument of each variant. The backward (S9) is two kernels:
 # grid_sample_grad_input (the scatter-add into grad_input) and grid_sample_grad_grid (the gather
-# that gives grad_grid). The caller's choice of gradients picks which run.
-foreach (dtype IN ITEMS f32 f64)
-    if (dtype STREQUAL "f32")
-        set(halide_type float32)
-    else ()
-        set(halide_type float64)
-    endif ()
-    foreach (dims IN ITEMS 2 3)
-        if (dims EQUAL 2)
-            set(modes bilinear nearest bicubic)
-        else ()
-            set(modes bilinear nearest)
-        endif ()
-        foreach (mode IN LISTS modes)
-            foreach (padding IN ITEMS zeros border reflection)
-                foreach (generator IN ITEMS grid_sample_grad_input grid_sample_grad_grid)
+# that gives grad_grid); the caller's choice of gradients picks which run.
+set(GRIDSAMPLE_VARIANTS "")
+set(GRIDSAMPLE_COMPILED_GENERATORS "")
+foreach (operation IN LISTS GRIDSAMPLE_OPERATIONS)
+    foreach (generator IN LISTS GRIDSAMPLE_GENERATORS_${operation})
+        list(APPEND GRIDSAMPLE_COMPILED_GENERATORS ${generator})
+        foreach (halide_type IN LISTS GRIDSAMPLE_DTYPES)
+            string(REPLACE "float" "f" dtype "${halide_type}")
+            foreach (dims IN LISTS GRIDSAMPLE_DIMS)
+                if (generator STREQUAL "affine_grid")
                     list(APPEND GRIDSAMPLE_VARIANTS
-                         "${generator}:${generator}_${dims}d_${mode}_${padding}_${dtype}:spatial_dims=${dims},mode=${mode},padding=${padding},dtype=${halide_type}")
+                         "affine_grid:affine_grid_${dims}d_${dtype}:spatial_dims=${dims},dtype=${halide_type}")
+                    continue()
+                endif ()
+                foreach (mode IN LISTS GRIDSAMPLE_MODES)
+                    if (dims EQUAL 3 AND mode STREQUAL "bicubic")
+                        continue()
+                    endif ()
+                    foreach (padding IN LISTS GRIDSAMPLE_PADDINGS)
+                        list(APPEND GRIDSAMPLE_VARIANTS
+                             "${generator}:${generator}_${dims}d_${mode}_${padding}_${dtype}:spatial_dims=${dims},mode=${mode},padding=${padding},dtype=${halide_type}")
+                    endforeach ()
                 endforeach ()
             endforeach ()
         endforeach ()

@@ -4,13 +4,15 @@
 #   - Debian packages listed in scripts/apt-packages.txt (apt-get, only those missing);
 #   - a project-local Python virtual environment (.venv) with the pinned packages of
 #     scripts/requirements.txt (Halide 21, CMake, ninja).
-# Usage: scripts/bootstrap.sh [--dev] [--bench] [--sanitize]
+# Usage: scripts/bootstrap.sh [--dev] [--bench] [--sanitize] [--aarch64]
 #   --dev       adds PyTorch and NumPy for Python (the golden-data scripts and the differential test)
 #   --bench     adds the benchmark peers: libtorch (PyTorch's C++ library) and OpenCV from Debian,
 #               and into .venv the Python-only ones of bench/peers/compare.py (ONNX Runtime, ncnn;
 #               scripts/requirements-bench.txt)
 #   --sanitize  adds clang 14 with its sanitizer and libFuzzer runtimes and llvm-symbolizer (the
 #               asan and tsan presets, ./build.sh fuzz)
+#   --aarch64   adds the 64-bit ARM cross toolchain and qemu-user (preset aarch64), and the
+#               GoogleTest sources to build the tests for ARM
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -22,7 +24,8 @@ for arg in "$@"; do
     --dev) packages="$packages python3-torch python3-numpy" ;;
     --bench) packages="$packages libtorch-dev libopencv-dev"; bench_peers=1 ;;
     --sanitize) packages="$packages clang-14 libclang-rt-14-dev llvm-14" ;;
-    *) echo "usage: scripts/bootstrap.sh [--dev] [--bench] [--sanitize]" >&2; exit 2 ;;
+    --aarch64) packages="$packages g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user googletest" ;;
+    *) echo "usage: scripts/bootstrap.sh [--dev] [--bench] [--sanitize] [--aarch64]" >&2; exit 2 ;;
   esac
 done
 

@@ -66,10 +66,17 @@ void write_file(const fs::path& path, const std::string& bytes) {
 RunResult run_cli(const fs::path& cwd, const fs::path& log_dir,
                   const std::vector<std::string>& args) {
     const fs::path out_path = log_dir / "stdout.txt", err_path = log_dir / "stderr.txt";
+    // The emulator first, in cross builds (qemu-user does not follow execv into another binary).
+    std::vector<std::string> copies;
+    const std::string runner = GRIDSAMPLE_CLI_RUNNER;
+    for (size_t start = 0; start < runner.size();) {
+        const size_t end = std::min(runner.find('|', start), runner.size());
+        copies.push_back(runner.substr(start, end - start));
+        start = end + 1;
+    }
+    copies.push_back(GRIDSAMPLE_CLI);
+    copies.insert(copies.end(), args.begin(), args.end());
     std::vector<char*> argv;
-    std::string program = GRIDSAMPLE_CLI;
-    argv.push_back(program.data());
-    std::vector<std::string> copies = args;
     for (std::string& a : copies) argv.push_back(a.data());
     argv.push_back(nullptr);
 

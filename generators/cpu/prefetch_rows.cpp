@@ -1,7 +1,7 @@
 // Support code the forward CPU kernels call: software prefetch of input rows (or of a list of
 // elements) into the L2 cache.
-// Unlike the generators in this directory, this file is compiled for the target and linked with
-// the kernels (the gridsample_kernel_support library).
+// Unlike the generators in this directory, this file is compiled for the target, into the library
+// beside the kernels (GRIDSAMPLE_KERNEL_SUPPORT_SOURCES, generators/CMakeLists.txt).
 //
 // Halide's own prefetch intrinsic always emits a non-temporal prefetch (prefetchnta on x86),
 // which fills L1 but not L2: a line prefetched that way for the next channel plane is evicted

@@ -18,6 +18,7 @@ struct AffineGridVariant {
 };
 
 constexpr AffineGridVariant kVariants[] = {
+    {0, {}, {}, {}},  // matches no call (not_compiled, internal.h)
 #define GRIDSAMPLE_VARIANT_affine_grid(name, dims, dtype) \
     {dims, dtype, GRIDSAMPLE_BY_ISA(name), GRIDSAMPLE_BY_GPU(name)},
 #include "kernel_table.inc"
@@ -80,7 +81,10 @@ Status affine_grid(const TensorView& theta, const int64_t* size, int32_t size_le
     for (const AffineGridVariant& v : kVariants) {
         if (v.spatial_dims == size_len - 2 && v.dtype == theta.dtype) variant = &v;
     }
-    if (variant == nullptr) return unsupported("affine_grid: no compiled variant for this dtype");
+    if (variant == nullptr) {
+        return not_compiled("affine_grid", "affine_grid", size_len - 2, nullptr, nullptr,
+                            theta.dtype);
+    }
     Placement placement;  // one CPU level or device for every chunk
     if (Status s = place_call(theta.device, theta.dtype, stream, "affine_grid",
                               /*needs_int64_atomics=*/false, placement);

@@ -22,6 +22,7 @@ struct AffineGridSampleVariant {
 };
 
 constexpr AffineGridSampleVariant kVariants[] = {
+    {0, {}, {}, {}, {}, {}},  // matches no call (not_compiled, internal.h)
 #define GRIDSAMPLE_VARIANT_affine_grid_sample(name, dims, mode, padding, dtype) \
     {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name), GRIDSAMPLE_BY_GPU(name)},
 #include "kernel_table.inc"
@@ -81,7 +82,8 @@ Status affine_grid_sample(const TensorView& input, const TensorView& theta,
         }
     }
     if (variant == nullptr) {
-        return unsupported("affine_grid_sample: no compiled variant for these options");
+        return not_compiled("affine_grid_sample", "fused", input.rank - 2, &options.mode,
+                            &options.padding, input.dtype);
     }
     // theta is (N, k, k + 1): a "points" argument, cut by batch items only. The output's spatial
     // sizes, which the grid is computed from, are the same in every chunk.

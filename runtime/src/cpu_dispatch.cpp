@@ -1,4 +1,4 @@
-// Run-time CPU dispatch. Every kernel is compiled once per x86 target of GRIDSAMPLE_X86_TARGETS
+// Run-time CPU dispatch. Every kernel is compiled once per x86 target of GRIDSAMPLE_CPU_TARGETS
 // (cmake/GridsampleVariants.cmake) as <variant>_<isa>; each call runs the best compiled variant
 // the CPU supports, capped by set_max_cpu_isa() (or the GRIDSAMPLE_MAX_CPU_ISA environment variable,
 // read once: baseline, sse41, avx2, avx512 or avx512_gather). The CPU check is Halide's own
@@ -21,7 +21,7 @@ namespace gridsample {
 namespace {
 
 // The Halide target features a CPU needs for each CpuIsa: those of its target in
-// GRIDSAMPLE_X86_TARGETS, except avx512_gather, which asks for the Zen 4 / Sapphire Rapids
+// GRIDSAMPLE_CPU_TARGETS, except avx512_gather, which asks for the Zen 4 / Sapphire Rapids
 // extensions as the sign of fast gathers (its code itself only uses the Ice Lake set).
 std::vector<halide_target_feature_t> target_features(CpuIsa isa) {
     switch (isa) {

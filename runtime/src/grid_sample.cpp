@@ -23,6 +23,7 @@ struct GridSampleVariant {
 
 // Every compiled variant (generated from cmake/GridsampleVariants.cmake).
 constexpr GridSampleVariant kVariants[] = {
+    {0, {}, {}, {}, {}, {}},  // matches no call (not_compiled, internal.h)
 #define GRIDSAMPLE_VARIANT_grid_sample(name, dims, mode, padding, dtype) \
     {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name), GRIDSAMPLE_BY_GPU(name)},
 #include "kernel_table.inc"
@@ -183,9 +184,8 @@ Status grid_sample(const TensorView& input, const TensorView& grid, const Tensor
     if (output.numel() == 0) return Status::Ok();  // N, C or an output size is 0 (S8)
     const GridSampleVariant* variant = find_variant(input.rank - 2, options, input.dtype);
     if (variant == nullptr) {
-        return unsupported(std::string("grid_sample: no compiled variant for ") +
-                           std::to_string(input.rank - 2) + "-D " + to_string(options.mode) + " " +
-                           to_string(options.padding) + " " + to_string(input.dtype));
+        return not_compiled("grid_sample", "forward", input.rank - 2, &options.mode,
+                            &options.padding, input.dtype);
     }
     Placement placement;  // one CPU level or device for every chunk
     if (Status s = place_call(input.device, input.dtype, options.stream, "grid_sample",

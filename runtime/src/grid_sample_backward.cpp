@@ -31,11 +31,13 @@ struct BackwardVariant {
 
 // Every compiled variant (generated from cmake/GridsampleVariants.cmake).
 constexpr BackwardVariant<GradInputKernel> kGradInputVariants[] = {
+    {0, {}, {}, {}, {}, {}},  // matches no call (not_compiled, internal.h)
 #define GRIDSAMPLE_VARIANT_grid_sample_grad_input(name, dims, mode, padding, dtype) \
     {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name), GRIDSAMPLE_BY_GPU(name)},
 #include "kernel_table.inc"
 };
 constexpr BackwardVariant<GradGridKernel> kGradGridVariants[] = {
+    {0, {}, {}, {}, {}, {}},  // matches no call (not_compiled, internal.h)
 #define GRIDSAMPLE_VARIANT_grid_sample_grad_grid(name, dims, mode, padding, dtype) \
     {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name), GRIDSAMPLE_BY_GPU(name)},
 #include "kernel_table.inc"
@@ -54,9 +56,7 @@ const BackwardVariant<Kernel>* find_variant(const BackwardVariant<Kernel> (&vari
 }
 
 Status no_variant(const char* kernel, const TensorView& input, const Options& o) {
-    return unsupported(std::string(kernel) + ": no compiled variant for " +
-                       std::to_string(input.rank - 2) + "-D " + to_string(o.mode) + " " +
-                       to_string(o.padding) + " " + to_string(input.dtype));
+    return not_compiled(kernel, "backward", input.rank - 2, &o.mode, &o.padding, input.dtype);
 }
 
 bool overlap(const TensorView& a, const TensorView& b) {

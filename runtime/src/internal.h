@@ -21,6 +21,15 @@ std::string shape_string(const TensorView& t);
 Status invalid(std::string message);
 Status unsupported(std::string message);
 
+// ---- build_options.cpp -----------------------------------------------------------------------
+// `unsupported` for a call whose variant this build left out (GRIDSAMPLE_OPERATIONS and the other
+// selection options): names the variant and the options, and values, that would compile it.
+// `operation` is the GRIDSAMPLE_OPERATIONS value (forward, fused, affine_grid, backward); mode
+// and padding are null for affine_grid. Every kernel table starts with an entry of spatial_dims 0,
+// which no call matches, so that a table stays well-formed when a build leaves all of it out.
+Status not_compiled(const char* function, const char* operation, int spatial_dims,
+                    const Interpolation* mode, const Padding* padding, DType dtype);
+
 // ---- validate.cpp ----------------------------------------------------------------------------
 int64_t element_size(DType dtype);
 

@@ -1,0 +1,225 @@
+// What a build compiles (GRIDSAMPLE_OPERATIONS, _MODES, _PADDINGS, _DIMS, _DTYPES; cmake/
+// GridsampleVariants.cmake): every compiled variant of every operation runs and matches the
+// reference (S11); every variant left out is refused with `unsupported`, a message that names the
+// variant and the option (and value) that would compile it, and nothing written (S8). In a full
+// build this checks that every variant is reachable; trimmed builds run only this suite.
+#include "backward_check.h"
+#include "forward_check.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace gridsample_test;
+namespace gs = gridsample;
+
+// The selection this build was configured with (tests/CMakeLists.txt), each as ",a,b,".
+bool has(const char* list, const std::string& value) {
+    return std::strstr(list, ("," + value + ",").c_str()) != nullptr;
+}
+
+const char* dtype_option_value(gs::DType t) {
+    return t == gs::DType::float32 ? "float32" : "float64";
+}
+
+// The options (with the value each lacks) that leave a variant out; empty when it is compiled.
+std::vector<std::string> missing_options(const char* operation, int dims, const gs::Interpolation* mode,
+                                         const gs::Padding* padding, gs::DType dtype) {
+    std::vector<std::string> missing;
+    auto need = [&](const char* list, const std::string& value, const char* option) {
+        if (!has(list, value)) missing.push_back("add " + value + " to " + std::string(option));
+    };
+    need(GRIDSAMPLE_TEST_OPERATIONS, operation, "GRIDSAMPLE_OPERATIONS");
+    need(GRIDSAMPLE_TEST_DIMS, std::to_string(dims), "GRIDSAMPLE_DIMS");
+    if (mode != nullptr) need(GRIDSAMPLE_TEST_MODES, mode_name(*mode), "GRIDSAMPLE_MODES");
+    if (padding != nullptr) need(GRIDSAMPLE_TEST_PADDINGS, padding_name(*padding), "GRIDSAMPLE_PADDINGS");
+    need(GRIDSAMPLE_TEST_DTYPES, dtype_option_value(dtype), "GRIDSAMPLE_DTYPES");
+    return missing;
+}
+
+// A refusal for a variant left out: `unsupported`, the variant's options named in the message.
+void expect_refused(const gs::Status& status, const std::vector<std::string>& missing,
+                    const std::string& what) {
+    EXPECT_EQ(status.code(), gs::StatusCode::unsupported) << what << ": " << status.message();
+    const std::string message = status.message();
+    EXPECT_NE(message.find("not compiled into this build"), std::string::npos) << what << ": " << message;
+    for (const std::string& m : missing) {
+        // "add float64 to GRIDSAMPLE_DTYPES" reads "add float64 to GRIDSAMPLE_DTYPES (this build
+        // has float32)" or, after the first, "... and float64 to GRIDSAMPLE_DTYPES ...".
+        const std::string tail = m.substr(4);
+        EXPECT_NE(message.find(tail), std::string::npos)
+            << what << ": the message does not say \"" << tail << "\": " << message;
+    }
+}
+
+TEST(BuildSelection, ForwardVariants) {
+    uint64_t seed = 31000;
+    int ran = 0, refused = 0;
+    for (const Kernel& kernel : kKernels) {
+        for (gs::Padding padding : kPaddings) {
+            for (gs::DType dtype : kDTypes) {
+                const forward::Case cs = forward::random_case(kernel, padding, (seed & 1) != 0, dtype,
+                                                              forward::Layout::contiguous, seed);
+                ++seed;
+                const std::vector<std::string> missing =
+                    missing_options("forward", kernel.dims, &kernel.mode, &padding, dtype);
+                if (missing.empty()) {
+                    EXPECT_TRUE(forward::check_random_case(cs).ran) << cs.describe();
+                    ++ran;
+                    continue;
+                }
+                Rng rng(seed);
+                const ref::Array input = forward::random_input(cs, rng);
+                const ref::Array grid = forward::random_grid(cs, rng, 0.0);
+                const forward::LibraryResult got = forward::run_library(cs, input, grid);
+                expect_refused(got.status, missing, "grid_sample " + cs.describe());
+                EXPECT_EQ(got.touched_inside + got.touched_outside, 0) << cs.describe();
+                ++refused;
+            }
+        }
+    }
+    RecordProperty("ran", ran);
+    RecordProperty("refused", refused);
+}
+
+TEST(BuildSelection, BackwardVariants) {
+    uint64_t seed = 32000;
+    for (const Kernel& kernel : kKernels) {
+        for (gs::Padding padding : kPaddings) {
+            for (gs::DType dtype : kDTypes) {
+                for (backward::Want want : backward::kWants) {
+                    const backward::Case cs =
+                        backward::random_case(kernel, padding, (seed & 1) != 0, dtype,
+                                              backward::Layout::contiguous, want, seed);
+                    ++seed;
+                    const std::vector<std::string> missing =
+                        missing_options("backward", kernel.dims, &kernel.mode, &padding, dtype);
+                    if (missing.empty()) {
+                        EXPECT_TRUE(backward::check_random_case(cs).ran) << cs.describe();
+                        continue;
+                    }
+                    const backward::CaseData d = backward::random_data(cs, 0.0);
+                    const backward::LibraryResult got =
+                        backward::run_library(cs, d.grad_output, d.input, d.grid);
+                    expect_refused(got.status, missing, "grid_sample_backward " + cs.describe());
+                    const backward::GradientResult& gi = got.grad_input;
+                    const backward::GradientResult& gg = got.grad_grid;
+                    EXPECT_EQ(gi.touched_inside + gi.touched_outside + gg.touched_inside +
+                                  gg.touched_outside,
+                              0)
+                        << cs.describe();
+                }
+            }
+        }
+    }
+}
+
+template <typename T>
+std::vector<T> stored(const ref::Array& a) {
+    return std::vector<T>(a.data.begin(), a.data.end());
+}
+
+template <typename T>
+gs::TensorView view(std::vector<T>& data, const std::vector<int64_t>& sizes) {
+    return storage_view(data, contiguous_layout(sizes));
+}
+
+// affine_grid on random thetas: compiled, within S11 of the reference (as test_affine_grid.cpp);
+// left out, refused with the grid untouched.
+template <typename T>
+void check_affine_grid(int dims, gs::DType dtype, uint64_t seed) {
+    Rng rng(seed);
+    const int64_t n = 2;
+    std::vector<int64_t> size{n, 3};
+    for (int d = 0; d < dims; ++d) size.push_back(uniform_int(rng, 1, 6));
+    ref::Array theta({n, dims, dims + 1});
+    for (double& v : theta.data) v = to_dtype(uniform(rng, -1.3, 1.3), dtype);
+    std::vector<int64_t> grid_sizes{n};
+    for (int d = 0; d < dims; ++d) grid_sizes.push_back(size[static_cast<size_t>(2 + d)]);
+    grid_sizes.push_back(dims);
+    const bool align_corners = (seed & 1) != 0;
+
+    std::vector<T> theta_data = stored<T>(theta);
+    const ref::Array unset(grid_sizes);
+    std::vector<T> grid_data(static_cast<size_t>(unset.numel()), sentinel<T>());
+    const gs::Status status = gs::affine_grid(view(theta_data, theta.shape), size.data(),
+                                              static_cast<int32_t>(size.size()),
+                                              view(grid_data, grid_sizes), align_corners);
+    const std::string what = "affine_grid " + std::to_string(dims) + "-D " + dtype_name(dtype);
+    const std::vector<std::string> missing = missing_options("affine_grid", dims, nullptr, nullptr, dtype);
+    if (!missing.empty()) {
+        expect_refused(status, missing, what);
+        const T s = sentinel<T>();
+        for (const T& v : grid_data) ASSERT_EQ(std::memcmp(&v, &s, sizeof(T)), 0) << what << ": wrote the grid";
+        return;
+    }
+    ASSERT_TRUE(status.ok()) << what << ": " << status.message();
+    const ref::Array want = ref::affine_grid(theta, size, align_corners);
+    const double tol = sizeof(T) == 8 ? 1e-12 : 1e-6;
+    for (size_t i = 0; i < grid_data.size(); ++i) {
+        ASSERT_NEAR(static_cast<double>(grid_data[i]), want.data[i],
+                    tol * std::max(1.0, std::fabs(want.data[i])))
+            << what << ", element " << i;
+    }
+}
+
+TEST(BuildSelection, AffineGridVariants) {
+    uint64_t seed = 33000;
+    for (int dims : {2, 3}) {
+        check_affine_grid<float>(dims, gs::DType::float32, seed++);
+        check_affine_grid<double>(dims, gs::DType::float64, seed++);
+    }
+}
+
+// affine_grid_sample: compiled, the sampling of the reference's affine grid (rounded to the
+// dtype) within S11 of the reference; left out, refused with the output untouched.
+template <typename T>
+void check_fused(const Kernel& kernel, gs::Padding padding, gs::DType dtype, uint64_t seed) {
+    forward::Case cs = forward::random_case(kernel, padding, (seed & 1) != 0, dtype,
+                                            forward::Layout::contiguous, seed);
+    cs.shape.n = 2;
+    Rng rng(mix_seed(seed, 7));
+    const ref::Array input = forward::random_input(cs, rng);
+    const int dims = kernel.dims;
+    ref::Array theta({cs.shape.n, dims, dims + 1});
+    for (double& v : theta.data) v = to_dtype(uniform(rng, -1.3, 1.3), dtype);
+    const std::vector<int64_t> out_sizes = cs.shape.output_sizes();
+
+    std::vector<T> input_data = stored<T>(input), theta_data = stored<T>(theta);
+    std::vector<T> output_data(static_cast<size_t>(ref::Array(out_sizes).numel()), sentinel<T>());
+    const gs::Status status =
+        gs::affine_grid_sample(view(input_data, input.shape), view(theta_data, theta.shape),
+                               view(output_data, out_sizes), cs.options());
+    const std::string what = "affine_grid_sample " + cs.describe();
+    const std::vector<std::string> missing =
+        missing_options("fused", dims, &kernel.mode, &padding, dtype);
+    if (!missing.empty()) {
+        expect_refused(status, missing, what);
+        const T s = sentinel<T>();
+        for (const T& v : output_data) ASSERT_EQ(std::memcmp(&v, &s, sizeof(T)), 0) << what << ": wrote the output";
+        return;
+    }
+    ASSERT_TRUE(status.ok()) << what << ": " << status.message();
+    ref::Array grid = ref::affine_grid(theta, out_sizes, cs.align_corners);
+    for (double& g : grid.data) g = to_dtype(g, dtype);
+    forward::LibraryResult got;
+    got.output = ref::Array(out_sizes);
+    got.output.data.assign(output_data.begin(), output_data.end());
+    forward::compare(cs, input, grid, forward::run_reference(cs, input, grid), got);
+}
+
+TEST(BuildSelection, FusedVariants) {
+    uint64_t seed = 34000;
+    for (const Kernel& kernel : kKernels) {
+        for (gs::Padding padding : kPaddings) {
+            check_fused<float>(kernel, padding, gs::DType::float32, seed++);
+            check_fused<double>(kernel, padding, gs::DType::float64, seed++);
+        }
+    }
+}
+
+}  // namespace
