@@ -55,18 +55,30 @@ package)
     consumer="$root/build/$preset-consumer"
     rm -rf "$prefix" "$consumer"
     cmake --install "build/$preset" --prefix "$prefix" > /dev/null
+    # Cross builds: the example is built with the same toolchain and run under qemu-user.
+    toolchain="" cxx=c++ runner="" strip_tool=strip
+    if [[ "$preset" == aarch64* ]]; then
+        toolchain="$root/cmake/toolchains/aarch64-linux-gnu.cmake"
+        cxx=aarch64-linux-gnu-g++
+        runner="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+        strip_tool=aarch64-linux-gnu-strip
+    fi
     # A clean environment: only the system's tools on PATH, nothing of .venv or Halide.
     env -i PATH=/usr/bin:/bin HOME="$HOME" bash -euc '
-        cmake -S examples/consumer -B "$2" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$1" \
-            > "$2.configure.log"
-        cmake --build "$2" > "$2.build.log"
-        "$2/warp_check"
+        prefix=$1 out=$2 toolchain=$3 cxx=$4 runner=$5 strip_tool=$6
+        cmake -S examples/consumer -B "$out" -DCMAKE_BUILD_TYPE=Release \
+            -DCMAKE_PREFIX_PATH="$prefix" ${toolchain:+-DCMAKE_TOOLCHAIN_FILE="$toolchain"} \
+            > "$out.configure.log"
+        cmake --build "$out" > "$out.build.log"
+        $runner "$out/warp_check"
         # pkg-config finds the same library.
-        PKG_CONFIG_PATH="$(dirname "$(find "$1" -name gridsample.pc)")" \
-            c++ -std=c++17 examples/consumer/main.cpp -o "$2/warp_check_pc" \
-            $(PKG_CONFIG_PATH="$(dirname "$(find "$1" -name gridsample.pc)")" pkg-config --cflags --libs --static gridsample)
-        LD_LIBRARY_PATH="$1/lib" "$2/warp_check_pc"
-        strip -o "$2/warp_check.stripped" "$2/warp_check"' _ "$prefix" "$consumer"
+        pc_dir=$(dirname "$(find "$prefix" -name gridsample.pc)")
+        "$cxx" -std=c++17 -O2 examples/consumer/main.cpp -o "$out/warp_check_pc" \
+            $(PKG_CONFIG_PATH="$pc_dir" pkg-config --cflags --libs --static gridsample) \
+            -Wl,-rpath,"$prefix/lib"
+        $runner "$out/warp_check_pc"
+        "$strip_tool" -o "$out/warp_check.stripped" "$out/warp_check"' \
+        _ "$prefix" "$consumer" "$toolchain" "$cxx" "$runner" "$strip_tool"
     lib=$(find "$prefix" -name 'libgridsample.a' -o -name 'libgridsample.so.*.*.*' | head -n 1)
     echo "package: $(basename "$lib") $(stat -c %s "$lib") bytes;" \
          "examples/consumer stripped $(stat -c %s "$consumer/warp_check.stripped") bytes"

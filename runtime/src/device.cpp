@@ -26,6 +26,12 @@ namespace gridsample {
 namespace detail {
 namespace {
 
+// Which backends this build compiled. The code of a backend left out sits in discarded
+// `if constexpr` branches: nothing references its driver functions, so they are not linked into
+// an app (the size of a trimmed build).
+constexpr bool kHaveCuda = GRIDSAMPLE_HAVE_CUDA != 0;
+constexpr bool kHaveOpencl = GRIDSAMPLE_HAVE_OPENCL != 0;
+
 // ---- CUDA driver API, the few entry points used here -----------------------------------------
 struct CudaDriver {
     std::string error;  // why the driver cannot be used; empty when it can
@@ -301,25 +307,12 @@ Status check_devices(std::initializer_list<std::pair<const TensorView*, const ch
     return Status::Ok();
 }
 
-Status place_call(const Device& device, DType dtype, const Stream& stream, const char* what,
-                  bool needs_int64_atomics, Placement& placement) {
-    placement = Placement{};
-    placement.device = device;
-    if (device.type == DeviceType::cpu) {
-        placement.isa = select_cpu_isa();
-        return Status::Ok();
-    }
-    // The backend compiled in, the driver, the device.
-    if (Status s = device_status(device); !s.ok()) return s;
-    placement.stream = stream;
-    if (device.type == DeviceType::cuda) {
-        if (!stream.cuda_context) {
-            if (Status s = cuda_primary_context(device.id, &placement.stream.cuda_context); !s.ok()) {
-                return s;
-            }
-        }
-        return Status::Ok();
-    }
+namespace {
+
+// place_call for an OpenCL device that exists (device_status): float64 and the atomics the
+// kernels need, then the caller's queue (and its context) or the library's own.
+Status place_opencl_call(const Device& device, DType dtype, const Stream& stream, const char* what,
+                         bool needs_int64_atomics, Placement& placement) {
     const OpenClDevice& d = opencl().devices[device.id];
     if (dtype == DType::float64 && !d.fp64) {
         return unsupported(std::string(what) + ": " + to_string(device) + " (" + d.name +
@@ -348,29 +341,59 @@ Status place_call(const Device& device, DType dtype, const Stream& stream, const
     return Status::Ok();
 }
 
-Status fill_zeros_on_device(const Placement& placement, const TensorView& t) {
-    if (t.numel() == 0) return Status::Ok();
-    int error = 0;
-    if (placement.device.type == DeviceType::cuda) {
-        const CudaDriver& d = cuda_driver();
-        if (!d.cuMemsetD8Async || !d.cuCtxPushCurrent || !d.cuCtxPopCurrent) {
-            return unsupported("cuda: the driver lacks cuMemsetD8Async");
-        }
-        d.cuCtxPushCurrent(placement.stream.cuda_context);
-        const auto base = reinterpret_cast<uint64_t>(t.data);
-        for_each_contiguous_run(t, [&](int64_t offset, int64_t bytes) {
-            if (error == 0) {
-                error = d.cuMemsetD8Async(base + offset, 0, static_cast<size_t>(bytes),
-                                          placement.stream.cuda_stream);
+}  // namespace
+
+Status place_call(const Device& device, DType dtype, const Stream& stream, const char* what,
+                  bool needs_int64_atomics, Placement& placement) {
+    placement = Placement{};
+    placement.device = device;
+    if (device.type == DeviceType::cpu) {
+        placement.isa = select_cpu_isa();
+        return Status::Ok();
+    }
+    // The backend compiled in, the driver, the device.
+    if (Status s = device_status(device); !s.ok()) return s;
+    placement.stream = stream;
+    if (device.type == DeviceType::cuda) {
+        if constexpr (kHaveCuda) {
+            if (!stream.cuda_context) {
+                return cuda_primary_context(device.id, &placement.stream.cuda_context);
             }
-        });
-        void* ignored = nullptr;
-        d.cuCtxPopCurrent(&ignored);
-        if (error != 0) {
-            return Status(StatusCode::internal, "cuMemsetD8Async failed: " + cuda_error_name(d, error));
         }
         return Status::Ok();
     }
+    if constexpr (kHaveOpencl) {
+        return place_opencl_call(device, dtype, stream, what, needs_int64_atomics, placement);
+    }
+    return Status::Ok();
+}
+
+namespace {
+
+Status cuda_fill_zeros(const Placement& placement, const TensorView& t) {
+    int error = 0;
+    const CudaDriver& d = cuda_driver();
+    if (!d.cuMemsetD8Async || !d.cuCtxPushCurrent || !d.cuCtxPopCurrent) {
+        return unsupported("cuda: the driver lacks cuMemsetD8Async");
+    }
+    d.cuCtxPushCurrent(placement.stream.cuda_context);
+    const auto base = reinterpret_cast<uint64_t>(t.data);
+    for_each_contiguous_run(t, [&](int64_t offset, int64_t bytes) {
+        if (error == 0) {
+            error = d.cuMemsetD8Async(base + offset, 0, static_cast<size_t>(bytes),
+                                      placement.stream.cuda_stream);
+        }
+    });
+    void* ignored = nullptr;
+    d.cuCtxPopCurrent(&ignored);
+    if (error != 0) {
+        return Status(StatusCode::internal, "cuMemsetD8Async failed: " + cuda_error_name(d, error));
+    }
+    return Status::Ok();
+}
+
+Status opencl_fill_zeros(const Placement& placement, const TensorView& t) {
+    int error = 0;
     const OpenCl& cl = opencl();
     const unsigned char zero = 0;
     for_each_contiguous_run(t, [&](int64_t offset, int64_t bytes) {
@@ -384,6 +407,18 @@ Status fill_zeros_on_device(const Placement& placement, const TensorView& t) {
         return Status(StatusCode::internal, "clEnqueueFillBuffer failed (" + std::to_string(error) + ")");
     }
     return Status::Ok();
+}
+
+}  // namespace
+
+Status fill_zeros_on_device(const Placement& placement, const TensorView& t) {
+    if (t.numel() == 0) return Status::Ok();
+    if (placement.device.type == DeviceType::cuda) {
+        if constexpr (kHaveCuda) return cuda_fill_zeros(placement, t);
+    } else if constexpr (kHaveOpencl) {
+        return opencl_fill_zeros(placement, t);
+    }
+    return unsupported(to_string(placement.device) + ": no kernels for it in this build");
 }
 
 // Wraps the device memory of a view into the halide_buffer_t (no copy, no ownership).
@@ -423,33 +458,35 @@ Status device_status(Device device) {
     case DeviceType::cpu:
         return device.id == 0 ? Status::Ok() : invalid("device: cpu has only id 0");
     case DeviceType::cuda: {
-        if (!kGpuBackendCompiled[gpu_backend(DeviceType::cuda)]) {
+        if constexpr (!kHaveCuda) {
             return unsupported("cuda: this build has no CUDA kernels (configure with "
                                "-DGRIDSAMPLE_GPU_BACKENDS=cuda;opencl)");
+        } else {
+            const CudaDriver& d = cuda_driver();
+            if (!d.error.empty()) return unsupported("cuda: " + d.error);
+            if (device.id < 0 || device.id >= d.device_count) {
+                return unsupported(to_string(device) + ": no such device (this machine has " +
+                                   std::to_string(d.device_count) + " CUDA device" +
+                                   (d.device_count == 1 ? "" : "s") + ")");
+            }
+            return Status::Ok();
         }
-        const CudaDriver& d = cuda_driver();
-        if (!d.error.empty()) return unsupported("cuda: " + d.error);
-        if (device.id < 0 || device.id >= d.device_count) {
-            return unsupported(to_string(device) + ": no such device (this machine has " +
-                               std::to_string(d.device_count) + " CUDA device" +
-                               (d.device_count == 1 ? "" : "s") + ")");
-        }
-        return Status::Ok();
     }
     case DeviceType::opencl: {
-        if (!kGpuBackendCompiled[gpu_backend(DeviceType::opencl)]) {
+        if constexpr (!kHaveOpencl) {
             return unsupported("opencl: this build has no OpenCL kernels (configure with "
                                "-DGRIDSAMPLE_GPU_BACKENDS=cuda;opencl)");
+        } else {
+            const OpenCl& cl = opencl();
+            if (!cl.error.empty()) return unsupported("opencl: " + cl.error);
+            const int count = static_cast<int>(cl.devices.size());
+            if (device.id < 0 || device.id >= count) {
+                return unsupported(to_string(device) + ": no such device (this machine has " +
+                                   std::to_string(count) + " OpenCL device" +
+                                   (count == 1 ? "" : "s") + ")");
+            }
+            return Status::Ok();
         }
-        const OpenCl& cl = opencl();
-        if (!cl.error.empty()) return unsupported("opencl: " + cl.error);
-        const int count = static_cast<int>(cl.devices.size());
-        if (device.id < 0 || device.id >= count) {
-            return unsupported(to_string(device) + ": no such device (this machine has " +
-                               std::to_string(count) + " OpenCL device" + (count == 1 ? "" : "s") +
-                               ")");
-        }
-        return Status::Ok();
     }
     }
     return invalid("device: unknown device type " + std::to_string(static_cast<int32_t>(device.type)));
