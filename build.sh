@@ -10,7 +10,8 @@
 #   ./build.sh package install the build into build/<preset>-install (cmake --install), then build
 #                      and run examples/consumer against the installed tree alone: the system's
 #                      cmake and compiler, no Halide and no virtual environment on any path; prints
-#                      the sizes of the library and of the stripped example
+#                      the sizes of the library and of the stripped example (GRIDSAMPLE_MAX_APP_BYTES
+#                      makes a larger example fail)
 #   ./build.sh fuzz [SECONDS]
 #                      build the fuzzer (preset asan) and fuzz the C ABI for SECONDS (default 60),
 #                      starting from fuzz/corpus/c_api; a failing input lands in
@@ -80,8 +81,14 @@ package)
         "$strip_tool" -o "$out/warp_check.stripped" "$out/warp_check"' \
         _ "$prefix" "$consumer" "$toolchain" "$cxx" "$runner" "$strip_tool"
     lib=$(find "$prefix" -name 'libgridsample.a' -o -name 'libgridsample.so.*.*.*' | head -n 1)
+    app_bytes=$(stat -c %s "$consumer/warp_check.stripped")
     echo "package: $(basename "$lib") $(stat -c %s "$lib") bytes;" \
-         "examples/consumer stripped $(stat -c %s "$consumer/warp_check.stripped") bytes"
+         "examples/consumer stripped $app_bytes bytes"
+    # GRIDSAMPLE_MAX_APP_BYTES: fail when the stripped example grows past it (CI: the trimmed ARM app).
+    if [[ -n "${GRIDSAMPLE_MAX_APP_BYTES:-}" && "$app_bytes" -gt "$GRIDSAMPLE_MAX_APP_BYTES" ]]; then
+        echo "package: the stripped example is $app_bytes bytes, over $GRIDSAMPLE_MAX_APP_BYTES" >&2
+        exit 1
+    fi
     ;;
 peers)
     cmake --build --preset "$preset" --target gridsample_bench gridsample_cli
