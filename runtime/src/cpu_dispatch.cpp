@@ -1,4 +1,4 @@
-// Run-time CPU dispatch. Every kernel is compiled once per x86 target of GRIDSAMPLE_CPU_TARGETS
+// Run-time CPU dispatch. Every kernel is compiled once per CPU target of GRIDSAMPLE_CPU_TARGETS
 // (cmake/GridsampleVariants.cmake) as <variant>_<isa>; each call runs the best compiled variant
 // the CPU supports, capped by set_max_cpu_isa() (or the GRIDSAMPLE_MAX_CPU_ISA environment variable,
 // read once: baseline, sse41, avx2, avx512 or avx512_gather). The CPU check is Halide's own
