@@ -109,10 +109,12 @@ public:
             return;
         }
         Expr dense = input.dim(0).stride() == 1 && output.dim(0).stride() == 1;
-        schedule_forward_cpu(output, forward, dense, interleaved_layouts(input, output, d),
+        ForwardLayouts layouts{dense, interleaved_layouts(input, output, d),
+                               input.dim(0).stride() == 1};
+        schedule_forward_cpu(output, forward, layouts,
                              forward_schedule(mode, rows_per_block, tile_width, interleaved_rows,
                                               interleaved_width),
-                             natural_vector_size(Type(dtype)));
+                             natural_vector_size(Type(dtype)), get_target());
         add_forward_cpu_passes(get_pipeline(), output, forward, get_target());
     }
 
@@ -124,7 +126,7 @@ private:
     Expr channels_last_condition() {
         if (get_target().has_gpu_feature() || using_autoscheduler()) return Expr();
         return channels_last_copy(input, output, spatial_dims, mode,
-                                  natural_vector_size(Type(dtype)));
+                                  natural_vector_size(Type(dtype)), get_target());
     }
 };
 

@@ -115,7 +115,7 @@ private:
     Expr channels_last_condition() {
         if (get_target().has_gpu_feature() || using_autoscheduler()) return Expr();
         return channels_last_copy(input, output, spatial_dims, mode,
-                                  natural_vector_size(Type(dtype)));
+                                  natural_vector_size(Type(dtype)), get_target());
     }
 
     void schedule_cpu() {
@@ -129,12 +129,15 @@ private:
         // vectors. Image 1x3x1080x1920 channels-last, avx512_gather level, one thread, the kernel
         // alone, median ratio of 4-8 shuffled rounds: bilinear 0.78 (4/4 rounds faster), bicubic
         // 0.93 (4/4), nearest 0.95-1.00. Other grid layouts take the strided branch.
-        std::vector<Expr> interleaved = interleaved_layouts(input, output, d);
-        for (Expr &condition : interleaved) condition = condition && dense_grid;
-        schedule_forward_cpu(output, forward, dense, interleaved,
+        ForwardLayouts layouts{dense, interleaved_layouts(input, output, d),
+                               input.dim(0).stride() == 1};
+        for (InterleavedLayout &layout : layouts.interleaved) {
+            layout.condition = layout.condition && dense_grid;
+        }
+        schedule_forward_cpu(output, forward, layouts,
                              forward_schedule(mode, rows_per_block, tile_width, interleaved_rows,
                                               interleaved_width),
-                             natural_vector_size(Type(dtype)));
+                             natural_vector_size(Type(dtype)), get_target());
         add_forward_cpu_passes(get_pipeline(), output, forward, get_target());
     }
 };

@@ -18,33 +18,68 @@ namespace gridsample_gen {
 
 // Channels-last layouts with 3 or 4 channels, in input and output alike: the conditions under
 // which schedule_forward_cpu samples the channels of a point together.
+struct InterleavedLayout {
+    int channels;
+    Halide::Expr condition;
+};
+
 template <typename In, typename Out>
-std::vector<Expr> interleaved_layouts(const In &input, const Out &output, int d) {
-    std::vector<Expr> conditions;
+std::vector<InterleavedLayout> interleaved_layouts(const In &input, const Out &output, int d) {
+    std::vector<InterleavedLayout> layouts;
     for (int channels : {3, 4}) {
-        conditions.push_back(output.dim(d).extent() == channels && output.dim(d).stride() == 1 &&
-                             output.dim(0).stride() == channels && input.dim(d).stride() == 1 &&
-                             input.dim(0).stride() == channels);
+        layouts.push_back({channels, output.dim(d).extent() == channels &&
+                                         output.dim(d).stride() == 1 &&
+                                         output.dim(0).stride() == channels &&
+                                         input.dim(d).stride() == 1 &&
+                                         input.dim(0).stride() == channels});
     }
-    return conditions;
+    return layouts;
 }
+
+// The layouts schedule_forward_cpu specializes for.
+struct ForwardLayouts {
+    Halide::Expr dense;                         // x unit-stride in every buffer
+    std::vector<InterleavedLayout> interleaved;  // channels-last RGB and RGBA
+    Halide::Expr input_unit_x;                  // the input's x unit-stride (the channels-last copy)
+};
 
 // When the forward samples a channels-last copy of the input (define_forward's
 // use_channels_last): planar tensors (the channels not innermost) with at least `vec` channels
-// and an output with unit stride along x, bicubic (16 taps a point) and 3-D trilinear (8). The
-// copy costs a pass over the input per call; in exchange a tap's V channels come from one vector
-// load where the planar kernels gather V points' taps lane by lane (hardware gathers where the CPU
-// has them, scalar loads otherwise). Measured through the command-line tool (per call, from
-// outside, AMD EPYC with AVX2 and slow gathers, V = 8), ms at 1 / 2 threads: bicubic
-// 8x64x128x128 81.6 / 44.3 planar, 35.6 / 26.6 channels-last; trilinear 1x16x64^3 border 34.0 /
-// 23.0 planar, 24.3 / 13.3 channels-last. 2-D bilinear stays planar: its pair gathers and
-// per-tile invariants (pair_gathers.h, tile_invariants.h) leave little to gain (8x64x128x128:
-// 16.5 / 9.5 planar, 15.3 / 16.6 channels-last, which does not gain from the second thread).
-// Nearest reads one tap per output element and stays planar, as do images with fewer channels
-// than V.
+// and an output with unit stride along x, bicubic (16 taps a point) and 3-D trilinear (8), and on
+// ARM 2-D bilinear too. The copy costs a pass over the input per call; in exchange a tap's V
+// channels come from one vector load where the planar kernels gather V points' taps lane by lane
+// (hardware gathers where the CPU has them, scalar loads otherwise).
+//
+// x86, measured through the command-line tool (per call, from outside, AMD EPYC with AVX2 and
+// slow gathers, V = 8), ms at 1 / 2 threads: bicubic 8x64x128x128 81.6 / 44.3 planar, 35.6 / 26.6
+// channels-last; trilinear 1x16x64^3 border 34.0 / 23.0 planar, 24.3 / 13.3 channels-last. 2-D
+// bilinear stays planar on x86: its pair gathers (one 64-bit hardware gather loads both taps of
+// a row) and per-tile invariants (pair_gathers.h, tile_invariants.h) leave little to gain
+// (8x64x128x128: 16.5 / 9.5 planar, 15.3 / 16.6 channels-last, which does not gain from the
+// second thread).
+//
+// ARM (NEON, V = 4 for float32), from the generated assembly of the 2-D bilinear float32 zeros
+// kernel (`-e assembly`, target arm-64-linux; timings under emulation mean nothing). NEON has no
+// gather, so the planar kernel's pair gathers are a scalar loop, 20 instructions per point and
+// channel (the tap offsets reloaded and clamped, two `ldr x`, two stores to the pairs buffer),
+// then a vector loop of 60 instructions per 4 points (`ld2` splitting the pairs, `bsl` selects,
+// 8 `fmul`, 3 `fadd`): about 35 instructions per output element. The channels-last kernel loads
+// each tap of a point as one `ldr q` of 4 channels and weighs it with one by-element `fmul`: 43
+// instructions per point and 4 channels, plus about 9 per 4 outputs to store them along x, about
+// 13 per output element; the copy is 27 instructions per 4 x 4 block (4 `ldr q`, lane moves, 4
+// `str q`), under 2 per input element. So ARM samples 2-D bilinear channels-last too.
+//
+// Nearest reads one tap per output element and stays planar everywhere. On NEON its planar loop
+// is 13 instructions per output element (two offsets, two masks, a `madd`, one `ldr s`, an
+// `fcsel`, one `str s`); channels-last would be 24 per point and 4 channels plus the stores
+// along x, about 8 per element, and the copy's pass over the input on top: too little gain for a
+// second pass over memory. Images with fewer channels than V stay planar too.
 template <typename In, typename Out>
-Expr channels_last_copy(const In &input, const Out &output, int d, Interpolation mode, int vec) {
-    if (mode == Interpolation::nearest || (d == 2 && mode == Interpolation::bilinear)) {
+Expr channels_last_copy(const In &input, const Out &output, int d, Interpolation mode, int vec,
+                        const Halide::Target &target) {
+    const bool planar_bilinear =
+        d == 2 && mode == Interpolation::bilinear && target.arch != Halide::Target::ARM;
+    if (mode == Interpolation::nearest || planar_bilinear) {
         return Expr();
     }
     return input.dim(d).extent() >= vec && input.dim(d).stride() != 1 &&
@@ -93,8 +128,7 @@ inline ForwardSchedule forward_schedule(Interpolation mode, int rows, int width,
     return s;
 }
 
-// CPU schedule of the output Func `out` of define_forward(). `dense` is the condition under which
-// x is unit-stride in every buffer (specialized: dense loads and stores).
+// CPU schedule of the output Func `out` of define_forward(), specialized for the `layouts`.
 //
 // The loops are left scalar along x and handed to LLVM's loop vectorizer (the targets carry
 // enable_llvm_loop_opt): Halide's own vectorization turns every data-dependent load into a chain
@@ -107,9 +141,9 @@ inline ForwardSchedule forward_schedule(Interpolation mode, int rows, int width,
 // from them, so one plane at a time is in cache. Specializations: channels-last input and output with 3 or 4 channels sample a
 // point's channels together (`interleaved`, with their own tile height), and unit stride along x
 // in every buffer (`dense`).
-inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense,
-                                 const std::vector<Expr> &interleaved, const ForwardSchedule &knobs,
-                                 int vec) {
+inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayouts &layouts,
+                                 const ForwardSchedule &knobs, int vec,
+                                 const Halide::Target &target) {
     using namespace Halide;
     const int d = static_cast<int>(f.space.size());
     Var x = f.space[0], y = f.space[1];
@@ -172,16 +206,33 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const Expr &dense
             .parallel(cl[d]);
         const std::vector<Var> rows = f.input_rows.args();
         f.input_rows.compute_at(f.channels_last, cxo).vectorize(rows[0]).unroll(rows[d]);
+        // The usual input, unit-stride along x: the block's rows are dense vector loads. With
+        // the stride unknown every row is loaded lane by lane (NEON, float32: 60 instructions
+        // per 4 x 4 block, `ldr s` and `ld1 {v.s}[i]` per element; 27 with dense rows).
+        f.channels_last.specialize(layouts.input_unit_x);
     }
     // Channels-last images with a few channels (RGB, RGBA): the channels of a point are
     // neighbours in memory, so they are sampled together, the channel loop unrolled inside the
     // loop over points; LLVM then stores the channels interleaved.
-    for (const Expr &condition : interleaved) {
-        Stage s = out.specialize(condition);
+    //
+    // On ARM, RGBA is vectorized across its 4 channels instead: a tap is one `ldr q` of the
+    // point's 4 channels, the weights are broadcast, and a point's 4 results are one `str q`.
+    // From the generated float32 bilinear kernel: 67 instructions a point this way, 83 with the
+    // channels unrolled (where LLVM's SLP vectorizer also merges them into `ldr q` taps, but
+    // with shuffles around them). RGB keeps the unrolled loop, scalar code on NEON (92
+    // instructions a point, `ldp s` pairs and an `fcsel` per tap and channel): a vector of its 3
+    // channels would read past the last pixel of the image.
+    for (const InterleavedLayout &layout : layouts.interleaved) {
+        Stage s = out.specialize(layout.condition);
         tile(s, knobs.interleaved_rows, knobs.interleaved_width);
-        s.reorder(f.c, xi, yi, xo, yo).unroll(f.c);
+        s.reorder(f.c, xi, yi, xo, yo);
+        if (target.arch == Target::ARM && layout.channels == 4) {
+            s.vectorize(f.c, 4, TailStrategy::GuardWithIf);
+        } else {
+            s.unroll(f.c);
+        }
     }
-    tile(out.specialize(dense), knobs.rows_per_block, knobs.tile_width);
+    tile(out.specialize(layouts.dense), knobs.rows_per_block, knobs.tile_width);
     tile(out, knobs.rows_per_block, knobs.tile_width);
 
     if (f.taps.defined()) {
