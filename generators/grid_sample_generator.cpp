@@ -27,6 +27,9 @@ public:
     GeneratorParam<int> tile_width{"tile_width", 0};
     GeneratorParam<int> interleaved_rows{"interleaved_rows", 0};
     GeneratorParam<int> interleaved_width{"interleaved_width", 0};
+    // Size over speed (GRIDSAMPLE_COMPACT_KERNELS): no channels-last RGB/RGBA specializations on
+    // CPUs; such images take the general strided branch, with the same results.
+    GeneratorParam<bool> compact{"compact", false};
 
     // input: (x, y, [z,] c, n), PyTorch's (N, C, [D,] H, W) reversed; any strides.
     Input<Buffer<>> input{"input"};
@@ -131,6 +134,7 @@ private:
         // 0.93 (4/4), nearest 0.95-1.00. Other grid layouts take the strided branch.
         ForwardLayouts layouts{dense, interleaved_layouts(input, output, d),
                                input.dim(0).stride() == 1};
+        if (compact) layouts.interleaved.clear();
         for (InterleavedLayout &layout : layouts.interleaved) {
             layout.condition = layout.condition && dense_grid;
         }
