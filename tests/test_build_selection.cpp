@@ -85,7 +85,14 @@ TEST(BuildSelection, ForwardVariants) {
                 const std::vector<std::string> missing =
                     missing_options("forward", kernel.dims, &kernel.mode, &padding, dtype);
                 if (missing.empty()) {
-                    EXPECT_TRUE(forward::check_random_case(cs).ran) << cs.describe();
+                    // Every layout, so that the specializations a build compiles (or, with
+                    // GRIDSAMPLE_COMPACT_KERNELS, leaves to the general strided branch) are all
+                    // checked against the reference.
+                    for (forward::Layout layout : forward::kLayouts) {
+                        const forward::Case lc = forward::random_case(
+                            kernel, padding, (seed & 1) != 0, dtype, layout, seed * 8 + 1);
+                        EXPECT_TRUE(forward::check_random_case(lc).ran) << lc.describe();
+                    }
                     ++ran;
                     continue;
                 }
