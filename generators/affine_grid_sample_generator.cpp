@@ -26,8 +26,7 @@ public:
     GeneratorParam<int> tile_width{"tile_width", 0};
     GeneratorParam<int> interleaved_rows{"interleaved_rows", 0};
     GeneratorParam<int> interleaved_width{"interleaved_width", 0};
-    // Size over speed (GRIDSAMPLE_COMPACT_KERNELS): no channels-last RGB/RGBA specializations on
-    // CPUs; such images take the general strided branch, with the same results.
+    // Size over speed (GRIDSAMPLE_COMPACT_KERNELS; cpu/forward_schedule.h, forward_layouts).
     GeneratorParam<bool> compact{"compact", false};
 
     // input: (x, y, [z,] c, n), PyTorch's (N, C, [D,] H, W) reversed; any strides.
@@ -112,9 +111,7 @@ public:
             return;
         }
         Expr dense = input.dim(0).stride() == 1 && output.dim(0).stride() == 1;
-        ForwardLayouts layouts{dense, interleaved_layouts(input, output, d),
-                               input.dim(0).stride() == 1};
-        if (compact) layouts.interleaved.clear();
+        ForwardLayouts layouts = forward_layouts(input, output, d, dense, compact);
         schedule_forward_cpu(output, forward, layouts,
                              forward_schedule(mode, rows_per_block, tile_width, interleaved_rows,
                                               interleaved_width),

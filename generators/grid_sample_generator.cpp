@@ -27,8 +27,7 @@ public:
     GeneratorParam<int> tile_width{"tile_width", 0};
     GeneratorParam<int> interleaved_rows{"interleaved_rows", 0};
     GeneratorParam<int> interleaved_width{"interleaved_width", 0};
-    // Size over speed (GRIDSAMPLE_COMPACT_KERNELS): no channels-last RGB/RGBA specializations on
-    // CPUs; such images take the general strided branch, with the same results.
+    // Size over speed (GRIDSAMPLE_COMPACT_KERNELS; cpu/forward_schedule.h, forward_layouts).
     GeneratorParam<bool> compact{"compact", false};
 
     // input: (x, y, [z,] c, n), PyTorch's (N, C, [D,] H, W) reversed; any strides.
@@ -132,9 +131,7 @@ private:
         // vectors. Image 1x3x1080x1920 channels-last, avx512_gather level, one thread, the kernel
         // alone, median ratio of 4-8 shuffled rounds: bilinear 0.78 (4/4 rounds faster), bicubic
         // 0.93 (4/4), nearest 0.95-1.00. Other grid layouts take the strided branch.
-        ForwardLayouts layouts{dense, interleaved_layouts(input, output, d),
-                               input.dim(0).stride() == 1};
-        if (compact) layouts.interleaved.clear();
+        ForwardLayouts layouts = forward_layouts(input, output, d, dense, compact);
         for (InterleavedLayout &layout : layouts.interleaved) {
             layout.condition = layout.condition && dense_grid;
         }

@@ -43,6 +43,17 @@ struct ForwardLayouts {
     Halide::Expr input_unit_x;                  // the input's x unit-stride (the channels-last copy)
 };
 
+// The layouts of a forward generator's buffers; `compact` (the generators' size-over-speed
+// parameter, GRIDSAMPLE_COMPACT_KERNELS) leaves out the RGB/RGBA specializations, so that such
+// images take the general strided branch, with the same results.
+template <typename In, typename Out>
+ForwardLayouts forward_layouts(const In &input, const Out &output, int d, const Expr &dense,
+                               bool compact) {
+    ForwardLayouts layouts{dense, {}, input.dim(0).stride() == 1};
+    if (!compact) layouts.interleaved = interleaved_layouts(input, output, d);
+    return layouts;
+}
+
 // When the forward samples a channels-last copy of the input (define_forward's
 // use_channels_last): planar tensors (the channels not innermost) with at least `vec` channels
 // and an output with unit stride along x, bicubic (16 taps a point) and 3-D trilinear (8), and on
