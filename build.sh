@@ -33,9 +33,10 @@ bootstrap_args=()
 scripts/bootstrap.sh "${bootstrap_args[@]}"
 export PATH="$root/.venv/bin:$PATH"
 # Presets that run the generators of the release build: the ARM ones (Halide's cross-compiling
-# flow: generators for this machine, kernels for the target) and asan (which saves building them
-# again with clang). Those generators are brought up to date first, never used stale.
-if [[ "$preset" == aarch64* || "$preset" == asan ]]; then
+# flow: generators for this machine, kernels for the target), asan (which saves building them
+# again with clang) and the autoschedule-* ones (the same generators, run with an autoscheduler).
+# Those generators are brought up to date first, never used stale.
+if [[ "$preset" == aarch64* || "$preset" == asan || "$preset" == autoschedule-* ]]; then
     cmake --preset release > /dev/null
     cmake --build --preset release --target gridsample-halide_generators
 fi

@@ -3,6 +3,7 @@
 // cmake/GridsampleVariants.cmake.
 #include "Halide.h"
 #include "algorithm/sampling_math.h"
+#include "autoschedule/any_shape.h"
 #include "gpu/backward_schedule.h"
 
 #include <vector>

@@ -5,6 +5,7 @@
 // two-step path. The variants are listed in cmake/GridsampleVariants.cmake.
 #include "Halide.h"
 #include "algorithm/forward.h"
+#include "autoschedule/any_shape.h"
 #include "cpu/forward_schedule.h"
 #include "gpu/forward_schedule.h"
 
@@ -75,7 +76,7 @@ public:
                 args.push_back(n);
                 return input(args);
             },
-            channels_last_condition());
+            channels_last_condition(), autoschedule_form(using_autoscheduler(), get_target()));
         std::vector<Expr> out_args(forward.space.begin(), forward.space.end());
         out_args.push_back(forward.c);
         out_args.push_back(forward.n);

@@ -6,6 +6,7 @@
 // gpu/forward_schedule.h. A schedule change never touches the math.
 #include "Halide.h"
 #include "algorithm/forward.h"
+#include "autoschedule/any_shape.h"
 #include "cpu/forward_schedule.h"
 #include "gpu/forward_schedule.h"
 
@@ -68,7 +69,7 @@ public:
                 args.push_back(n);
                 return input(args);
             },
-            channels_last_condition());
+            channels_last_condition(), autoschedule_form(using_autoscheduler(), get_target()));
         std::vector<Expr> out_args(forward.space.begin(), forward.space.end());
         out_args.push_back(forward.c);
         out_args.push_back(forward.n);

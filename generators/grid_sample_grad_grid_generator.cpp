@@ -30,6 +30,7 @@
 #include "Halide.h"
 #include "algorithm/backward_common.h"
 #include "algorithm/sampling_math.h"
+#include "autoschedule/any_shape.h"
 #include "gpu/backward_schedule.h"
 
 #include <functional>
@@ -110,7 +111,8 @@ public:
             for (Expr &e : at.index) indices.push_back({&e, axes[k].size});
             slots.push_back(&at.coordinate_grad);
         }
-        taps = materialize("taps", slots, indices, point);
+        taps = materialize("taps", slots, indices, point,
+                           autoschedule_form(using_autoscheduler(), get_target()));
 
         // The channels in blocks of V (channel_block(), backward_common.h), channels innermost:
         // input_block (ci, x, y, [z,] cb, n), with one zero slot past the end of every spatial

@@ -47,6 +47,7 @@
 #include "algorithm/backward_common.h"
 #include "algorithm/fixed_point.h"
 #include "algorithm/sampling_math.h"
+#include "autoschedule/any_shape.h"
 #include "gpu/backward_schedule.h"
 
 #include <vector>
@@ -123,7 +124,8 @@ public:
             }
             for (Expr &e : at.index) indices.push_back({&e, axes[k].size});
         }
-        taps = materialize("taps", slots, indices, point_n);
+        taps = materialize("taps", slots, indices, point_n,
+                           autoschedule_form(using_autoscheduler(), get_target()));
 
         // grad_output of one channel block, channels innermost: (ci, px, py, [pz,] cb, n).
         // Lanes past the last channel read 0.

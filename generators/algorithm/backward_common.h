@@ -31,6 +31,35 @@ inline const std::map<std::string, Padding> kPaddingByName = {
 // tap indices come back with unsafe_promise_clamped to their [0, S-1] range (they were clamped
 // when computed), which keeps Halide's bounds inference on stores and loads through them exact.
 // Returns the Func (undefined when there is nothing to store).
+//
+// The form of materialize()'s Func for a generator scheduled by an autoscheduler (the hand
+// schedules use the default). The values are the same bits in every form.
+//   opaque_indices: the indices are stored as their uint32 bits and loaded back through a
+//     reinterpret, which bounds inference cannot see through, so the loads' bounds are the
+//     promise alone, [0, S-1]. Otherwise Halide intersects the promise with the bounds of the
+//     index Expr, which pass through the strict-float clamp of the coordinate (sampling_math.h:
+//     pad_coordinate), and Halide 21's simplifier folds no strict-float operation, not even on
+//     constants: with the estimates substituted, the autoschedulers get an extent like
+//     "int32(floor(max(strict_sub(128.0f, 1.0f), -4.0f) + 2.0f)) ..." where they need a constant
+//     (Li2018: "extent ... is not constant"; Adams2019: an uncaught InternalError "Should be
+//     constant"). The hand-scheduled kernels keep the plain form, whose generated code this
+//     would change.
+//   one_func_per_value: one Func per value (<name>_0, <name>_1, ...; the first is returned)
+//     instead of one Tuple. Anderson2021 models a Func element as one access, and a taps Tuple
+//     (36 bytes for 2-D bilinear) is more than one 32-byte transaction a lane, which fails its
+//     assertion "total_bytes_used <= total_bytes" (GPUMemInfo.h). Only for GPU targets: on the
+//     CPU the extra Funcs cost the autoschedulers' searches (2-D bilinear grid_sample at
+//     parallelism=2: Mullapudi2016 33 s instead of 1.3 s, Li2018 11 s instead of 1.3 s, Adams2019
+//     more than 9 minutes instead of 25-45 s).
+struct AutoscheduleForm {
+    bool opaque_indices = false;
+    bool one_func_per_value = false;
+};
+
+inline AutoscheduleForm autoschedule_form(bool using_autoscheduler, const Halide::Target &target) {
+    return {using_autoscheduler, using_autoscheduler && target.has_gpu_feature()};
+}
+
 struct IndexRange {
     Expr *slot;
     Expr max;  // the index is in [0, max]
@@ -38,27 +67,50 @@ struct IndexRange {
 
 inline Halide::Func materialize(const std::string &name, std::vector<Expr *> slots,
                                 const std::vector<IndexRange> &indices,
-                                const std::vector<Halide::Var> &point) {
+                                const std::vector<Halide::Var> &point,
+                                const AutoscheduleForm &form = {}) {
     using namespace Halide;
     std::vector<Expr *> stored;
     for (Expr *e : slots) {
         if (e->defined() && !Internal::is_const(*e)) stored.push_back(e);
     }
     if (stored.empty()) return Func();
+    auto opaque = [&](const Expr *e) {
+        if (!form.opaque_indices) return false;
+        for (const IndexRange &ir : indices) {
+            if (ir.slot == e) return true;
+        }
+        return false;
+    };
     std::vector<Expr> values;
-    for (Expr *e : stored) values.push_back(e->type().is_bool() ? cast<uint8_t>(*e) : *e);
-    Func f(name);
+    for (Expr *e : stored) {
+        values.push_back(e->type().is_bool() ? cast<uint8_t>(*e)
+                         : opaque(e)          ? reinterpret(UInt(32), *e)
+                                              : *e);
+    }
     std::vector<Expr> args(point.begin(), point.end());
-    f(args) = values.size() == 1 ? Tuple(values[0]) : Tuple(values);
+    std::vector<Func> funcs;
+    if (form.one_func_per_value) {
+        for (size_t i = 0; i < values.size(); i++) {
+            funcs.emplace_back(name + "_" + std::to_string(i));
+            funcs.back()(args) = values[i];
+        }
+    } else {
+        funcs.emplace_back(name);
+        funcs.back()(args) = values.size() == 1 ? Tuple(values[0]) : Tuple(values);
+    }
     for (size_t i = 0; i < stored.size(); i++) {
-        Expr loaded = values.size() == 1 ? Expr(f(args)) : Expr(f(args)[i]);
+        Expr loaded = form.one_func_per_value ? Expr(funcs[i](args))
+                      : values.size() == 1      ? Expr(funcs[0](args))
+                                                : Expr(funcs[0](args)[i]);
         if (stored[i]->type().is_bool()) loaded = loaded != 0;
+        if (opaque(stored[i])) loaded = reinterpret(Int(32), loaded);
         for (const IndexRange &ir : indices) {
             if (ir.slot == stored[i]) loaded = unsafe_promise_clamped(loaded, 0, ir.max);
         }
         *stored[i] = loaded;
     }
-    return f;
+    return funcs[0];
 }
 
 // The number of channels the backward kernels process as the lanes of one vector (V): the

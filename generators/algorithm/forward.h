@@ -61,12 +61,13 @@ using InputAt =
 // grid_component(k, point) is component k (0 = x, 1 = y, 2 = z) of the grid at an output point;
 // input_at(indices, c, n) loads the input at integer indices that are inside the input. Where
 // `use_channels_last` (if defined) holds, the output is Forward::samples_channels_last.
+// form: see AutoscheduleForm (backward_common.h).
 inline Forward define_forward(
     int dims, Interpolation mode, Padding padding, Type t, const Expr &align_corners,
     const std::vector<Expr> &input_sizes,
     const std::function<Expr(int, const std::vector<Halide::Var> &)> &grid_component,
     const InputAt &direct_input_at,
-    const Expr &use_channels_last = Expr()) {
+    const Expr &use_channels_last = Expr(), const AutoscheduleForm &form = {}) {
     using namespace Halide;
     Forward f;
     f.mode = mode;
@@ -148,7 +149,7 @@ inline Forward define_forward(
         }
         for (Expr &e : at.index) indices.push_back({&e, axes[k].size - 1});
     }
-    f.taps = materialize("taps", slots, indices, f.point);
+    f.taps = materialize("taps", slots, indices, f.point, form);
     for (int k = 0; k < std::min(dims, 2); k++) {
         for (const Expr &e : taps_of[k].index) {
             (k == 0 ? f.x_index_taps : f.y_index_taps).push_back(taps_component(e));

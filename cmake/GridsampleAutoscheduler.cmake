@@ -1,0 +1,75 @@
+# Kernels scheduled by one of Halide's autoschedulers instead of the hand schedules of
+# generators/cpu and generators/gpu (cache variables; empty, the default, keeps the hand schedules):
+#
+#   GRIDSAMPLE_AUTOSCHEDULER             the CPU kernels: Mullapudi2016, Li2018 or Adams2019
+#   GRIDSAMPLE_AUTOSCHEDULER_PARAMS      its parameters, key=value;... (e.g. parallelism=2;beam_size=32)
+#   GRIDSAMPLE_GPU_AUTOSCHEDULER         the GPU kernels: Mullapudi2016 (its experimental GPU mode,
+#                                        switched on here), Li2018 or Anderson2021
+#   GRIDSAMPLE_GPU_AUTOSCHEDULER_PARAMS  its parameters
+#
+# The algorithm is the same either way; the generators only skip their schedules
+# (using_autoscheduler()). Each kernel runs through the AnyShape wrapper
+# (generators/autoschedule/any_shape.h), which lets the chosen autoscheduler schedule it and then
+# guards every split's tail, so that the kernels accept every shape as the hand-scheduled ones
+# do. Beside each kernel the build keeps what an experimenter reads, in build/<preset>/generators/:
+# <kernel>.schedule.h (the schedule, as C++), <kernel>.stmt (Halide's lowered statement) and, for
+# Adams2019 and Anderson2021, <kernel>.featurization (the cost model's input), plus a RunGen
+# registration for the benchmark driver (bench/rungen).
+set(GRIDSAMPLE_AUTOSCHEDULER "" CACHE STRING
+    "Autoscheduler for the CPU kernels (Mullapudi2016, Li2018, Adams2019; empty: hand schedules)")
+set(GRIDSAMPLE_AUTOSCHEDULER_PARAMS "" CACHE STRING
+    "Parameters of GRIDSAMPLE_AUTOSCHEDULER, key=value;...")
+set(GRIDSAMPLE_GPU_AUTOSCHEDULER "" CACHE STRING
+    "Autoscheduler for the GPU kernels (Mullapudi2016, Li2018, Anderson2021; empty: hand schedules)")
+set(GRIDSAMPLE_GPU_AUTOSCHEDULER_PARAMS "" CACHE STRING
+    "Parameters of GRIDSAMPLE_GPU_AUTOSCHEDULER, key=value;...")
+
+set(GRIDSAMPLE_CPU_AUTOSCHEDULERS Mullapudi2016 Li2018 Adams2019)
+set(GRIDSAMPLE_GPU_AUTOSCHEDULERS Mullapudi2016 Li2018 Anderson2021)
+foreach (kind IN ITEMS CPU GPU)
+    set(option GRIDSAMPLE_AUTOSCHEDULER)
+    if (kind STREQUAL "GPU")
+        set(option GRIDSAMPLE_GPU_AUTOSCHEDULER)
+    endif ()
+    if (${option} AND NOT ${option} IN_LIST GRIDSAMPLE_${kind}_AUTOSCHEDULERS)
+        message(FATAL_ERROR "${option}: unknown or unsupported autoscheduler '${${option}}' "
+                            "(for ${kind} kernels: ${GRIDSAMPLE_${kind}_AUTOSCHEDULERS})")
+    endif ()
+    if (${option})
+        if (NOT TARGET Halide::${${option}})
+            message(FATAL_ERROR "${option}: Halide's plugin Halide::${${option}} was not found")
+        endif ()
+        message(STATUS "gridsample: ${kind} kernels scheduled by ${${option}} "
+                       "(${option}_PARAMS: ${${option}_PARAMS})")
+    endif ()
+endforeach ()
+
+# The extra add_halide_library() arguments of kernel `name` on `kind` (CPU or GPU), under the
+# autoscheduler: <out>_params, the generator parameters that run AnyShape (to add to PARAMS), and
+# <out>_args, the plugin and the outputs kept for study. Both empty under the hand schedules.
+function(gridsample_autoschedule_args kind name out)
+    set(option GRIDSAMPLE_AUTOSCHEDULER)
+    if (kind STREQUAL "GPU")
+        set(option GRIDSAMPLE_GPU_AUTOSCHEDULER)
+    endif ()
+    set(scheduler "${${option}}")
+    if (NOT scheduler)
+        set(${out}_params "" PARENT_SCOPE)
+        set(${out}_args "" PARENT_SCOPE)
+        return()
+    endif ()
+    set(params autoscheduler=AnyShape autoscheduler.base=${scheduler})
+    if (kind STREQUAL "GPU" AND scheduler STREQUAL "Mullapudi2016")
+        list(APPEND params autoscheduler.experimental_gpu_schedule=1)
+    endif ()
+    foreach (param IN LISTS ${option}_PARAMS)
+        list(APPEND params autoscheduler.${param})
+    endforeach ()
+    set(args PLUGINS Halide::${scheduler}
+             SCHEDULE ${name}_schedule STMT ${name}_stmt REGISTRATION ${name}_registration)
+    if (scheduler MATCHES "^(Adams2019|Anderson2021)$")
+        list(APPEND args FEATURIZATION ${name}_featurization)
+    endif ()
+    set(${out}_params "${params}" PARENT_SCOPE)
+    set(${out}_args "${args}" PARENT_SCOPE)
+endfunction()

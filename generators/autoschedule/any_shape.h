@@ -1,0 +1,94 @@
+// The "AnyShape" autoscheduler: runs one of Halide's autoschedulers, then makes its schedule
+// valid for every shape the library accepts. Every generator includes this header, which
+// registers it with Halide when the generator starts.
+//
+//   <generator> -p libautoschedule_adams2019.so autoscheduler=AnyShape
+//       autoscheduler.base=Adams2019 autoscheduler.parallelism=2 ...
+//
+// `base` names the autoscheduler to run (its plugin loaded with -p); every other
+// autoscheduler.* parameter goes to it unchanged. cmake/GridsampleAutoscheduler.cmake builds the
+// library this way when GRIDSAMPLE_AUTOSCHEDULER is set.
+//
+// Why: Halide's autoschedulers schedule for the estimated shapes. Their splits of the output and
+// of stages that read an input shift the last block inwards (TailStrategy::ShiftInwards) or round
+// the loop up (RoundUp), which is valid only when every extent is at least the split factor:
+// a Li2018 kernel for 2-D bilinear, estimated at 8x64x128x128, failed on a 1x2x64x64 call with
+// "Input buffer grid is accessed at -2, which is before the min (0) in dimension 3" (its batch
+// loop, fused with y and split by 1088). The library takes any shape, down to 1x1, so after the
+// base autoscheduler has run, every split of every stage guards its tail instead (GuardWithIf):
+// the same loops, with a bounds test on the last block. Results do not change (S8b); only the
+// loop tails do. The emitted .schedule.h says so and carries the same change.
+#pragma once
+
+#include "Halide.h"
+
+#include <map>
+#include <string>
+
+namespace gridsample_gen {
+
+// Every split of every stage of every Func of `pipeline`: a tail strategy that moves or rounds
+// up the last block becomes GuardWithIf.
+inline void guard_every_split_tail(const Halide::Pipeline &pipeline) {
+    using Halide::TailStrategy;
+    for (const Halide::Func &output : pipeline.outputs()) {
+        for (auto &[name, function] : Halide::Internal::find_transitive_calls(output.function())) {
+            Halide::Internal::Function f = function;
+            std::vector<Halide::Internal::Definition> stages{f.definition()};
+            for (const Halide::Internal::Definition &update : f.updates()) stages.push_back(update);
+            for (Halide::Internal::Definition &stage : stages) {
+                // Definitions are handles: the splits below are the Func's own.
+                for (Halide::Internal::Split &split : stage.schedule().splits()) {
+                    if (split.split_type != Halide::Internal::Split::SplitVar) continue;
+                    switch (split.tail) {
+                    case TailStrategy::Auto:
+                    case TailStrategy::RoundUp:
+                    case TailStrategy::ShiftInwards:
+                    case TailStrategy::RoundUpAndBlend:
+                    case TailStrategy::ShiftInwardsAndBlend:
+                        split.tail = TailStrategy::GuardWithIf;
+                        break;
+                    default:
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+// The schedule source the base autoscheduler wrote, with the same change.
+inline std::string guard_tails_in_source(std::string source) {
+    for (const char *from : {"ShiftInwardsAndBlend", "RoundUpAndBlend", "ShiftInwards", "RoundUp"}) {
+        const std::string f = from, to = "GuardWithIf";
+        for (size_t at = source.find(f); at != std::string::npos; at = source.find(f, at + to.size())) {
+            source.replace(at, f.size(), to);
+        }
+    }
+    return "// Autoscheduled by the AnyShape wrapper (generators/autoschedule/any_shape.h): the\n"
+           "// schedule below, with every split's tail strategy changed to GuardWithIf (splits\n"
+           "// written without one included), so that the kernel accepts every shape.\n" +
+           source;
+}
+
+inline void any_shape_autoscheduler(const Halide::Pipeline &pipeline, const Halide::Target &target,
+                                    const Halide::AutoschedulerParams &params,
+                                    Halide::AutoSchedulerResults *results) {
+    std::map<std::string, std::string> extra = params.extra;
+    auto base = extra.find("base");
+    _halide_user_assert(base != extra.end())
+        << "autoscheduler=AnyShape needs autoscheduler.base=<Mullapudi2016|Li2018|Adams2019|"
+           "Anderson2021> (and that autoscheduler's plugin loaded with -p)";
+    const std::string base_name = base->second;
+    extra.erase(base);
+    *results = pipeline.apply_autoscheduler(target, Halide::AutoschedulerParams(base_name, extra));
+    guard_every_split_tail(pipeline);
+    results->schedule_source = guard_tails_in_source(results->schedule_source);
+}
+
+inline const bool kAnyShapeRegistered = [] {
+    Halide::Pipeline::add_autoscheduler("AnyShape", any_shape_autoscheduler);
+    return true;
+}();
+
+}  // namespace gridsample_gen
