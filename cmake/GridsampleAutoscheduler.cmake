@@ -13,8 +13,16 @@
 # guards every split's tail, so that the kernels accept every shape as the hand-scheduled ones
 # do. Beside each kernel the build keeps what an experimenter reads, in build/<preset>/generators/:
 # <kernel>.schedule.h (the schedule, as C++), <kernel>.stmt (Halide's lowered statement) and, for
-# Adams2019 and Anderson2021, <kernel>.featurization (the cost model's input), plus a RunGen
-# registration for the benchmark driver (bench/rungen).
+# Adams2019 and Anderson2021, <kernel>.featurization (the cost model's input).
+#
+# GRIDSAMPLE_RUNGEN (on in the autoschedule-* presets) adds, for every CPU kernel, a target
+# <kernel>.rungen: Halide's RunGen driver (Halide::RunGenMain) around that one kernel, for quick
+# experiments on one variant, for example
+#   cmake --build --preset autoschedule-adams2019 --target grid_sample_2d_bilinear_zeros_f32_avx2.rungen
+#   build/autoschedule-adams2019/generators/grid_sample_2d_bilinear_zeros_f32_avx2.rungen \
+#       --benchmarks=all --estimate_all --parsable_output
+# which times the kernel on random data of the generator's estimated shapes. The targets are
+# built only when asked for.
 set(GRIDSAMPLE_AUTOSCHEDULER "" CACHE STRING
     "Autoscheduler for the CPU kernels (Mullapudi2016, Li2018, Adams2019; empty: hand schedules)")
 set(GRIDSAMPLE_AUTOSCHEDULER_PARAMS "" CACHE STRING
@@ -23,6 +31,7 @@ set(GRIDSAMPLE_GPU_AUTOSCHEDULER "" CACHE STRING
     "Autoscheduler for the GPU kernels (Mullapudi2016, Li2018, Anderson2021; empty: hand schedules)")
 set(GRIDSAMPLE_GPU_AUTOSCHEDULER_PARAMS "" CACHE STRING
     "Parameters of GRIDSAMPLE_GPU_AUTOSCHEDULER, key=value;...")
+option(GRIDSAMPLE_RUNGEN "A RunGen benchmark driver target (<kernel>.rungen) for every CPU kernel" OFF)
 
 set(GRIDSAMPLE_CPU_AUTOSCHEDULERS Mullapudi2016 Li2018 Adams2019)
 set(GRIDSAMPLE_GPU_AUTOSCHEDULERS Mullapudi2016 Li2018 Anderson2021)
@@ -65,8 +74,7 @@ function(gridsample_autoschedule_args kind name out)
     foreach (param IN LISTS ${option}_PARAMS)
         list(APPEND params autoscheduler.${param})
     endforeach ()
-    set(args PLUGINS Halide::${scheduler}
-             SCHEDULE ${name}_schedule STMT ${name}_stmt REGISTRATION ${name}_registration)
+    set(args PLUGINS Halide::${scheduler} SCHEDULE ${name}_schedule STMT ${name}_stmt)
     if (scheduler MATCHES "^(Adams2019|Anderson2021)$")
         list(APPEND args FEATURIZATION ${name}_featurization)
     endif ()

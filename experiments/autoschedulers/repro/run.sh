@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds and runs the minimal reproductions of the Halide 21 autoscheduler failures that the
+# generators work around, each without and with its workaround. Needs the project's .venv
+# (scripts/bootstrap.sh). The failures print the autoscheduler's error; the workarounds print
+# "scheduled".
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+halide=$("$root/.venv/bin/python" -c "import halide, os; print(os.path.dirname(halide.__file__))")
+out=${1:-$root/build/autoscheduler-repro}
+mkdir -p "$out"
+for repro in strict_float_bounds anderson2021_tuple; do
+    c++ -std=c++17 -O1 -I"$halide/include" "$here/$repro.cpp" -o "$out/$repro" \
+        -Wl,-rpath,"$halide/lib64" "$halide/lib64/libHalide.so" -lpthread -ldl || exit 1
+done
+plugin() { echo "$halide/lib64/libautoschedule_$1.so"; }
+for scheduler in Li2018 Adams2019; do
+    for mode in "" workaround; do
+        "$out/strict_float_bounds" "$(plugin "${scheduler,,}")" "$scheduler" $mode 2>&1 | head -c 400
+        echo
+    done
+done
+for mode in "" workaround; do
+    "$out/anderson2021_tuple" "$(plugin anderson2021)" $mode 2>&1 | tr '\n' ' ' | head -c 400
+    echo
+done
