@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""The hand schedules against Halide's autoschedulers on the CPU benchmark suite, in one run.
+
+Each build (a preset's build directory: release for the hand schedules, autoschedule-* for the
+autoschedulers) has its own bench/gridsample_bench. This script runs the same benchmarks of every
+build in alternating rounds (the order rotates each round, so that every build meets the
+machine's fast and slow phases), keeps each benchmark's fastest repetition, and writes one table:
+per workload and thread count, each schedule's time and its ratio to the hand schedule, and the
+time each schedule's generator took on the workload's kernels (from the build's .ninja_log: the
+generator run, autoscheduler and LLVM included).
+
+    experiments/autoschedulers/compare.py --builds release autoschedule-mullapudi2016 \\
+        autoschedule-li2018 autoschedule-adams2019 --out experiments/autoschedulers/results/cpu.md
+
+The benchmarks: the planar forward (fwd/<workload>/ours), the fused affine forward
+(fwd/<workload>/fused) and the backward (bwd/<workload>/both and grad_grid), at 1 and 2 threads.
+"""
+import argparse
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEFAULT_FILTER = (r"^(fwd/[^/]+/(ours|fused)|bwd/[^/]+/(both|grad_grid)/ours)"
+                  r"/threads:[12]/real_time$")
+ISAS = ["avx512_gather", "avx512", "avx2", "sse41", "baseline"]
+
+
+def schedule_name(build):
+    """The column title of a build: the autoscheduler of an autoschedule-* build, else hand."""
+    cache = os.path.join(ROOT, "build", build, "CMakeCache.txt")
+    with open(cache) as f:
+        for line in f:
+            if line.startswith("GRIDSAMPLE_AUTOSCHEDULER:"):
+                value = line.split("=", 1)[1].strip()
+                return value or "hand"
+    return "hand"
+
+
+def kernels_of(benchmark, isa):
+    """The kernels a benchmark runs, as <variant>_<isa> (cmake/GridsampleVariants.cmake)."""
+    parts = benchmark.split("/")
+    kind, workload, impl = parts[0], parts[1], parts[2]
+    dims = 3 if workload.startswith("volume") else 2
+    mode = "bilinear" if "trilinear" in workload else re.search(
+        r"(bilinear|nearest|bicubic)", workload).group(1)
+    padding = re.search(r"(zeros|border|reflection)", workload).group(1)
+    dtype = "f64" if workload.endswith("_f64") else "f32"
+    variant = f"{dims}d_{mode}_{padding}_{dtype}_{isa}"
+    if kind == "bwd":
+        generators = ["grid_sample_grad_input", "grid_sample_grad_grid"] if impl == "both" \
+            else ["grid_sample_grad_grid"]
+    else:
+        generators = ["affine_grid_sample"] if impl == "fused" else ["grid_sample"]
+    return [f"{g}_{variant}" for g in generators]
+
+
+def generator_seconds(build):
+    """Seconds each kernel's generation took, from the build's .ninja_log (latest entry)."""
+    seconds = {}
+    log = os.path.join(ROOT, "build", build, ".ninja_log")
+    with open(log) as f:
+        for line in f:
+            if line.startswith("#"):
+                continue
+            fields = line.split("\t")
+            if len(fields) < 4:
+                continue
+            m = re.match(r"^(?:.*/)?generators/([A-Za-z0-9_]+)\.o$", fields[3])
+            if m:
+                seconds[m.group(1)] = (int(fields[1]) - int(fields[0])) / 1000.0
+    return seconds
+
+
+def run_bench(build, bench_filter, repetitions, min_time):
+    binary = os.path.join(ROOT, "build", build, "bench", "gridsample_bench")
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        subprocess.run([binary, f"--benchmark_filter={bench_filter}",
+                        f"--benchmark_repetitions={repetitions}",
+                        f"--benchmark_min_time={min_time}",
+                        "--benchmark_out_format=json", f"--benchmark_out={out.name}"],
+                       check=True, stdout=subprocess.DEVNULL)
+        with open(out.name) as f:
+            data = json.load(f)
+    times = {}
+    for b in data["benchmarks"]:
+        if b.get("run_type") != "iteration" or b.get("error_occurred"):
+            continue
+        ms = b["real_time"] * {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b["time_unit"]]
+        name = b["run_name"]
+        times[name] = min(ms, times.get(name, math.inf))
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--builds", nargs="+", required=True,
+                        help="build directories under build/, the hand schedules' first")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--min-time", default="0.1")
+    parser.add_argument("--filter", default=DEFAULT_FILTER)
+    parser.add_argument("--isa", default="avx2",
+                        help="the CPU level the benchmarks run (for the generator times)")
+    parser.add_argument("--out", help="write the table here (markdown) as well as to stdout")
+    args = parser.parse_args()
+
+    names = [schedule_name(b) for b in args.builds]
+    best = {b: {} for b in args.builds}
+    for r in range(args.rounds):
+        order = args.builds[r % len(args.builds):] + args.builds[:r % len(args.builds)]
+        for b in order:
+            print(f"round {r + 1}/{args.rounds}: {b}", file=sys.stderr, flush=True)
+            for name, ms in run_bench(b, args.filter, args.repetitions, args.min_time).items():
+                best[b][name] = min(ms, best[b].get(name, math.inf))
+    gen = {b: generator_seconds(b) for b in args.builds}
+
+    hand = args.builds[0]
+    lines = ["| benchmark | threads | " + " | ".join(f"{n} ms" for n in names) + " | "
+             + " | ".join(f"{n} generator s" for n in names) + " |",
+             "|---|---|" + "---|" * (2 * len(names))]
+    ratios = {b: {1: [], 2: []} for b in args.builds[1:]}
+    for name in sorted(best[hand], key=lambda n: (n.split("/threads:")[0], n)):
+        m = re.match(r"^(.*)/threads:(\d+)/real_time$", name)
+        if not m:
+            continue
+        bench, threads = m.group(1), int(m.group(2))
+        cells, gen_cells = [], []
+        for b in args.builds:
+            ms = best[b].get(name)
+            if ms is None:
+                cells.append("-")
+            elif b == hand:
+                cells.append(f"{ms:.2f}")
+            else:
+                cells.append(f"{ms:.2f} ({ms / best[hand][name]:.2f}x)")
+                ratios[b][threads].append(ms / best[hand][name])
+            kernels = kernels_of(bench, args.isa)
+            secs = [gen[b].get(k) for k in kernels]
+            gen_cells.append("-" if None in secs else f"{sum(secs):.1f}")
+        lines.append(f"| {bench} | {threads} | " + " | ".join(cells) + " | "
+                     + " | ".join(gen_cells) + " |")
+    lines.append("")
+    lines.append("Times are each benchmark's fastest repetition over all rounds; (Nx) is the time "
+                 "relative to the hand schedule (above 1: slower).")
+    for b, n in zip(args.builds[1:], names[1:]):
+        for t in (1, 2):
+            v = ratios[b][t]
+            if v:
+                g = math.exp(sum(math.log(x) for x in v) / len(v))
+                lines.append(f"- {n}, {t} thread(s): geometric mean {g:.2f}x the hand schedule's "
+                             f"time over {len(v)} benchmarks (range {min(v):.2f}x to {max(v):.2f}x)")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
