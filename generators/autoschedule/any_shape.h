@@ -18,10 +18,19 @@
 // base autoscheduler has run, every split of every stage guards its tail instead (GuardWithIf):
 // the same loops, with a bounds test on the last block. Results do not change (S8b); only the
 // loop tails do. The emitted .schedule.h says so and carries the same change.
+//
+// A guarded tail makes the extent of a producer's loop inside it variable, and where the base
+// autoscheduler unrolled that loop Halide then stops with "Can only unroll for loops over a
+// constant extent" (Adams2019 on 2-D bicubic float64: "Loop over taps.s0.s1 has extent
+// (min(... output.extent.1 ...) - select(...))"; the failure of halide/Halide#4271). The wrapper
+// sets HL_PERMIT_FAILED_UNROLL=1, Halide's switch for exactly this (halide/Halide#3479), which
+// it reads when it lowers the pipeline, after the autoscheduler: such a loop is left a serial
+// loop, with a warning, instead of failing the build.
 #pragma once
 
 #include "Halide.h"
 
+#include <cstdlib>
 #include <map>
 #include <string>
 
@@ -84,6 +93,11 @@ inline void any_shape_autoscheduler(const Halide::Pipeline &pipeline, const Hali
     *results = pipeline.apply_autoscheduler(target, Halide::AutoschedulerParams(base_name, extra));
     guard_every_split_tail(pipeline);
     results->schedule_source = guard_tails_in_source(results->schedule_source);
+#if defined(_WIN32)
+    _putenv_s("HL_PERMIT_FAILED_UNROLL", "1");
+#else
+    setenv("HL_PERMIT_FAILED_UNROLL", "1", 1);
+#endif
 }
 
 inline const bool kAnyShapeRegistered = [] {
