@@ -25,13 +25,6 @@ inline const std::map<std::string, Padding> kPaddingByName = {
     {"reflection", Padding::reflection},
 };
 
-// Moves every non-constant Expr that `slots` points to into one Func over `point` (one tuple
-// element each) and replaces it by a load from there, so that the Func's schedule decides where
-// the per-point math is computed. Flags are stored as uint8 (Funcs hold no bool elements), and
-// tap indices come back with unsafe_promise_clamped to their [0, S-1] range (they were clamped
-// when computed), which keeps Halide's bounds inference on stores and loads through them exact.
-// Returns the Func (undefined when there is nothing to store).
-//
 // The form of materialize()'s Func for a generator scheduled by an autoscheduler (the hand
 // schedules use the default). The values are the same bits in every form.
 //   opaque_indices: the indices are stored as their uint32 bits and loaded back through a
@@ -60,6 +53,12 @@ inline AutoscheduleForm autoschedule_form(bool using_autoscheduler, const Halide
     return {using_autoscheduler, using_autoscheduler && target.has_gpu_feature()};
 }
 
+// Moves every non-constant Expr that `slots` points to into one Func over `point` (one tuple
+// element each) and replaces it by a load from there, so that the Func's schedule decides where
+// the per-point math is computed. Flags are stored as uint8 (Funcs hold no bool elements), and
+// tap indices come back with unsafe_promise_clamped to their [0, S-1] range (they were clamped
+// when computed), which keeps Halide's bounds inference on stores and loads through them exact.
+// Returns the Func (undefined when there is nothing to store). `form`: AutoscheduleForm above.
 struct IndexRange {
     Expr *slot;
     Expr max;  // the index is in [0, max]
@@ -75,13 +74,14 @@ inline Halide::Func materialize(const std::string &name, std::vector<Expr *> slo
         if (e->defined() && !Internal::is_const(*e)) stored.push_back(e);
     }
     if (stored.empty()) return Func();
-    auto opaque = [&](const Expr *e) {
-        if (!form.opaque_indices) return false;
+    // The index range of a stored Expr, or nullptr if it is not a tap index.
+    auto range_of = [&](const Expr *e) -> const IndexRange * {
         for (const IndexRange &ir : indices) {
-            if (ir.slot == e) return true;
+            if (ir.slot == e) return &ir;
         }
-        return false;
+        return nullptr;
     };
+    auto opaque = [&](const Expr *e) { return form.opaque_indices && range_of(e) != nullptr; };
     std::vector<Expr> values;
     for (Expr *e : stored) {
         values.push_back(e->type().is_bool() ? cast<uint8_t>(*e)
@@ -105,8 +105,8 @@ inline Halide::Func materialize(const std::string &name, std::vector<Expr *> slo
                                                 : Expr(funcs[0](args)[i]);
         if (stored[i]->type().is_bool()) loaded = loaded != 0;
         if (opaque(stored[i])) loaded = reinterpret(Int(32), loaded);
-        for (const IndexRange &ir : indices) {
-            if (ir.slot == stored[i]) loaded = unsafe_promise_clamped(loaded, 0, ir.max);
+        if (const IndexRange *ir = range_of(stored[i])) {
+            loaded = unsafe_promise_clamped(loaded, 0, ir->max);
         }
         *stored[i] = loaded;
     }
