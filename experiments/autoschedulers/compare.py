@@ -23,6 +23,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_FILTER = (r"^(fwd/[^/]+/(ours|fused)|bwd/[^/]+/(both|grad_grid)/ours)"
@@ -155,7 +156,14 @@ def main():
                 g = math.exp(sum(math.log(x) for x in v) / len(v))
                 lines.append(f"- {n}, {t} thread(s): geometric mean {g:.2f}x the hand schedule's "
                              f"time over {len(v)} benchmarks (range {min(v):.2f}x to {max(v):.2f}x)")
-    text = "\n".join(lines) + "\n"
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                if l.startswith("model name")), "unknown CPU") if os.path.exists("/proc/cpuinfo") else ""
+    head = [f"# The hand schedules against the autoschedulers ({', '.join(names[1:])})", "",
+            f"`{' '.join(['experiments/autoschedulers/compare.py'] + sys.argv[1:])}`, "
+            f"{time.strftime('%Y-%m-%d')}, {cpu}, {os.cpu_count()} cores, the "
+            f"{args.isa} kernels. A `-` is a benchmark that failed on that build "
+            "(its error is in the benchmark's output).", ""]
+    text = "\n".join(head + lines) + "\n"
     print(text)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
