@@ -80,6 +80,15 @@ inline std::string guard_tails_in_source(std::string source) {
            source;
 }
 
+// The autoscheduler that schedules a generator run with these parameters: AnyShape's base, or the
+// one named directly (empty under the hand schedules). For the generators' workarounds of one
+// autoscheduler's failures.
+inline std::string base_autoscheduler(const Halide::AutoschedulerParams &params) {
+    if (params.name != "AnyShape") return params.name;
+    auto base = params.extra.find("base");
+    return base == params.extra.end() ? std::string() : base->second;
+}
+
 inline void any_shape_autoscheduler(const Halide::Pipeline &pipeline, const Halide::Target &target,
                                     const Halide::AutoschedulerParams &params,
                                     Halide::AutoSchedulerResults *results) {
