@@ -5,7 +5,7 @@
 // two-step path. The variants are listed in cmake/GridsampleVariants.cmake.
 #include "Halide.h"
 #include "algorithm/forward.h"
-#include "autoschedule/any_shape.h"
+#include "autoschedule/estimates.h"
 #include "cpu/forward_schedule.h"
 #include "gpu/forward_schedule.h"
 
@@ -85,11 +85,8 @@ public:
 
     void schedule() {
         const int d = spatial_dims;
-        // Estimates: a 2-D 8x64x128x128 feature map or a 3-D 1x16x64x64x64 volume, resampled
-        // at its own resolution.
-        std::vector<std::pair<int, int>> est = d == 2
-            ? std::vector<std::pair<int, int>>{{0, 128}, {0, 128}, {0, 64}, {0, 8}}
-            : std::vector<std::pair<int, int>>{{0, 64}, {0, 64}, {0, 64}, {0, 16}, {0, 1}};
+        // Estimates, for the autoschedulers and RunGen (autoschedule/estimates.h).
+        const auto est = feature_estimates(d, autoscheduler_.value(), get_target());
         Region feature_est;
         for (auto [lo, ext] : est) feature_est.push_back({lo, ext});
         input.set_estimates(feature_est);

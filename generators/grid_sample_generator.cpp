@@ -6,7 +6,7 @@
 // gpu/forward_schedule.h. A schedule change never touches the math.
 #include "Halide.h"
 #include "algorithm/forward.h"
-#include "autoschedule/any_shape.h"
+#include "autoschedule/estimates.h"
 #include "cpu/forward_schedule.h"
 #include "gpu/forward_schedule.h"
 
@@ -78,11 +78,8 @@ public:
 
     void schedule() {
         const int d = spatial_dims;
-        // Estimates, for the autoschedulers and RunGen: a 2-D 8x64x128x128 feature map or a
-        // 3-D 1x16x64x64x64 volume, sampled at its own resolution.
-        std::vector<std::pair<int, int>> est = d == 2
-            ? std::vector<std::pair<int, int>>{{0, 128}, {0, 128}, {0, 64}, {0, 8}}
-            : std::vector<std::pair<int, int>>{{0, 64}, {0, 64}, {0, 64}, {0, 16}, {0, 1}};
+        // Estimates, for the autoschedulers and RunGen (autoschedule/estimates.h).
+        const auto est = feature_estimates(d, autoscheduler_.value(), get_target());
         Region in_est, out_est, grid_est{{0, d}};
         for (auto [lo, ext] : est) {
             in_est.push_back({lo, ext});

@@ -30,7 +30,7 @@
 #include "Halide.h"
 #include "algorithm/backward_common.h"
 #include "algorithm/sampling_math.h"
-#include "autoschedule/any_shape.h"
+#include "autoschedule/estimates.h"
 #include "gpu/backward_schedule.h"
 
 #include <functional>
@@ -204,11 +204,8 @@ public:
 
     void schedule() {
         const int d = spatial_dims;
-        // Estimates: the grid of a 2-D 8x64x128x128 feature map or a 3-D 1x16x64x64x64 volume,
-        // sampled at its own resolution.
-        std::vector<std::pair<int, int>> est = d == 2
-            ? std::vector<std::pair<int, int>>{{0, 128}, {0, 128}, {0, 64}, {0, 8}}
-            : std::vector<std::pair<int, int>>{{0, 64}, {0, 64}, {0, 64}, {0, 16}, {0, 1}};
+        // Estimates, for the autoschedulers and RunGen (autoschedule/estimates.h).
+        const auto est = feature_estimates(d, autoscheduler_.value(), get_target());
         Region feature_est, grid_est{{0, d}};
         for (auto [lo, ext] : est) feature_est.push_back({lo, ext});
         for (int k = 0; k < d; k++) grid_est.push_back(feature_est[k]);

@@ -47,7 +47,7 @@
 #include "algorithm/backward_common.h"
 #include "algorithm/fixed_point.h"
 #include "algorithm/sampling_math.h"
-#include "autoschedule/any_shape.h"
+#include "autoschedule/estimates.h"
 #include "gpu/backward_schedule.h"
 
 #include <vector>
@@ -227,21 +227,9 @@ public:
 
     void schedule() {
         const int d = spatial_dims;
-        // Estimates: a 2-D 8x64x128x128 feature map or a 3-D 1x16x64x64x64 volume, sampled at its
-        // own resolution.
-        std::vector<std::pair<int, int>> est = d == 2
-            ? std::vector<std::pair<int, int>>{{0, 128}, {0, 128}, {0, 64}, {0, 8}}
-            : std::vector<std::pair<int, int>>{{0, 64}, {0, 64}, {0, 64}, {0, 16}, {0, 1}};
-        if (gpu && d == 2 && base_autoscheduler(autoscheduler_.value()) == "Li2018") {
-            // Li2018's GPU schedules fail on the scatter of 64 channels of 8x128x128 points
-            // ("Error:" with no message, an internal error in a split): a pure loop of at least
-            // 64 (the 64 channel blocks) becomes its GPU threads, and a reduction of at least
-            // 65536 points then splits a reduction variable with no name
-            // (experiments/autoschedulers/repro/li2018_gpu_reduction.cpp). Li2018 is given the
-            // same number of elements as 16x32x128x128, whose loops are all shorter than 64.
-            est[2] = {0, 32};
-            est[3] = {0, 16};
-        }
+        // Estimates, for the autoschedulers and RunGen (autoschedule/estimates.h).
+        const auto est =
+            feature_estimates(d, autoscheduler_.value(), get_target(), /*scatter=*/true);
         Region feature_est, grid_est{{0, d}};
         for (auto [lo, ext] : est) feature_est.push_back({lo, ext});
         for (int k = 0; k < d; k++) grid_est.push_back(feature_est[k]);

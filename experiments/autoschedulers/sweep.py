@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Does every kernel compile under an autoscheduler? Runs each kernel's generator the way a build
+runs it (its target and parameters, from that build's build.ninja), through the AnyShape wrapper
+with the chosen autoscheduler, and writes one table: per kernel, whether it compiled, the
+generator's seconds, and the first line of its error.
+
+    experiments/autoschedulers/sweep.py --autoscheduler Li2018 --kernels '_cuda$' \\
+        --out experiments/autoschedulers/results/sweep_li2018_cuda.md
+
+--build names the build whose commands are used (default release: every CPU level, CUDA and
+OpenCL); the generators are that build's (build/<build>/generators). Mullapudi2016 on a GPU
+target runs in its experimental GPU mode, as cmake/GridsampleAutoscheduler.cmake runs it. Each
+generator run emits the object, header and .schedule.h into a scratch directory and nothing
+else; the build's own outputs are not touched.
+"""
+import argparse
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PLUGINS = {"Mullapudi2016": "mullapudi2016", "Li2018": "li2018", "Adams2019": "adams2019",
+           "Anderson2021": "anderson2021"}
+
+
+def halide_dir():
+    python = os.path.join(ROOT, ".venv", "bin", "python")
+    out = subprocess.run([python, "-c", "import halide, os; print(os.path.dirname(halide.__file__))"],
+                         check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def kernel_commands(build):
+    """{kernel: argv} of every kernel generator run in build/<build>/build.ninja."""
+    commands = {}
+    with open(os.path.join(ROOT, "build", build, "build.ninja")) as f:
+        for line in f:
+            m = re.match(r"^\s*COMMAND = cd \S+ && (\S+\.generator) -n (\S+) (.*)$", line)
+            if not m:
+                continue
+            argv = [m.group(1), "-n", m.group(2)] + shlex.split(m.group(3))
+            if "autoscheduler=" in m.group(3):
+                continue
+            commands[m.group(2)] = argv
+    return commands
+
+
+def run_one(argv, kernel, scheduler, params, plugin, timeout):
+    with tempfile.TemporaryDirectory() as out:
+        cmd = list(argv)
+        cmd[cmd.index("-e") + 1] = "object,c_header,schedule"
+        cmd[cmd.index("-o") + 1] = out
+        target = next(a for a in cmd if a.startswith("target="))
+        gpu = re.search(r"-(cuda|opencl|metal|vulkan|d3d12compute)\b", target) is not None
+        cmd += ["-p", plugin, "autoscheduler=AnyShape", f"autoscheduler.base={scheduler}"]
+        if scheduler == "Mullapudi2016" and gpu:
+            cmd.append("autoscheduler.experimental_gpu_schedule=1")
+        cmd += [f"autoscheduler.{p}" for p in params]
+        start = time.time()
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            ok, text = r.returncode == 0, r.stderr + r.stdout
+        except subprocess.TimeoutExpired:
+            ok, text = False, f"timed out after {timeout} s"
+        seconds = time.time() - start
+    error = ""
+    if not ok:
+        lines = [l.strip() for l in text.splitlines() if l.strip()]
+        error = next((l for l in lines if "Error" in l or "error" in l), lines[-1] if lines else "")
+        error = error.replace("|", "/")[:200]
+    return kernel, ok, seconds, error
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--autoscheduler", required=True, choices=sorted(PLUGINS))
+    parser.add_argument("--params", nargs="*", default=["parallelism=2"],
+                        help="the autoscheduler's parameters, key=value")
+    parser.add_argument("--build", default="release")
+    parser.add_argument("--kernels", default="", help="a regular expression the kernel names match")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--timeout", type=int, default=900)
+    parser.add_argument("--out", help="write the table here (markdown) as well as to stdout")
+    args = parser.parse_args()
+
+    plugin = os.path.join(halide_dir(), "lib64", f"libautoschedule_{PLUGINS[args.autoscheduler]}.so")
+    commands = {k: v for k, v in kernel_commands(args.build).items() if re.search(args.kernels, k)}
+    if not commands:
+        sys.exit(f"no kernel of build/{args.build} matches '{args.kernels}'")
+    print(f"{len(commands)} kernels under {args.autoscheduler}", file=sys.stderr, flush=True)
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        results = list(pool.map(lambda kv: run_one(kv[1], kv[0], args.autoscheduler, args.params,
+                                                   plugin, args.timeout),
+                                sorted(commands.items())))
+    done = [r for r in results if r[1]]
+    lines = [f"# Kernels of build/{args.build} matching `{args.kernels}` under {args.autoscheduler}",
+             "",
+             f"`{' '.join(['experiments/autoschedulers/sweep.py'] + sys.argv[1:])}`, "
+             f"{time.strftime('%Y-%m-%d')}: {len(done)} of {len(results)} compile.", "",
+             "| kernel | compiles | generator s | error |", "|---|---|---|---|"]
+    for kernel, ok, seconds, error in results:
+        lines.append(f"| {kernel} | {'yes' if ok else 'no'} | {seconds:.1f} | {error} |")
+    if done:
+        secs = sorted(s for _, _, s, _ in done)
+        lines += ["", f"Generator seconds of the kernels that compile: median "
+                  f"{secs[len(secs) // 2]:.1f}, max {secs[-1]:.1f}."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            f.write(text)
+    sys.exit(0 if len(done) == len(results) else 1)
+
+
+if __name__ == "__main__":
+    main()
