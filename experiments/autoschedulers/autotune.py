@@ -412,8 +412,10 @@ def main():
             f.write(text)
         if record["best"]:
             # The best schedule beside the record, to read or paste into a generator.
-            shutil.copy(os.path.join(work, record["best"]["dir"], f"{name}.schedule.h"),
-                        os.path.splitext(args.record)[0] + ".schedule.h")
+            with open(os.path.join(work, record["best"]["dir"], f"{name}.schedule.h")) as f:
+                schedule = f.read().replace(ROOT + os.sep, "")
+            with open(os.path.splitext(args.record)[0] + ".schedule.h", "w") as f:
+                f.write(schedule)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ root=$(cd "$here/../../.." && pwd)
 halide=$("$root/.venv/bin/python" -c "import halide, os; print(os.path.dirname(halide.__file__))")
 out=${1:-$root/build/autoscheduler-repro}
 mkdir -p "$out"
-for repro in strict_float_bounds anderson2021_tuple li2018_gpu_reduction; do
+for repro in strict_float_bounds anderson2021_tuple li2018_gpu_reduction \
+    mullapudi2016_gpu_loop_of_one; do
     c++ -std=c++17 -O1 -I"$halide/include" "$here/$repro.cpp" -o "$out/$repro" \
         -Wl,-rpath,"$halide/lib64" "$halide/lib64/libHalide.so" -lpthread -ldl || exit 1
 done
@@ -26,5 +27,9 @@ for mode in "" workaround; do
 done
 for mode in "" workaround; do
     "$out/li2018_gpu_reduction" "$(plugin li2018)" $mode 2>&1 | tr '\n' ' ' | head -c 400
+    echo
+done
+for mode in "" workaround; do
+    "$out/mullapudi2016_gpu_loop_of_one" "$(plugin mullapudi2016)" $mode 2>&1 | tr '\n' ' ' | head -c 400
     echo
 done

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The autoscheduler experiments' tools, checked on this machine in a few minutes (CI runs this
+# after the release build, whose generators it uses):
+#   - Adams2019's autotuning loop (autotune.py): one batch of 8 schedules of 2-D nearest
+#     grid_sample built, timed, turned into training samples, and the cost model retrained;
+#   - the GPU kernels whose estimates work around autoscheduler failures
+#     (generators/autoschedule/estimates.h) compile under those autoschedulers (sweep.py):
+#     Li2018 on 2-D grid_sample_grad_input, Mullapudi2016's GPU mode on 3-D grid_sample.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+python="$root/.venv/bin/python"
+work="$root/build/autotune-check"
+rm -rf "$work"
+"$python" "$here/autotune.py" grid_sample spatial_dims=2 mode=nearest padding=zeros dtype=float32 \
+    --batches 1 --batch-size 8 --beam-size 4 --confirm-rounds 1 --min-time 0.1 --work "$work"
+"$python" "$here/sweep.py" --autoscheduler Li2018 \
+    --kernels '^grid_sample_grad_input_2d_bilinear_zeros_f32_(cuda|opencl)$'
+"$python" "$here/sweep.py" --autoscheduler Mullapudi2016 \
+    --kernels '^grid_sample_3d_bilinear_zeros_f32_(cuda|opencl)$'
