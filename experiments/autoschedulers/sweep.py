@@ -50,6 +50,14 @@ def kernel_commands(build):
     return commands
 
 
+def default_params(scheduler, gpu):
+    """The parameters of the presets (CMakePresets.json): on CPUs this machine's cores; on GPUs
+    Mullapudi2016's parallelism of 128 and Anderson2021's 80 (streaming multiprocessors)."""
+    if not gpu:
+        return [f"parallelism={os.cpu_count()}"]
+    return {"Mullapudi2016": ["parallelism=128"], "Anderson2021": ["parallelism=80"]}.get(scheduler, [])
+
+
 def run_one(argv, kernel, scheduler, params, plugin, timeout):
     with tempfile.TemporaryDirectory() as out:
         cmd = list(argv)
@@ -60,6 +68,8 @@ def run_one(argv, kernel, scheduler, params, plugin, timeout):
         cmd += ["-p", plugin, "autoscheduler=AnyShape", f"autoscheduler.base={scheduler}"]
         if scheduler == "Mullapudi2016" and gpu:
             cmd.append("autoscheduler.experimental_gpu_schedule=1")
+        if params is None:
+            params = default_params(scheduler, gpu)
         cmd += [f"autoscheduler.{p}" for p in params]
         start = time.time()
         try:
@@ -80,8 +90,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--autoscheduler", required=True, choices=sorted(PLUGINS))
-    parser.add_argument("--params", nargs="*", default=["parallelism=2"],
-                        help="the autoscheduler's parameters, key=value")
+    parser.add_argument("--params", nargs="*", default=None,
+                        help="the autoscheduler's parameters, key=value (default: the presets': "
+                        "parallelism=<cores> on CPUs; on GPUs parallelism=128 for "
+                        "Mullapudi2016, 80 for Anderson2021, none for Li2018)")
     parser.add_argument("--build", default="release")
     parser.add_argument("--kernels", default="", help="a regular expression the kernel names match")
     parser.add_argument("--jobs", type=int, default=1)
