@@ -81,8 +81,12 @@ def run_one(argv, kernel, scheduler, params, plugin, timeout):
     error = ""
     if not ok:
         lines = [l.strip() for l in text.splitlines() if l.strip()]
-        error = next((l for l in lines if "Error" in l or "error" in l), lines[-1] if lines else "")
-        error = error.replace("|", "/")[:200]
+        at = next((i for i, l in enumerate(lines) if "Error" in l or "error" in l),
+                  len(lines) - 1)
+        # An error whose first line is only "Error:" carries its text on the lines after.
+        error = " ".join(lines[at:at + 4]) if lines and lines[at].endswith(":") else \
+            (lines[at] if lines else "")
+        error = error.replace("|", "/")[:240]
     return kernel, ok, seconds, error
 
 

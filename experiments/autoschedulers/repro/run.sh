@@ -15,21 +15,17 @@ for repro in strict_float_bounds anderson2021_tuple li2018_gpu_reduction \
         -Wl,-rpath,"$halide/lib64" "$halide/lib64/libHalide.so" -lpthread -ldl || exit 1
 done
 plugin() { echo "$halide/lib64/libautoschedule_$1.so"; }
-for scheduler in Li2018 Adams2019; do
+# run <repro> <plugin name> [args...]: the reproduction without, then with, its workaround.
+run() {
+    local repro=$1 name=$2
+    shift 2
     for mode in "" workaround; do
-        "$out/strict_float_bounds" "$(plugin "${scheduler,,}")" "$scheduler" $mode 2>&1 | head -c 400
+        "$out/$repro" "$(plugin "$name")" "$@" $mode 2>&1 | tr '\n' ' ' | head -c 400
         echo
     done
-done
-for mode in "" workaround; do
-    "$out/anderson2021_tuple" "$(plugin anderson2021)" $mode 2>&1 | tr '\n' ' ' | head -c 400
-    echo
-done
-for mode in "" workaround; do
-    "$out/li2018_gpu_reduction" "$(plugin li2018)" $mode 2>&1 | tr '\n' ' ' | head -c 400
-    echo
-done
-for mode in "" workaround; do
-    "$out/mullapudi2016_gpu_loop_of_one" "$(plugin mullapudi2016)" $mode 2>&1 | tr '\n' ' ' | head -c 400
-    echo
-done
+}
+run strict_float_bounds li2018 Li2018
+run strict_float_bounds adams2019 Adams2019
+run anderson2021_tuple anderson2021
+run li2018_gpu_reduction li2018
+run mullapudi2016_gpu_loop_of_one mullapudi2016
