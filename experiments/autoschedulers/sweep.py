@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLUGINS = {"Mullapudi2016": "mullapudi2016", "Li2018": "li2018", "Adams2019": "adams2019",
@@ -110,28 +110,43 @@ def main():
     if not commands:
         sys.exit(f"no kernel of build/{args.build} matches '{args.kernels}'")
     print(f"{len(commands)} kernels under {args.autoscheduler}", file=sys.stderr, flush=True)
+    def table(results, total):
+        done = [r for r in results if r[1]]
+        status = (f"{len(done)} of {len(results)} compile" if len(results) == total else
+                  f"partial, {len(results)} of {total} kernels run so far: {len(done)} compile")
+        lines = [f"# Kernels of build/{args.build} matching `{args.kernels}` under "
+                 f"{args.autoscheduler}", "",
+                 f"`{' '.join(['experiments/autoschedulers/sweep.py'] + sys.argv[1:])}`, "
+                 f"{time.strftime('%Y-%m-%d')}: {status}.", "",
+                 "| kernel | compiles | generator s | error |", "|---|---|---|---|"]
+        for kernel, ok, seconds, error in sorted(results):
+            lines.append(f"| {kernel} | {'yes' if ok else 'no'} | {seconds:.1f} | {error} |")
+        if done:
+            secs = sorted(s for _, _, s, _ in done)
+            lines += ["", f"Generator seconds of the kernels that compile: median "
+                      f"{secs[len(secs) // 2]:.1f}, max {secs[-1]:.1f}."]
+        return "\n".join(lines) + "\n"
+
+    def write(text):
+        if args.out:
+            os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+            with open(args.out, "w") as f:
+                f.write(text)
+
+    results = []
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(lambda kv: run_one(kv[1], kv[0], args.autoscheduler, args.params,
-                                                   plugin, args.timeout),
-                                sorted(commands.items())))
-    done = [r for r in results if r[1]]
-    lines = [f"# Kernels of build/{args.build} matching `{args.kernels}` under {args.autoscheduler}",
-             "",
-             f"`{' '.join(['experiments/autoschedulers/sweep.py'] + sys.argv[1:])}`, "
-             f"{time.strftime('%Y-%m-%d')}: {len(done)} of {len(results)} compile.", "",
-             "| kernel | compiles | generator s | error |", "|---|---|---|---|"]
-    for kernel, ok, seconds, error in results:
-        lines.append(f"| {kernel} | {'yes' if ok else 'no'} | {seconds:.1f} | {error} |")
-    if done:
-        secs = sorted(s for _, _, s, _ in done)
-        lines += ["", f"Generator seconds of the kernels that compile: median "
-                  f"{secs[len(secs) // 2]:.1f}, max {secs[-1]:.1f}."]
-    text = "\n".join(lines) + "\n"
+        futures = [pool.submit(run_one, argv, kernel, args.autoscheduler, args.params, plugin,
+                               args.timeout) for kernel, argv in sorted(commands.items())]
+        for future in as_completed(futures):
+            results.append(future.result())
+            kernel, ok, seconds, _ = results[-1]
+            print(f"{len(results)}/{len(commands)} {kernel}: {'ok' if ok else 'FAILED'} "
+                  f"{seconds:.1f} s", file=sys.stderr, flush=True)
+            write(table(results, len(commands)))  # the table so far, kept if the run stops
+    text = table(results, len(commands))
     print(text)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            f.write(text)
+    write(text)
+    done = [r for r in results if r[1]]
     sys.exit(0 if len(done) == len(results) else 1)
 
 
