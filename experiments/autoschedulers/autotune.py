@@ -42,19 +42,13 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from experiment_paths import ROOT, halide_dir, plugin_path
+
 # The AVX2 level of the library (cmake/GridsampleVariants.cmake), with its kernel features.
 DEFAULT_TARGET = "x86-64-linux-avx2-avx-f16c-fma-sse41-user_context"
 GENERATOR_FEATURES = {"grid_sample": ["enable_llvm_loop_opt"],
                       "affine_grid_sample": ["enable_llvm_loop_opt"]}
 SHORT = {"float32": "f32", "float64": "f64"}
-
-
-def halide_dir():
-    python = os.path.join(ROOT, ".venv", "bin", "python")
-    out = subprocess.run([python, "-c", "import halide, os; print(os.path.dirname(halide.__file__))"],
-                         check=True, capture_output=True, text=True)
-    return out.stdout.strip()
 
 
 def kernel_name(generator, params):
@@ -116,7 +110,7 @@ class Tools:
     def __init__(self, args, work):
         self.halide = halide_dir()
         self.bin = os.path.join(self.halide, "bin")
-        self.plugin = os.path.join(self.halide, "lib64", "libautoschedule_adams2019.so")
+        self.plugin = plugin_path(self.halide, "Adams2019")
         self.generator = os.path.join(ROOT, "build", "release", "generators",
                                       f"{args.generator}.generator")
         if not os.path.exists(self.generator):

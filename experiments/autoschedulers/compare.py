@@ -25,7 +25,8 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from experiment_paths import ROOT
+
 DEFAULT_FILTER = (r"^(fwd/[^/]+/(ours|fused)|bwd/[^/]+/(both|grad_grid)/ours)"
                   r"/threads:[12]/real_time$")
 ISAS = ["avx512_gather", "avx512", "avx2", "sse41", "baseline"]

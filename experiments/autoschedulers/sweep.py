@@ -23,16 +23,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PLUGINS = {"Mullapudi2016": "mullapudi2016", "Li2018": "li2018", "Adams2019": "adams2019",
-           "Anderson2021": "anderson2021"}
-
-
-def halide_dir():
-    python = os.path.join(ROOT, ".venv", "bin", "python")
-    out = subprocess.run([python, "-c", "import halide, os; print(os.path.dirname(halide.__file__))"],
-                         check=True, capture_output=True, text=True)
-    return out.stdout.strip()
+from experiment_paths import PLUGINS, ROOT, halide_dir, plugin_path
 
 
 def kernel_commands(build):
@@ -105,7 +96,7 @@ def main():
     parser.add_argument("--out", help="write the table here (markdown) as well as to stdout")
     args = parser.parse_args()
 
-    plugin = os.path.join(halide_dir(), "lib64", f"libautoschedule_{PLUGINS[args.autoscheduler]}.so")
+    plugin = plugin_path(halide_dir(), args.autoscheduler)
     commands = {k: v for k, v in kernel_commands(args.build).items() if re.search(args.kernels, k)}
     if not commands:
         sys.exit(f"no kernel of build/{args.build} matches '{args.kernels}'")

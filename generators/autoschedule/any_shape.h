@@ -92,13 +92,12 @@ inline std::string base_autoscheduler(const Halide::AutoschedulerParams &params)
 inline void any_shape_autoscheduler(const Halide::Pipeline &pipeline, const Halide::Target &target,
                                     const Halide::AutoschedulerParams &params,
                                     Halide::AutoSchedulerResults *results) {
-    std::map<std::string, std::string> extra = params.extra;
-    auto base = extra.find("base");
-    _halide_user_assert(base != extra.end())
+    const std::string base_name = base_autoscheduler(params);
+    _halide_user_assert(!base_name.empty())
         << "autoscheduler=AnyShape needs autoscheduler.base=<Mullapudi2016|Li2018|Adams2019|"
            "Anderson2021> (and that autoscheduler's plugin loaded with -p)";
-    const std::string base_name = base->second;
-    extra.erase(base);
+    std::map<std::string, std::string> extra = params.extra;
+    extra.erase("base");
     *results = pipeline.apply_autoscheduler(target, Halide::AutoschedulerParams(base_name, extra));
     guard_every_split_tail(pipeline);
     results->schedule_source = guard_tails_in_source(results->schedule_source);
