@@ -56,12 +56,19 @@ inline AutoscheduleForm autoschedule_form(bool using_autoscheduler, const Halide
 // Moves every non-constant Expr that `slots` points to into one Func over `point` (one tuple
 // element each) and replaces it by a load from there, so that the Func's schedule decides where
 // the per-point math is computed. Flags are stored as uint8 (Funcs hold no bool elements), and
-// tap indices come back with unsafe_promise_clamped to their [0, S-1] range (they were clamped
+// tap indices come back with unsafe_promise_clamped to their [min, max] range (they were clamped
 // when computed), which keeps Halide's bounds inference on stores and loads through them exact.
 // Returns the Func (undefined when there is nothing to store). `form`: AutoscheduleForm above.
 struct IndexRange {
     Expr *slot;
-    Expr max;  // the index is in [0, max]
+    Expr max;  // the index is in [min, max]
+    int min = 0;
+    // Stored opaque (as AutoscheduleForm::opaque_indices) in every form. Halide 21 clamps every
+    // load of a Func value that indexes another Func to the bounds it derives for the value
+    // (lowering pass "clamping unsafe data-dependent accesses"), a min, a max and their
+    // conversions per tap and vector of channels where the index is a plain load; the promise
+    // alone costs nothing.
+    bool opaque = false;
 };
 
 inline Halide::Func materialize(const std::string &name, std::vector<Expr *> slots,
@@ -81,7 +88,10 @@ inline Halide::Func materialize(const std::string &name, std::vector<Expr *> slo
         }
         return nullptr;
     };
-    auto opaque = [&](const Expr *e) { return form.opaque_indices && range_of(e) != nullptr; };
+    auto opaque = [&](const Expr *e) {
+        const IndexRange *ir = range_of(e);
+        return ir != nullptr && (form.opaque_indices || ir->opaque);
+    };
     std::vector<Expr> values;
     for (Expr *e : stored) {
         values.push_back(e->type().is_bool() ? cast<uint8_t>(*e)
@@ -106,7 +116,7 @@ inline Halide::Func materialize(const std::string &name, std::vector<Expr *> slo
         if (stored[i]->type().is_bool()) loaded = loaded != 0;
         if (opaque(stored[i])) loaded = reinterpret(Int(32), loaded);
         if (const IndexRange *ir = range_of(stored[i])) {
-            loaded = unsafe_promise_clamped(loaded, 0, ir->max);
+            loaded = unsafe_promise_clamped(loaded, ir->min, ir->max);
         }
         *stored[i] = loaded;
     }

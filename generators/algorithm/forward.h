@@ -78,18 +78,6 @@ inline Forward define_forward(
     std::vector<Expr> channels_first_args{f.c};
     channels_first_args.insert(channels_first_args.end(), f.space.begin(), f.space.end());
     channels_first_args.push_back(f.n);
-    if (use_channels_last.defined()) {
-        f.channels_last = Func("channels_last");
-        f.samples_channels_last = Func("samples_channels_last");
-        f.use_channels_last = use_channels_last;
-        const std::vector<Expr> space(f.space.begin(), f.space.end());
-        std::vector<Expr> planar_args = space;
-        planar_args.push_back(f.c);
-        planar_args.push_back(f.n);
-        f.input_rows = Func("input_rows");
-        f.input_rows(planar_args) = direct_input_at(space, f.c, f.n);
-        f.channels_last(channels_first_args) = f.input_rows(planar_args);
-    }
 
     // The taps of each axis (S4 bilinear/trilinear: 2, S5 nearest: 1, S6 bicubic: 4).
     std::vector<AxisTaps> taps_of;
@@ -98,6 +86,47 @@ inline Forward define_forward(
         axes.push_back(make_axis(t, input_sizes[k], align_corners));
         taps_of.push_back(
             axis_taps(grid_component(k, f.point), axes[k], mode, padding, align_corners));
+    }
+    // The channels-last copy, where the output samples it. Where a tap can be out of range (zeros
+    // padding; the upper bilinear/trilinear tap with any padding), the copy has a border of zeros
+    // at index -1 of every spatial axis, and the channels-last taps of such an axis are stored
+    // as -1 where they are out of range: a tap reads +0 from the border, the value the planar
+    // path selects after its load (S4, S6), without a mask per tap and vector of channels.
+    // These indices are stored opaque (IndexRange::opaque), which saves Halide's clamp of every
+    // load. The sampling loop per point and vector of channels, AVX2, float32: bicubic zeros
+    // 305 instructions before, 107 after; bicubic border 148, 95; trilinear border 186, 96.
+    bool bordered = false;
+    if (use_channels_last.defined()) {
+        for (const AxisTaps &at : taps_of) {
+            for (const Expr &e : at.in_range) bordered = bordered || !Internal::is_const_one(e);
+        }
+        f.channels_last = Func("channels_last");
+        f.samples_channels_last = Func("samples_channels_last");
+        f.use_channels_last = use_channels_last;
+        std::vector<Expr> planar_args(f.space.begin(), f.space.end()), inner = planar_args;
+        planar_args.push_back(f.c);
+        planar_args.push_back(f.n);
+        Expr inside = always();
+        if (bordered) {
+            for (int k = 0; k < dims; k++) {
+                inside = inside && f.space[k] >= 0;
+                inner[k] = max(f.space[k], 0);
+            }
+        }
+        f.input_rows = Func("input_rows");
+        f.input_rows(planar_args) = direct_input_at(inner, f.c, f.n);
+        f.channels_last(channels_first_args) =
+            bordered ? select(inside, f.input_rows(planar_args), constant(t, 0))
+                     : f.input_rows(planar_args);
+    }
+    // The taps the channels-last path reads: its own indices (-1 out of range where bordered),
+    // always in range; the weights are the ones the planar path reads.
+    std::vector<AxisTaps> channels_last_taps = taps_of;
+    for (AxisTaps &at : channels_last_taps) {
+        for (size_t j = 0; j < at.index.size(); j++) {
+            if (bordered) at.index[j] = select(at.in_range[j], at.index[j], -1);
+            at.in_range[j] = always();
+        }
     }
     // The output from the taps, which are stored once per point in `taps` below and reused by
     // every channel.
@@ -148,8 +177,15 @@ inline Forward define_forward(
             for (Expr &e : *list) slots.push_back(&e);
         }
         for (Expr &e : at.index) indices.push_back({&e, axes[k].size - 1});
+        if (use_channels_last.defined()) {
+            for (Expr &e : channels_last_taps[k].index) {
+                slots.push_back(&e);
+                indices.push_back({&e, axes[k].size - 1, bordered ? -1 : 0, /*opaque=*/true});
+            }
+        }
     }
     f.taps = materialize("taps", slots, indices, f.point, form);
+    for (int k = 0; k < dims; k++) channels_last_taps[k].weight = taps_of[k].weight;
     for (int k = 0; k < std::min(dims, 2); k++) {
         for (const Expr &e : taps_of[k].index) {
             (k == 0 ? f.x_index_taps : f.y_index_taps).push_back(taps_component(e));
@@ -166,7 +202,8 @@ inline Forward define_forward(
             args.push_back(n);
             return Expr(f.channels_last(args));
         };
-        f.samples_channels_last(channels_first_args) = strict_float(sample(taps_of, channels_last_at));
+        f.samples_channels_last(channels_first_args) =
+            strict_float(sample(channels_last_taps, channels_last_at));
         f.value = select(use_channels_last, f.samples_channels_last(channels_first_args), f.value);
     }
     return f;
