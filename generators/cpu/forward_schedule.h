@@ -9,6 +9,7 @@
 #include "cpu/pair_gathers.h"
 #include "cpu/tile_invariants.h"
 #include "cpu/tile_prefetch.h"
+#include "cpu/transpose_blocks.h"
 
 #include <algorithm>
 #include <string>
@@ -201,8 +202,8 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
         const std::vector<Var> sc = f.samples_channels_last.args();
         f.samples_channels_last.compute_at(out, yi).vectorize(sc[0]);
         // The copy: per row, blocks of V points x V channels, each loaded as V vectors along x
-        // (input_rows, on the stack) and stored as V vectors of channels (LLVM transposes the
-        // block with shuffles). Storing the lanes of x vectors C elements apart instead took
+        // (input_rows, on the stack) and stored as V vectors of channels, transposed by a
+        // network of shuffles (TransposeBlocks, transpose_blocks.h). Storing the lanes of x vectors C elements apart instead took
         // 1.2x the time of the whole 8x64x128x128 bilinear call, one thread; walking all C
         // planes for each vector, 2.1x (C streams at one offset in pages 64 KiB apart: L1 set
         // conflicts and TLB misses).
@@ -288,7 +289,8 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
 // 64-bit gather (pair_gathers.h); HoistTileInvariants computes what a planar bilinear tile's
 // sampling loop derives from the taps once per tile instead of once per channel, with 6 channels
 // or more (tile_invariants.h); Int32GatherIndices gives the sampling loads 32-bit indices
-// (gather_indices.h), except on a target with 64-bit index arithmetic (large_buffers).
+// (gather_indices.h), except on a target with 64-bit index arithmetic (large_buffers);
+// TransposeBlocks transposes the channels-last copy's blocks with shuffles (transpose_blocks.h).
 inline void add_forward_cpu_passes(Halide::Pipeline pipeline, const Halide::Func &out,
                                    const Forward &f, const Halide::Target &target) {
     const std::string channel_loop = out.name() + ".s0." + f.c.name();
@@ -308,6 +310,9 @@ inline void add_forward_cpu_passes(Halide::Pipeline pipeline, const Halide::Func
         pipeline.add_custom_lowering_pass(new PairGathers("input", f.x_index_taps));
         pipeline.add_custom_lowering_pass(
             new HoistTileInvariants(channel_loop, f.taps.name(), "input", 6));
+    }
+    if (f.channels_last.defined()) {
+        pipeline.add_custom_lowering_pass(new TransposeBlocks(f.input_rows.name()));
     }
     if (!target.has_feature(Halide::Target::LargeBuffers)) {
         pipeline.add_custom_lowering_pass(new Int32GatherIndices("input"));
