@@ -140,21 +140,32 @@ struct Tap {
     Expr in_range;
 };
 
-// S3 on an integer coordinate i (|i| < 2^31 - S): whole-sample reflection about [0, S-1] with
-// align_corners, half-sample reflection about [-1/2, S-1/2] without. Exactly what the float
-// formula gives for integer inputs.
-inline Expr reflect_index(const Expr &i, const Expr &size, const Expr &align_corners) {
+// S3 on the integer tap i0 + d (|i0| < 2^31 - S, d in [-1, 2]): whole-sample reflection about
+// [0, S-1] with align_corners, half-sample reflection about [-1/2, S-1/2] without. Exactly what
+// the float formula gives for integer inputs. The reflection has period P (2(S-1), 2S) and is
+// even, so it is a fold of (i0 + d) mod P, which is i0 mod P (Euclidean) plus d brought back into
+// [0, P) by one addition or subtraction (P >= 2 where it is used). The remainder of i0 is the
+// same Expr for every tap of a point: the four bicubic taps take one integer division per period
+// instead of four (each a scalar division per lane in vector code).
+inline Expr reflect_index(const Expr &i0, int d, const Expr &size, const Expr &align_corners) {
+    auto wrap = [&](const Expr &period) {
+        Expr r = i0 % period + d;  // Euclidean remainder of i0, plus d: in [-1, P + 1]
+        r = Halide::select(r < 0, r + period, r);
+        return Halide::select(r >= period, r - period, r);
+    };
     Expr period_ac = 2 * (size - 1);
-    Expr r_ac = Halide::select(period_ac == 0, 0, Halide::abs(i) % Halide::max(period_ac, 1));
+    Expr r_ac = Halide::select(period_ac == 0, 0, wrap(Halide::max(period_ac, 1)));
     r_ac = Halide::select(r_ac >= size, period_ac - r_ac, r_ac);
-    Expr r_half = i % (2 * size);  // Euclidean: in [0, 2S)
+    Expr r_half = wrap(2 * size);
     r_half = Halide::select(r_half >= size, 2 * size - 1 - r_half, r_half);
     return Halide::select(align_corners, r_ac, r_half);
 }
 
-// Padding of one integer tap (S4 bounds check for zeros, S6 per-tap border/reflection).
-inline Tap pad_tap(const Expr &i, const Axis &a, Padding padding, const Expr &align_corners) {
+// Padding of the integer tap i0 + d (S4 bounds check for zeros, S6 per-tap border/reflection).
+inline Tap pad_tap(const Expr &i0, int d, const Axis &a, Padding padding,
+                   const Expr &align_corners) {
     Expr hi = a.size - 1;
+    Expr i = d == 0 ? i0 : i0 + d;
     switch (padding) {
     case Padding::zeros:
         return {Halide::clamp(i, 0, hi), i >= 0 && i <= hi};
@@ -162,7 +173,7 @@ inline Tap pad_tap(const Expr &i, const Axis &a, Padding padding, const Expr &al
         return {Halide::clamp(i, 0, hi), always()};
     case Padding::reflection:
     default:
-        return {Halide::clamp(reflect_index(i, a.size, align_corners), 0, hi),
+        return {Halide::clamp(reflect_index(i0, d, a.size, align_corners), 0, hi),
                 always()};
     }
 }
@@ -309,7 +320,7 @@ inline AxisTaps axis_taps(const Expr &g, const Axis &a, Interpolation mode, Padd
     if (mode == Interpolation::nearest) {
         // S5: round half to even of the padded coordinate; piecewise constant, so no gradient.
         Expr i = Halide::cast<int>(Halide::strict_float(Halide::round(pad_coordinate(x, a, padding))));
-        add(pad_tap(i, a, Padding::zeros, align_corners), constant(t, 1), Expr());
+        add(pad_tap(i, 0, a, Padding::zeros, align_corners), constant(t, 1), Expr());
         at.coordinate_grad = constant(t, 0);
         return at;
     }
@@ -321,17 +332,17 @@ inline AxisTaps axis_taps(const Expr &g, const Axis &a, Interpolation mode, Padd
     Expr grad;
     if (mode == Interpolation::bilinear) {
         // S4: taps i0 and i0 + 1, weights 1 - t and t; border/reflection keep i0 in range.
-        Tap tap0 = pad_tap(i0, a, Padding::zeros, align_corners);
+        Tap tap0 = pad_tap(i0, 0, a, Padding::zeros, align_corners);
         if (padding != Padding::zeros) tap0.in_range = always();
         add(tap0, constant(t, 1) - frac, constant(t, -1));
-        add(pad_tap(i0 + 1, a, Padding::zeros, align_corners), frac, constant(t, 1));
+        add(pad_tap(i0, 1, a, Padding::zeros, align_corners), frac, constant(t, 1));
         grad = pad_coordinate_grad(x, a, padding);
     } else {
         // S6: padding applies to each of the four integer taps.
         std::array<Expr, 4> w = cubic_weights(frac);
         std::array<Expr, 4> dw = cubic_weight_derivatives(frac);
         for (int j = 0; j < 4; j++) {
-            add(pad_tap(i0 + (j - 1), a, padding, align_corners), w[j], dw[j]);
+            add(pad_tap(i0, j - 1, a, padding, align_corners), w[j], dw[j]);
         }
         grad = bicubic_centre_grad(x, a, padding);
     }
