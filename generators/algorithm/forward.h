@@ -120,12 +120,14 @@ inline Forward define_forward(
                      : f.input_rows(planar_args);
     }
     // The taps the channels-last path reads: its own indices (-1 out of range where bordered),
-    // always in range; the weights are the ones the planar path reads.
+    // always in range; the weights are the ones the planar path reads (set after materialize()).
     std::vector<AxisTaps> channels_last_taps = taps_of;
-    for (AxisTaps &at : channels_last_taps) {
-        for (size_t j = 0; j < at.index.size(); j++) {
-            if (bordered) at.index[j] = select(at.in_range[j], at.index[j], -1);
-            at.in_range[j] = always();
+    if (bordered) {
+        for (AxisTaps &at : channels_last_taps) {
+            for (size_t j = 0; j < at.index.size(); j++) {
+                at.index[j] = select(at.in_range[j], at.index[j], -1);
+                at.in_range[j] = always();
+            }
         }
     }
     // The output from the taps, which are stored once per point in `taps` below and reused by

@@ -203,10 +203,10 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
         f.samples_channels_last.compute_at(out, yi).vectorize(sc[0]);
         // The copy: per row, blocks of V points x V channels, each loaded as V vectors along x
         // (input_rows, on the stack) and stored as V vectors of channels, transposed by a
-        // network of shuffles (TransposeBlocks, transpose_blocks.h). Storing the lanes of x vectors C elements apart instead took
-        // 1.2x the time of the whole 8x64x128x128 bilinear call, one thread; walking all C
-        // planes for each vector, 2.1x (C streams at one offset in pages 64 KiB apart: L1 set
-        // conflicts and TLB misses).
+        // network of shuffles (TransposeBlocks, transpose_blocks.h). Storing the lanes of x
+        // vectors C elements apart instead took 1.2x the time of the whole 8x64x128x128 bilinear
+        // call, one thread; walking all C planes for each vector, 2.1x (C streams at one offset
+        // in pages 64 KiB apart: L1 set conflicts and TLB misses).
         const std::vector<Var> cl = f.channels_last.args();
         Var cco("cco"), cci("cci"), cxo("cxo"), cxi("cxi");
         f.channels_last.compute_at(out, f.n)

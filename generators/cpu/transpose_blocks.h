@@ -41,7 +41,7 @@ public:
         for (Stmt &s : stmts) s = mutate(s);
         std::vector<Stmt> out;
         for (size_t i = 0; i < stmts.size();) {
-            const int lanes = column_of(stmts[i]).second;
+            const int lanes = column_of(stmts[i]).lanes;
             if (lanes > 1 && (lanes & (lanes - 1)) == 0 && i + lanes <= stmts.size()) {
                 if (Stmt t = transpose(stmts, i, lanes); t.defined()) {
                     out.push_back(t);
@@ -55,13 +55,17 @@ public:
     }
 
 private:
-    // The strided load of the buffer in a store's value: (k, V) for a load of elements
-    // k, k + V, ..., k + (V - 1) V (V lanes, unpredicated), or (-1, 0).
-    std::pair<int, int> column_of(const Halide::Internal::Stmt &s) const {
+    // The strided load of the buffer in a store's value: column k of a V x V block (elements
+    // k, k + V, ..., k + (V - 1) V, unpredicated) and its type; V = 0 if there is none.
+    struct Column {
+        int k = -1, lanes = 0;
+        Halide::Type type;
+    };
+    Column column_of(const Halide::Internal::Stmt &s) const {
         using namespace Halide::Internal;
         const Store *store = s.as<Store>();
-        if (!store) return {-1, 0};
-        std::pair<int, int> found{-1, 0};
+        if (!store) return {};
+        Column found;
         int count = 0;
         visit_loads(store->value, [&](const Load *load) {
             if (load->name != buffer_) return;
@@ -73,10 +77,10 @@ private:
             const auto *stride = r->stride.as<IntImm>();
             if (base && stride && stride->value == lanes && base->value >= 0 &&
                 base->value < lanes) {
-                found = {static_cast<int>(base->value), lanes};
+                found = {static_cast<int>(base->value), lanes, load->type};
             }
         });
-        return count == 1 ? found : std::pair<int, int>{-1, 0};
+        return count == 1 ? found : Column{};
     }
 
     template <typename F>
@@ -103,17 +107,11 @@ private:
         std::vector<bool> seen(lanes, false);
         Type type;
         for (int j = 0; j < lanes; j++) {
-            const auto [k, v] = column_of(stmts[first + j]);
-            if (v != lanes || seen[k]) return Stmt();
-            seen[k] = true;
-            column[j] = k;
-            const Store *store = stmts[first + j].as<Store>();
-            Type t;
-            visit_loads(store->value, [&](const Load *load) {
-                if (load->name == buffer_) t = load->type;
-            });
-            if (j > 0 && t != type) return Stmt();
-            type = t;
+            const Column c = column_of(stmts[first + j]);
+            if (c.lanes != lanes || seen[c.k] || (j > 0 && c.type != type)) return Stmt();
+            seen[c.k] = true;
+            column[j] = c.k;
+            type = c.type;
         }
         const std::string prefix = buffer_ + ".transposed" + std::to_string(counter_++) + ".";
         std::vector<std::pair<std::string, Expr>> lets;
