@@ -1,5 +1,6 @@
 // OpenCV's cv::remap on the same images: float maps in pixel coordinates, converted from our grid
-// once (not timed), with the border mode matching the padding.
+// once (not timed), with the border mode matching the padding. float32 images, and 8-bit ones
+// (uint8 workloads), which remap samples with its fixed-point 1/32-pixel interpolation.
 #include "peers.h"
 
 #ifdef GRIDSAMPLE_BENCH_HAVE_OPENCV
@@ -7,6 +8,7 @@
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <cstring>
 #include <map>
 #endif
 
@@ -20,7 +22,7 @@ namespace {
 
 struct Remap {
     cv::Mat map_x, map_y;      // H x W, CV_32FC1, pixel coordinates
-    cv::Mat interleaved_in;    // H x W x C, CV_32FC(C)
+    cv::Mat interleaved_in;    // H x W x C, CV_32FC(C) or CV_8UC(C)
     cv::Mat interleaved_out;
 };
 
@@ -47,15 +49,19 @@ Remap& remap_for(const Workload& w) {
             r.map_y.at<float>(y, x) = unnormalize(g[1], h, w.align_corners);
         }
     }
-    const float* in = reinterpret_cast<const float*>(d.input.data());
-    r.interleaved_in.create(h, wd, CV_32FC(c));
+    const size_t size = size_t(w.element_size());
+    const int type = w.dtype == DType::uint8 ? CV_8UC(c) : CV_32FC(c);
+    r.interleaved_in.create(h, wd, type);
     for (int y = 0; y < h; y++) {
-        float* row = r.interleaved_in.ptr<float>(y);
+        unsigned char* row = r.interleaved_in.ptr<unsigned char>(y);
         for (int x = 0; x < wd; x++) {
-            for (int k = 0; k < c; k++) row[x * c + k] = in[(int64_t(k) * h + y) * wd + x];
+            for (int k = 0; k < c; k++) {
+                std::memcpy(row + (size_t(x) * c + k) * size,
+                            &d.input[((int64_t(k) * h + y) * wd + x) * size], size);
+            }
         }
     }
-    r.interleaved_out.create(h, wd, CV_32FC(c));
+    r.interleaved_out.create(h, wd, type);
     return r;
 }
 
@@ -78,8 +84,9 @@ int cv_border(const Workload& w) {
 }  // namespace
 
 void opencv_remap(const Workload& w, int threads, bool interleaved, benchmark::State& state) {
-    if (w.spatial_dims() != 2 || w.input_shape[0] != 1 || w.dtype != DType::float32) {
-        state.SkipWithError("OpenCV comparison needs a single float32 image");
+    if (w.spatial_dims() != 2 || w.input_shape[0] != 1 ||
+        (w.dtype != DType::float32 && w.dtype != DType::uint8)) {
+        state.SkipWithError("OpenCV comparison needs a single float32 or uint8 image");
         return;
     }
     Remap& r = remap_for(w);
@@ -87,16 +94,18 @@ void opencv_remap(const Workload& w, int threads, bool interleaved, benchmark::S
     cv::setNumThreads(threads);
     const int c = int(w.input_shape[1]), h = int(w.input_shape[2]), wd = int(w.input_shape[3]);
     const int interpolation = cv_interpolation(w.mode), border = cv_border(w);
-    float* in = reinterpret_cast<float*>(d.input.data());
-    float* out = reinterpret_cast<float*>(d.output.data());
+    unsigned char* in = d.input.data();
+    unsigned char* out = d.output.data();
+    const int plane_type = w.dtype == DType::uint8 ? CV_8UC1 : CV_32FC1;
+    const int64_t plane = int64_t(h) * wd * w.element_size();
     for (auto _ : state) {
         if (interleaved) {
             cv::remap(r.interleaved_in, r.interleaved_out, r.map_x, r.map_y, interpolation, border,
                       cv::Scalar::all(0));
         } else {
             for (int k = 0; k < c; k++) {
-                const cv::Mat src(h, wd, CV_32FC1, in + int64_t(k) * h * wd);
-                cv::Mat dst(h, wd, CV_32FC1, out + int64_t(k) * h * wd);
+                const cv::Mat src(h, wd, plane_type, in + k * plane);
+                cv::Mat dst(h, wd, plane_type, out + k * plane);
                 cv::remap(src, dst, r.map_x, r.map_y, interpolation, border, cv::Scalar::all(0));
             }
         }

@@ -16,8 +16,15 @@ PeerInfo torch_info() { return {true, std::string("PyTorch (libtorch) ") + TORCH
 void torch_forward(const Workload& w, int threads, benchmark::State& state) {
     Data& d = data_for(w);
     at::set_num_threads(threads);
-    const auto options =
-        at::TensorOptions().dtype(w.dtype == DType::float64 ? at::kDouble : at::kFloat);
+    if (w.dtype == DType::uint8 || w.grid_dtype() != w.dtype) {
+        state.SkipWithError("PyTorch's grid_sample takes no uint8 and no grid of another dtype");
+        return;
+    }
+    const auto options = at::TensorOptions().dtype(
+        w.dtype == DType::float64    ? at::kDouble
+        : w.dtype == DType::float16  ? at::kHalf
+        : w.dtype == DType::bfloat16 ? at::kBFloat16
+                                     : at::kFloat);
     const at::Tensor input = at::from_blob(d.input.data(), w.input_shape, options);
     const at::Tensor grid = at::from_blob(d.grid.data(), w.grid_shape(), options);
     const int64_t mode = static_cast<int64_t>(w.mode), padding = static_cast<int64_t>(w.padding);

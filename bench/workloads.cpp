@@ -40,8 +40,8 @@ std::vector<int64_t> Workload::grid_shape() const {
 std::vector<int64_t> Workload::output_shape() const { return input_shape; }
 
 int64_t Workload::bytes_moved() const {
-    return (product(input_shape) + product(grid_shape()) + product(output_shape())) *
-           element_size();
+    return (product(input_shape) + product(output_shape())) * element_size() +
+           product(grid_shape()) * grid_element_size();
 }
 
 const std::vector<Workload>& forward_workloads() {
@@ -101,6 +101,29 @@ const std::vector<Workload>& forward_workloads() {
         f64.input_shape = feat;
         f64.dtype = DType::float64;
         w.push_back(f64);
+        // The storage types (S10): feature maps in float16 and bfloat16 with a grid of the same
+        // type (as PyTorch takes them), against float32 on the same shape (feat_*_zeros above);
+        // 8-bit RGB images with a float32 grid, against OpenCV's 8-bit remap.
+        for (auto [dtype, suffix] : {std::pair{DType::float16, "_f16"}, std::pair{DType::bfloat16, "_bf16"}}) {
+            for (int m : {0, 2}) {
+                Workload k;
+                k.name = std::string("feat_") + modes[m].second + "_zeros" + suffix;
+                k.input_shape = feat;
+                k.mode = modes[m].first;
+                k.dtype = dtype;
+                w.push_back(k);
+            }
+        }
+        for (auto [mode, mode_name] : modes) {
+            Workload k;
+            k.name = std::string("image_") + mode_name + "_zeros_u8";
+            k.input_shape = image;
+            k.mode = mode;
+            k.dtype = DType::uint8;
+            k.grid_float32 = true;
+            k.compare_opencv = true;
+            w.push_back(k);
+        }
         return w;
     }();
     return workloads;
@@ -108,36 +131,68 @@ const std::vector<Workload>& forward_workloads() {
 
 namespace {
 
-template <typename T>
+// One element of dtype t at p, from a value in its range (float16 and bfloat16 rounded to
+// nearest, uint8 truncated).
+void encode(double v, DType t, unsigned char* p) {
+    switch (t) {
+    case DType::float64: std::memcpy(p, &v, 8); break;
+    case DType::float16: {
+        const _Float16 h = static_cast<_Float16>(v);
+        std::memcpy(p, &h, 2);
+        break;
+    }
+    case DType::bfloat16: {
+        const float f = static_cast<float>(v);
+        uint32_t bits = 0;
+        std::memcpy(&bits, &f, 4);
+        bits += 0x7fff + ((bits >> 16) & 1);
+        const uint16_t b = static_cast<uint16_t>(bits >> 16);
+        std::memcpy(p, &b, 2);
+        break;
+    }
+    case DType::uint8: *p = static_cast<unsigned char>(v); break;
+    default: {
+        const float f = static_cast<float>(v);
+        std::memcpy(p, &f, 4);
+    }
+    }
+}
+
 void fill(Data& d, const Workload& w) {
     const int dims = w.spatial_dims();
     const int64_t n = w.input_shape[0];
     std::mt19937 rng(1234);
     std::uniform_real_distribution<double> unit(-1.0, 1.0);
-    T* input = reinterpret_cast<T*>(d.input.data());
-    for (int64_t i = 0; i < product(w.input_shape); i++) input[i] = static_cast<T>(unit(rng));
-    T* grid = reinterpret_cast<T*>(d.grid.data());
+    const int64_t in_size = w.element_size(), grid_size = w.grid_element_size();
+    for (int64_t i = 0; i < product(w.input_shape); i++) {
+        const double v = unit(rng);
+        encode(w.dtype == DType::uint8 ? std::floor((v + 1.0) * 127.99) : v, w.dtype,
+               &d.input[i * in_size]);
+    }
     const std::vector<int64_t> grid_shape = w.grid_shape();
     if (w.grid == GridKind::random) {
         std::uniform_real_distribution<double> g(-1.1, 1.1);
-        for (int64_t i = 0; i < product(grid_shape); i++) grid[i] = static_cast<T>(g(rng));
+        for (int64_t i = 0; i < product(grid_shape); i++) {
+            encode(g(rng), w.grid_dtype(), &d.grid[i * grid_size]);
+        }
         return;
     }
     const double a = 0.3, s = 0.9, c = std::cos(a), sn = std::sin(a);
-    std::vector<T> theta;
+    std::vector<double> theta;
     for (int64_t b = 0; b < n; b++) {
         if (dims == 2) {
-            theta.insert(theta.end(), {T(s * c), T(-s * sn), T(0.05), T(s * sn), T(s * c), T(-0.03)});
+            theta.insert(theta.end(), {s * c, -s * sn, 0.05, s * sn, s * c, -0.03});
         } else {
-            theta.insert(theta.end(), {T(s * c), T(-s * sn), T(0), T(0.05),  //
-                                       T(s * sn), T(s * c), T(0), T(-0.03),  //
-                                       T(0), T(0), T(s), T(0.02)});
+            theta.insert(theta.end(), {s * c, -s * sn, 0, 0.05,  //
+                                       s * sn, s * c, 0, -0.03,  //
+                                       0, 0, s, 0.02});
         }
     }
-    d.theta.resize(theta.size() * sizeof(T));
-    std::memcpy(d.theta.data(), theta.data(), d.theta.size());
+    d.theta.resize(theta.size() * grid_size);
+    for (size_t i = 0; i < theta.size(); i++) encode(theta[i], w.grid_dtype(), &d.theta[i * grid_size]);
     const std::vector<int64_t> theta_shape{n, dims, dims + 1};
-    d.theta_view = gridsample::TensorView::make(d.theta.data(), w.dtype, 3, theta_shape.data());
+    d.theta_view =
+        gridsample::TensorView::make(d.theta.data(), w.grid_dtype(), 3, theta_shape.data());
     const gridsample::Status st = gridsample::affine_grid(
         d.theta_view, w.input_shape.data(), static_cast<int32_t>(w.input_shape.size()),
         d.grid_view, w.align_corners);
@@ -147,25 +202,22 @@ void fill(Data& d, const Workload& w) {
 }  // namespace
 
 Data& data_for(const Workload& w) {
-    static std::map<std::tuple<std::vector<int64_t>, int, bool, int>, Data> cache;
+    static std::map<std::tuple<std::vector<int64_t>, int, bool, int, int>, Data> cache;
     const auto key = std::make_tuple(w.input_shape, static_cast<int>(w.grid), w.align_corners,
-                                     static_cast<int>(w.dtype));
+                                     static_cast<int>(w.dtype), static_cast<int>(w.grid_dtype()));
     auto it = cache.find(key);
     if (it != cache.end()) return it->second;
     Data& d = cache[key];
     const int rank = static_cast<int>(w.input_shape.size());
     d.input.resize(product(w.input_shape) * w.element_size());
-    d.grid.resize(product(w.grid_shape()) * w.element_size());
+    d.grid.resize(product(w.grid_shape()) * w.grid_element_size());
     d.output.resize(product(w.output_shape()) * w.element_size());
     const std::vector<int64_t> grid_shape = w.grid_shape(), output_shape = w.output_shape();
     d.input_view = gridsample::TensorView::make(d.input.data(), w.dtype, rank, w.input_shape.data());
-    d.grid_view = gridsample::TensorView::make(d.grid.data(), w.dtype, rank, grid_shape.data());
+    d.grid_view =
+        gridsample::TensorView::make(d.grid.data(), w.grid_dtype(), rank, grid_shape.data());
     d.output_view = gridsample::TensorView::make(d.output.data(), w.dtype, rank, output_shape.data());
-    if (w.dtype == DType::float64) {
-        fill<double>(d, w);
-    } else {
-        fill<float>(d, w);
-    }
+    fill(d, w);
     // Channels-last copies: element (n, c, s...) at ((n * S + s) * C + c).
     const int64_t size = w.element_size(), channels = w.input_shape[1];
     const int64_t spatial = product(w.input_shape) / (w.input_shape[0] * channels);
@@ -221,6 +273,8 @@ bool dump_workloads(const std::string& dir, std::string& error) {
     manifest << "[\n";
     bool first = true;
     for (const Workload& w : forward_workloads()) {
+        // The peers outside this binary take float32 and float64 only.
+        if (w.dtype != DType::float32 && w.dtype != DType::float64) continue;
         const Data& d = data_for(w);
         auto it = written.find(&d);
         if (it == written.end()) {

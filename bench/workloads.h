@@ -26,13 +26,20 @@ struct Workload {
     Interpolation mode = Interpolation::bilinear;
     Padding padding = Padding::zeros;
     bool align_corners = false;
-    DType dtype = DType::float32;
-    bool compare_opencv = false;  // also run cv::remap (2-D, same data)
+    DType dtype = DType::float32;  // the input's and output's
+    bool grid_float32 = false;     // storage types (S10): the grid in float32, not in dtype
+    bool compare_opencv = false;   // also run cv::remap (2-D, same data)
 
     int spatial_dims() const { return static_cast<int>(input_shape.size()) - 2; }
     std::vector<int64_t> grid_shape() const;    // (N, [D,] H, W, d): same spatial size as input
     std::vector<int64_t> output_shape() const;  // (N, C, [D,] H, W)
-    int64_t element_size() const { return dtype == DType::float64 ? 8 : 4; }
+    // The grid's (and theta's) dtype.
+    DType grid_dtype() const { return grid_float32 ? DType::float32 : dtype; }
+    int64_t element_size() const { return dtype_size(dtype); }
+    int64_t grid_element_size() const { return dtype_size(grid_dtype()); }
+    static int64_t dtype_size(DType t) {
+        return t == DType::float64 ? 8 : t == DType::float32 ? 4 : t == DType::uint8 ? 1 : 2;
+    }
     // The bytes any implementation must move at least: the input once, the grid, the output.
     int64_t bytes_moved() const;
 };

@@ -142,13 +142,13 @@ list(APPEND GRIDSAMPLE_FEATURES_affine_grid_sample enable_llvm_loop_opt)
 #   GRIDSAMPLE_MODES       bilinear (trilinear in 3-D), nearest, bicubic (2-D only)
 #   GRIDSAMPLE_PADDINGS    zeros, border, reflection
 #   GRIDSAMPLE_DIMS        2, 3 (spatial dimensions: 4-D and 5-D tensors)
-#   GRIDSAMPLE_DTYPES      float32, float64
+#   GRIDSAMPLE_DTYPES      float32, float64, and the storage types float16, bfloat16, uint8 (S10)
 # GRIDSAMPLE_CPU_ISAS (above) picks the CPU levels and GRIDSAMPLE_GPU_BACKENDS the GPU backends.
 set(GRIDSAMPLE_ALL_OPERATIONS forward fused affine_grid backward)
 set(GRIDSAMPLE_ALL_MODES bilinear nearest bicubic)
 set(GRIDSAMPLE_ALL_PADDINGS zeros border reflection)
 set(GRIDSAMPLE_ALL_DIMS 2 3)
-set(GRIDSAMPLE_ALL_DTYPES float32 float64)
+set(GRIDSAMPLE_ALL_DTYPES float32 float64 float16 bfloat16 uint8)
 set(GRIDSAMPLE_OPERATIONS "${GRIDSAMPLE_ALL_OPERATIONS}" CACHE STRING
     "Operations to compile: forward, fused, affine_grid, backward")
 set(GRIDSAMPLE_MODES "${GRIDSAMPLE_ALL_MODES}" CACHE STRING
@@ -156,7 +156,8 @@ set(GRIDSAMPLE_MODES "${GRIDSAMPLE_ALL_MODES}" CACHE STRING
 set(GRIDSAMPLE_PADDINGS "${GRIDSAMPLE_ALL_PADDINGS}" CACHE STRING
     "Padding modes to compile: zeros, border, reflection")
 set(GRIDSAMPLE_DIMS "${GRIDSAMPLE_ALL_DIMS}" CACHE STRING "Spatial dimensions to compile: 2, 3")
-set(GRIDSAMPLE_DTYPES "${GRIDSAMPLE_ALL_DTYPES}" CACHE STRING "Element types to compile: float32, float64")
+set(GRIDSAMPLE_DTYPES "${GRIDSAMPLE_ALL_DTYPES}" CACHE STRING
+    "Element types to compile: float32, float64, float16, bfloat16, uint8")
 # GRIDSAMPLE_TRIMMED: true when any of these leaves something out (tests/ then builds only the
 # suite that checks the selection, since the others call every variant).
 set(GRIDSAMPLE_TRIMMED FALSE)
@@ -188,6 +189,41 @@ set(GRIDSAMPLE_GENERATORS_fused affine_grid_sample)
 set(GRIDSAMPLE_GENERATORS_affine_grid affine_grid)
 set(GRIDSAMPLE_GENERATORS_backward grid_sample_grad_input grid_sample_grad_grid)
 
+# The storage types (S10: float16, bfloat16, uint8 tensors, float32 arithmetic) and which
+# generators compile them. Their kernels take a float32 grid; the runtime converts a float16 or
+# bfloat16 grid to float32 first (exact), with the convert_elements kernels. uint8 is forward
+# only (S10).
+set(GRIDSAMPLE_STORAGE_DTYPES float16 bfloat16 uint8)
+set(GRIDSAMPLE_STORAGE_GENERATORS grid_sample)
+# The CPU levels that compile the storage types. A CPU between two of them runs the lower one's
+# kernels for these dtypes (runtime/src/cpu_dispatch.cpp): sse41 the baseline's, avx512 (Skylake
+# to Ice Lake) avx2's. Every storage variant compiled at every level would add about as much
+# build time as the float32 and float64 kernels together; these three keep the two levels where
+# most CPUs run (AVX2, and AVX-512 with fast gathers, where the float32 kernels they are measured
+# against run too) and the baseline every x86-64 CPU runs.
+set(GRIDSAMPLE_STORAGE_CPU_ISAS baseline avx2 avx512_gather)
+# The short name of a dtype in variant names: f32, f64, f16, bf16, u8.
+function(gridsample_dtype_suffix dtype out)
+    set(suffix_float32 f32)
+    set(suffix_float64 f64)
+    set(suffix_float16 f16)
+    set(suffix_bfloat16 bf16)
+    set(suffix_uint8 u8)
+    set(${out} ${suffix_${dtype}} PARENT_SCOPE)
+endfunction()
+# Whether a variant (an entry of GRIDSAMPLE_VARIANTS) is compiled at CPU level `isa`, or for
+# the GPU backends (isa "gpu": the storage types are not compiled for GPUs yet).
+function(gridsample_variant_at variant isa out)
+    set(result TRUE)
+    foreach (dtype IN LISTS GRIDSAMPLE_STORAGE_DTYPES)
+        if (variant MATCHES "[:,](dtype|from|to)=${dtype}(,|$)"
+            AND NOT isa IN_LIST GRIDSAMPLE_STORAGE_CPU_ISAS)
+            set(result FALSE)
+        endif ()
+    endforeach ()
+    set(${out} ${result} PARENT_SCOPE)
+endfunction()
+
 # Every selected variant: the sampling operations in 2-D bilinear, nearest, bicubic and 3-D
 # trilinear ("bilinear") and nearest, every padding, every dtype; affine_grid per dims and dtype.
 # align_corners is a run-time argument of each variant. The backward (S9) is two kernels:
@@ -199,7 +235,14 @@ foreach (operation IN LISTS GRIDSAMPLE_OPERATIONS)
     foreach (generator IN LISTS GRIDSAMPLE_GENERATORS_${operation})
         list(APPEND GRIDSAMPLE_COMPILED_GENERATORS ${generator})
         foreach (halide_type IN LISTS GRIDSAMPLE_DTYPES)
-            string(REPLACE "float" "f" dtype "${halide_type}")
+            gridsample_dtype_suffix(${halide_type} dtype)
+            set(grid_dtype "")
+            if (halide_type IN_LIST GRIDSAMPLE_STORAGE_DTYPES)
+                if (NOT generator IN_LIST GRIDSAMPLE_STORAGE_GENERATORS)
+                    continue()
+                endif ()
+                set(grid_dtype ",grid_dtype=float32")
+            endif ()
             foreach (dims IN LISTS GRIDSAMPLE_DIMS)
                 if (generator STREQUAL "affine_grid")
                     list(APPEND GRIDSAMPLE_VARIANTS
@@ -212,10 +255,24 @@ foreach (operation IN LISTS GRIDSAMPLE_OPERATIONS)
                     endif ()
                     foreach (padding IN LISTS GRIDSAMPLE_PADDINGS)
                         list(APPEND GRIDSAMPLE_VARIANTS
-                             "${generator}:${generator}_${dims}d_${mode}_${padding}_${dtype}:spatial_dims=${dims},mode=${mode},padding=${padding},dtype=${halide_type}")
+                             "${generator}:${generator}_${dims}d_${mode}_${padding}_${dtype}:spatial_dims=${dims},mode=${mode},padding=${padding},dtype=${halide_type}${grid_dtype}")
                     endforeach ()
                 endforeach ()
             endforeach ()
         endforeach ()
     endforeach ()
+endforeach ()
+# The conversions the runtime runs around the storage-type kernels (generators/
+# convert_elements_generator.cpp): a float16 or bfloat16 grid or theta to float32, and float32
+# results (affine_grid's grid) rounded to float16 or bfloat16.
+foreach (halide_type IN ITEMS float16 bfloat16)
+    if (halide_type IN_LIST GRIDSAMPLE_DTYPES)
+        gridsample_dtype_suffix(${halide_type} dtype)
+        list(APPEND GRIDSAMPLE_VARIANTS
+             "convert_elements:convert_elements_${dtype}_f32:from=${halide_type},to=float32"
+             "convert_elements:convert_elements_f32_${dtype}:from=float32,to=${halide_type}")
+        if (NOT "convert_elements" IN_LIST GRIDSAMPLE_COMPILED_GENERATORS)
+            list(APPEND GRIDSAMPLE_COMPILED_GENERATORS convert_elements)
+        endif ()
+    endif ()
 endforeach ()

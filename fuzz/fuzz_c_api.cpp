@@ -101,7 +101,32 @@ const double kSpecialValues[] = {kNaN,     -kNaN,   kInf,      -kInf,    1e38,  
                                  4.9e-324, 1e-40,   -1e-45,    0.0,      -0.0,    1.0,
                                  -1.0,     1.0000001, -1.0000001, 0.5,   -0.5,    1e300};
 
-int64_t element_size(int32_t dtype) { return dtype == GRIDSAMPLE_FLOAT64 ? 8 : 4; }
+int64_t element_size(int32_t dtype) {
+    switch (dtype) {
+    case GRIDSAMPLE_FLOAT64: return 8;
+    case GRIDSAMPLE_FLOAT16:
+    case GRIDSAMPLE_BFLOAT16: return 2;
+    case GRIDSAMPLE_UINT8: return 1;
+    default: return 4;
+    }
+}
+
+bool is_storage(int32_t dtype) {
+    return dtype == GRIDSAMPLE_FLOAT16 || dtype == GRIDSAMPLE_BFLOAT16 || dtype == GRIDSAMPLE_UINT8;
+}
+
+// The grid's (or theta's) dtype for an input of `dtype` (S10): the same, or float32 under a
+// storage type (always for uint8).
+int32_t coordinate_dtype(Recipe& r, int32_t dtype) {
+    if (dtype == GRIDSAMPLE_UINT8 || (is_storage(dtype) && r.chance(2))) return GRIDSAMPLE_FLOAT32;
+    return dtype;
+}
+
+// The largest input magnitude whose outputs stay finite in `dtype` (bicubic weights sum to at most
+// 1.375^2 in absolute value).
+double finite_bound(int32_t dtype) {
+    return dtype == GRIDSAMPLE_FLOAT16 ? 3e4 : 1e6;
+}
 
 // One tensor argument: its descriptor and the memory behind it.
 struct Tensor {
@@ -114,9 +139,7 @@ struct Tensor {
 
     int rank() const { return std::clamp(desc.rank, 0, 5); }
     bool valid_rank() const { return desc.rank >= 0 && desc.rank <= 5; }
-    bool valid_dtype() const {
-        return desc.dtype == GRIDSAMPLE_FLOAT32 || desc.dtype == GRIDSAMPLE_FLOAT64;
-    }
+    bool valid_dtype() const { return desc.dtype >= GRIDSAMPLE_FLOAT32 && desc.dtype <= GRIDSAMPLE_UINT8; }
     bool empty() const {
         for (int i = 0; i < rank(); i++) {
             if (desc.sizes[i] <= 0) return true;
@@ -143,21 +166,58 @@ struct Tensor {
         }
     }
     double load(int64_t byte_offset) const {
-        if (desc.dtype == GRIDSAMPLE_FLOAT64) {
+        const unsigned char* p = memory.get() + byte_offset;
+        switch (desc.dtype) {
+        case GRIDSAMPLE_FLOAT64: {
             double v;
-            std::memcpy(&v, memory.get() + byte_offset, 8);
+            std::memcpy(&v, p, 8);
             return v;
         }
-        float v;
-        std::memcpy(&v, memory.get() + byte_offset, 4);
-        return v;
+        case GRIDSAMPLE_FLOAT16: {
+            _Float16 v;
+            std::memcpy(&v, p, 2);
+            return static_cast<double>(v);
+        }
+        case GRIDSAMPLE_BFLOAT16: {
+            uint16_t b;
+            std::memcpy(&b, p, 2);
+            const uint32_t bits = uint32_t{b} << 16;
+            float v;
+            std::memcpy(&v, &bits, 4);
+            return v;
+        }
+        case GRIDSAMPLE_UINT8: return *p;
+        default: {
+            float v;
+            std::memcpy(&v, p, 4);
+            return v;
+        }
+        }
     }
     void store(int64_t byte_offset, double value) {
-        if (desc.dtype == GRIDSAMPLE_FLOAT64) {
-            std::memcpy(memory.get() + byte_offset, &value, 8);
-        } else {
+        unsigned char* p = memory.get() + byte_offset;
+        switch (desc.dtype) {
+        case GRIDSAMPLE_FLOAT64: std::memcpy(p, &value, 8); break;
+        case GRIDSAMPLE_FLOAT16: {
+            const _Float16 v = static_cast<_Float16>(value);
+            std::memcpy(p, &v, 2);
+            break;
+        }
+        case GRIDSAMPLE_BFLOAT16: {  // truncated: any bits are a bfloat16 value
+            const float f = static_cast<float>(value);
+            uint32_t bits;
+            std::memcpy(&bits, &f, 4);
+            const uint16_t b = static_cast<uint16_t>(bits >> 16);
+            std::memcpy(p, &b, 2);
+            break;
+        }
+        case GRIDSAMPLE_UINT8:
+            *p = std::isnan(value) ? 0 : static_cast<unsigned char>(std::clamp(value, 0.0, 255.0));
+            break;
+        default: {
             const float v = static_cast<float>(value);
-            std::memcpy(memory.get() + byte_offset, &v, 4);
+            std::memcpy(p, &v, 4);
+        }
         }
     }
 };
@@ -200,7 +260,8 @@ void build_tensor(Recipe& r, Tensor& t, int32_t dtype, std::initializer_list<int
         d.rank = r.pick(ranks);
     }
     if (departures & 2) {  // dtype
-        const int32_t dtypes[] = {GRIDSAMPLE_FLOAT32, GRIDSAMPLE_FLOAT64, 2, -1, 1 << 30};
+        const int32_t dtypes[] = {GRIDSAMPLE_FLOAT32, GRIDSAMPLE_FLOAT64, GRIDSAMPLE_UINT8, 5, -1,
+                                  1 << 30};
         d.dtype = r.pick(dtypes);
     }
     if (departures & 4) {  // one size
@@ -358,13 +419,13 @@ void fill(Recipe& r, Tensor& t, bool is_grid, const Problem& p) {
     }
 }
 
-// Whether every element is finite and at most 1e6 in magnitude.
-bool moderate(const Tensor& t) {
+// Whether every element is finite and at most `bound` in magnitude.
+bool moderate(const Tensor& t, double bound = 1e6) {
     if (t.must_reject || t.memory == nullptr) return true;
     bool ok = true;
     t.for_each_element([&](int64_t offset) {
         const double v = t.load(offset);
-        ok = ok && std::isfinite(v) && std::fabs(v) <= 1e6;
+        ok = ok && std::isfinite(v) && std::fabs(v) <= bound;
     });
     return ok;
 }
@@ -467,21 +528,22 @@ void fuzz_grid_sample(Recipe& r) {
     bool must_reject = false;
     const gridsample_options o = read_options(r, must_reject);
     const Problem p = read_problem(r);
-    const int32_t dtype = r.byte() % 2;
+    const int32_t dtype = r.byte() % 5;  // float32, float64, float16, bfloat16, uint8
+    const int32_t grid_dtype = coordinate_dtype(r, dtype);
     const int64_t d = p.dims;
     Tensor in, grid, out;
     if (p.dims == 2) {
         build_tensor(r, in, dtype, {p.n, p.c, p.in[1], p.in[0]}, false);
-        build_tensor(r, grid, dtype, {p.n, p.out[1], p.out[0], d}, false);
+        build_tensor(r, grid, grid_dtype, {p.n, p.out[1], p.out[0], d}, false);
         build_tensor(r, out, dtype, {p.n, p.c, p.out[1], p.out[0]}, true);
     } else {
         build_tensor(r, in, dtype, {p.n, p.c, p.in[2], p.in[1], p.in[0]}, false);
-        build_tensor(r, grid, dtype, {p.n, p.out[2], p.out[1], p.out[0], d}, false);
+        build_tensor(r, grid, grid_dtype, {p.n, p.out[2], p.out[1], p.out[0], d}, false);
         build_tensor(r, out, dtype, {p.n, p.c, p.out[2], p.out[1], p.out[0]}, true);
     }
     fill(r, in, false, p);
     fill(r, grid, true, p);
-    const bool finite_inputs = moderate(in);
+    const bool finite_inputs = moderate(in, finite_bound(dtype));
     for (Tensor* t : {&in, &grid, &out}) snapshot(*t);
     const bool null_struct = r.chance(2);
     const int32_t status = gridsample_grid_sample(&in.desc, null_struct ? nullptr : &grid.desc,
@@ -496,7 +558,7 @@ void fuzz_backward(Recipe& r) {
     bool must_reject = false;
     const gridsample_options o = read_options(r, must_reject);
     const Problem p = read_problem(r);
-    const int32_t dtype = r.byte() % 2;
+    const int32_t dtype = r.byte() % 2;  // (the storage types have no backward yet)
     const int64_t d = p.dims;
     Tensor go, in, grid, gi, gg;
     if (p.dims == 2) {
@@ -541,7 +603,7 @@ void fuzz_backward(Recipe& r) {
 void fuzz_affine_grid(Recipe& r) {
     bool must_reject = false;
     const Problem p = read_problem(r);
-    const int32_t dtype = r.byte() % 2;
+    const int32_t dtype = r.byte() % 4;  // float32, float64, float16, bfloat16
     const int64_t d = p.dims;
     int64_t size[8] = {p.n, p.c, 0, 0, 0, 0, 0, 0};
     for (int k = 0; k < p.dims; k++) size[2 + k] = p.out[p.dims - 1 - k];
@@ -560,7 +622,7 @@ void fuzz_affine_grid(Recipe& r) {
         build_tensor(r, grid, dtype, {p.n, p.out[2], p.out[1], p.out[0], d}, true);
     }
     fill(r, theta, false, p);
-    const bool finite_inputs = moderate(theta);
+    const bool finite_inputs = moderate(theta, dtype == GRIDSAMPLE_FLOAT16 ? 1e3 : 1e6);
     for (Tensor* t : {&theta, &grid}) snapshot(*t);
     const int32_t align_corners = r.chance(8) ? 7 : r.byte() % 2;
     const int32_t status = gridsample_affine_grid(&theta.desc, null_size ? nullptr : size,
@@ -580,7 +642,8 @@ void fuzz_affine_grid_sample(Recipe& r) {
     bool must_reject = false;
     const gridsample_options o = read_options(r, must_reject);
     const Problem p = read_problem(r);
-    const int32_t dtype = r.byte() % 2;
+    const int32_t dtype = r.byte() % 5;
+    const int32_t theta_dtype = coordinate_dtype(r, dtype);
     const int64_t d = p.dims;
     Tensor in, theta, out;
     if (p.dims == 2) {
@@ -590,10 +653,10 @@ void fuzz_affine_grid_sample(Recipe& r) {
         build_tensor(r, in, dtype, {p.n, p.c, p.in[2], p.in[1], p.in[0]}, false);
         build_tensor(r, out, dtype, {p.n, p.c, p.out[2], p.out[1], p.out[0]}, true);
     }
-    build_tensor(r, theta, dtype, {p.n, d, d + 1}, false);
+    build_tensor(r, theta, theta_dtype, {p.n, d, d + 1}, false);
     fill(r, in, false, p);
     fill(r, theta, false, p);
-    const bool finite_inputs = moderate(in) && moderate(theta);
+    const bool finite_inputs = moderate(in, finite_bound(dtype)) && moderate(theta);
     for (Tensor* t : {&in, &theta, &out}) snapshot(*t);
     const bool null_struct = r.chance(2);
     const int32_t status = gridsample_affine_grid_sample(

@@ -1,4 +1,5 @@
-// Forward grid_sample (SEMANTICS.md S1..S8b) for one (spatial dims, mode, padding, dtype).
+// Forward grid_sample (SEMANTICS.md S1..S8b, S10) for one (spatial dims, mode, padding, dtype,
+// grid dtype).
 // The variants compiled from this generator are listed in cmake/GridsampleVariants.cmake.
 //
 // generate() states the algorithm (algorithm/forward.h, with the helpers of sampling_math.h);
@@ -6,6 +7,7 @@
 // gpu/forward_schedule.h. A schedule change never touches the math.
 #include "Halide.h"
 #include "algorithm/forward.h"
+#include "algorithm/storage_types.h"
 #include "autoschedule/estimates.h"
 #include "cpu/forward_schedule.h"
 #include "gpu/forward_schedule.h"
@@ -22,7 +24,9 @@ public:
     GeneratorParam<int> spatial_dims{"spatial_dims", 2, 2, 3};
     GeneratorParam<Interpolation> mode{"mode", Interpolation::bilinear, kInterpolationByName};
     GeneratorParam<Padding> padding{"padding", Padding::zeros, kPaddingByName};
+    // The input's and output's element type, and the grid's (S10, algorithm/storage_types.h).
     GeneratorParam<Type> dtype{"dtype", Float(32)};
+    GeneratorParam<GridDType> grid_dtype{"grid_dtype", GridDType::same, kGridDTypeByName};
     // Tile knobs for experiments; 0 keeps the mode's default (cpu/forward_schedule.h).
     GeneratorParam<int> rows_per_block{"rows_per_block", 0};
     GeneratorParam<int> tile_width{"tile_width", 0};
@@ -42,11 +46,11 @@ public:
 
     void configure() {
         const int d = spatial_dims;
-        input.set_type(dtype);
+        input.set_type(buffer_type(dtype));
         input.set_dimensions(d + 2);
-        grid.set_type(dtype);
+        grid.set_type(buffer_type(grid_type(dtype, grid_dtype)));
         grid.set_dimensions(d + 2);
-        output.set_type(dtype);
+        output.set_type(buffer_type(dtype));
         output.set_dimensions(d + 2);
     }
 
@@ -56,24 +60,25 @@ public:
             << "bicubic interpolation is 2-D only (S8)";
         std::vector<Expr> sizes;
         for (int k = 0; k < d; k++) sizes.push_back(input.dim(k).extent());
+        const Type compute = compute_type(dtype), grid_t = grid_type(dtype, grid_dtype);
         forward = define_forward(
-            d, mode, padding, dtype, align_corners, sizes,
+            d, mode, padding, compute, align_corners, sizes,
             [&](int k, const std::vector<Var> &point) {
                 std::vector<Expr> args{k};
                 args.insert(args.end(), point.begin(), point.end());
-                return grid(args);
+                return to_compute(grid(args), grid_t, compute);
             },
             [&](const std::vector<Expr> &idx, const Var &c, const Var &n) {
                 std::vector<Expr> args(idx.begin(), idx.end());
                 args.push_back(c);
                 args.push_back(n);
-                return input(args);
+                return to_compute(input(args), dtype, compute);
             },
             channels_last_condition(), autoschedule_form(using_autoscheduler(), get_target()));
         std::vector<Expr> out_args(forward.space.begin(), forward.space.end());
         out_args.push_back(forward.c);
         out_args.push_back(forward.n);
-        output(out_args) = forward.value;
+        output(out_args) = to_storage(forward.value, dtype);
     }
 
     void schedule() {
@@ -115,7 +120,7 @@ private:
     Expr channels_last_condition() {
         if (get_target().has_gpu_feature() || using_autoscheduler()) return Expr();
         return channels_last_copy(input, output, spatial_dims, mode,
-                                  natural_vector_size(Type(dtype)), get_target());
+                                  natural_vector_size(compute_type(dtype)), get_target());
     }
 
     void schedule_cpu() {
@@ -136,7 +141,7 @@ private:
         schedule_forward_cpu(output, forward, layouts,
                              forward_schedule(mode, rows_per_block, tile_width, interleaved_rows,
                                               interleaved_width),
-                             natural_vector_size(Type(dtype)), get_target());
+                             natural_vector_size(compute_type(dtype)), get_target());
         add_forward_cpu_passes(get_pipeline(), output, forward, get_target());
     }
 };

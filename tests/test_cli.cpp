@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -132,10 +133,20 @@ npy::Array random_array(DType dtype, std::vector<int64_t> shape, double lo, doub
     std::mt19937 rng(seed);
     std::uniform_real_distribution<double> dist(lo, hi);
     for (int64_t i = 0; i < a.numel(); i++) {
+        const double v = dist(rng);
         if (dtype == DType::float64) {
-            static_cast<double*>(a.data())[i] = dist(rng);
+            static_cast<double*>(a.data())[i] = v;
+        } else if (dtype == DType::float16) {
+            static_cast<_Float16*>(a.data())[i] = static_cast<_Float16>(v);
+        } else if (dtype == DType::bfloat16) {  // the top half of a float32
+            const float f = static_cast<float>(v);
+            uint32_t bits = 0;
+            std::memcpy(&bits, &f, 4);
+            static_cast<uint16_t*>(a.data())[i] = static_cast<uint16_t>(bits >> 16);
+        } else if (dtype == DType::uint8) {
+            static_cast<uint8_t*>(a.data())[i] = static_cast<uint8_t>(std::clamp(v, 0.0, 255.0));
         } else {
-            static_cast<float*>(a.data())[i] = static_cast<float>(dist(rng));
+            static_cast<float*>(a.data())[i] = static_cast<float>(v);
         }
     }
     return a;
@@ -321,6 +332,80 @@ INSTANTIATE_TEST_SUITE_P(
         SampleCase{"f32_2d_empty_batch", DType::float32, {0, 2, 4, 4}, {0, 3, 3, 2}, {}, {}}),
     [](const ::testing::TestParamInfo<SampleCase>& info) { return info.param.name; });
 
+// ---- sample: storage types (S10) ---------------------------------------------------------------
+
+// float16 and uint8 are NumPy types ('<f2', '|u1'); bfloat16 travels as its bits ('<u2', or the
+// '|V2' of ml_dtypes) with --dtype bfloat16. The output has the input's type.
+TEST_F(CliTest, StorageTypesMatchInProcessCallBitForBit) {
+    struct StorageCase {
+        DType input, grid;
+        std::vector<std::string> flags;
+        const char* descr;  // the output file's
+    };
+    const StorageCase cases[] = {
+        {DType::float16, DType::float16, {}, "<f2"},
+        {DType::float16, DType::float32, {"--mode", "bicubic"}, "<f2"},
+        {DType::uint8, DType::float32, {"--mode", "bicubic", "--padding", "border"}, "|u1"},
+        {DType::bfloat16, DType::bfloat16, {"--dtype", "bfloat16"}, "<u2"},
+        {DType::bfloat16, DType::float32, {"--dtype", "bfloat16", "--mode", "nearest"}, "<u2"},
+    };
+    unsigned seed = 40;
+    for (const StorageCase& c : cases) {
+        SCOPED_TRACE(std::string(to_string(c.input)) + " input, " + to_string(c.grid) + " grid");
+        const npy::Array input = random_array(c.input, {2, 3, 9, 11}, c.input == DType::uint8 ? 0 : -2,
+                                              c.input == DType::uint8 ? 255 : 2, seed++);
+        const npy::Array grid = random_array(c.grid, {2, 5, 7, 2}, -1.2, 1.2, seed++);
+        save("in.npy", input);
+        save("grid.npy", grid);
+        std::vector<std::string> args = {"sample", "--input", "in.npy", "--grid", "grid.npy",
+                                         "--output", "out.npy"};
+        args.insert(args.end(), c.flags.begin(), c.flags.end());
+        const RunResult r = run(args);
+        ASSERT_EQ(r.exit_code, 0) << describe(r);
+        Options o;
+        for (size_t i = 0; i + 1 < c.flags.size(); i++) {
+            if (c.flags[i] == "--mode") o.mode = c.flags[i + 1] == "bicubic" ? Interpolation::bicubic : Interpolation::nearest;
+            if (c.flags[i] == "--padding") o.padding = Padding::border;
+        }
+        const npy::Array expected = expected_output(input, grid, o);
+        const std::string file = read_file(path("out.npy"));
+        EXPECT_NE(file.find(std::string("'descr': '") + c.descr + "'"), std::string::npos) << file.substr(0, 80);
+        const npy::Array out = load("out.npy");
+        EXPECT_EQ(out.shape, expected.shape);
+        EXPECT_TRUE(out.bytes == expected.bytes) << "output differs from gridsample::grid_sample";
+    }
+}
+
+TEST_F(CliTest, BFloat16FromMlDtypesVoidElements) {
+    // ml_dtypes' bfloat16 arrays are saved with descr '|V2': the same bits.
+    const npy::Array input = random_array(DType::bfloat16, {1, 2, 4, 4}, -1, 1, 50);
+    const npy::Array grid = random_array(DType::float32, {1, 3, 3, 2}, -1, 1, 51);
+    write_file(path("in.npy"),
+               npy_file(npy_dict("|V2", "False", "(1, 2, 4, 4)"),
+                        std::string(reinterpret_cast<const char*>(input.bytes.data()), input.bytes.size())));
+    save("grid.npy", grid);
+    const RunResult r = run({"sample", "--input", "in.npy", "--grid", "grid.npy", "--output",
+                             "out.npy", "--dtype", "bfloat16"});
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_TRUE(load("out.npy").bytes == expected_output(input, grid, {}).bytes);
+}
+
+TEST_F(CliTest, TwoByteIntegersNeedDtypeBFloat16) {
+    save("in.npy", random_array(DType::bfloat16, {1, 1, 4, 4}, -1, 1, 52));
+    save("grid.npy", random_array(DType::float32, {1, 3, 3, 2}, -1, 1, 53));
+    expect_failure_keeps_output(
+        {"sample", "--input", "in.npy", "--grid", "grid.npy", "--output", "out.npy"}, "out.npy",
+        kExitBadInput, {"input:", "in.npy", "--dtype bfloat16"});
+    save("in.npy", random_array(DType::float32, {1, 1, 4, 4}, -1, 1, 54));
+    expect_failure_keeps_output({"sample", "--input", "in.npy", "--grid", "grid.npy", "--output",
+                                 "out.npy", "--dtype", "bfloat16"},
+                                "out.npy", kExitBadInput,
+                                {"input: --dtype bfloat16 expects bfloat16 bits", "float32"});
+    expect_failure_keeps_output({"sample", "--input", "in.npy", "--grid", "grid.npy", "--output",
+                                 "out.npy", "--dtype", "float16"},
+                                "out.npy", kExitUsage, {"--dtype"});
+}
+
 TEST_F(CliTest, SampleReplacesAnExistingOutput) {
     save("in.npy", random_array(DType::float32, {1, 1, 4, 4}, 0, 1, 3));
     save("grid.npy", random_array(DType::float32, {1, 2, 2, 2}, -1, 1, 4));
@@ -474,9 +559,15 @@ INSTANTIATE_TEST_SUITE_P(
         HostileCase{"dtype_big_endian_f32",
                     npy_file(npy_dict(">f4", "False", "(1, 1, 4, 4)"), std::string(64, '\0')),
                     "unsupported dtype"},
-        HostileCase{"dtype_f16",
-                    npy_file(npy_dict("<f2", "False", "(1, 1, 4, 4)"), std::string(32, '\0')),
+        HostileCase{"dtype_big_endian_f16",
+                    npy_file(npy_dict(">f2", "False", "(1, 1, 4, 4)"), std::string(32, '\0')),
                     "unsupported dtype"},
+        HostileCase{"dtype_int8",
+                    npy_file(npy_dict("|i1", "False", "(1, 1, 4, 4)"), std::string(16, '\0')),
+                    "unsupported dtype"},
+        HostileCase{"truncated_f16",
+                    npy_file(npy_dict("<f2", "False", "(1, 1, 4, 4)"), std::string(31, '\0')),
+                    "truncated"},
         HostileCase{"fortran_order",
                     npy_file(npy_dict("<f4", "True", "(1, 1, 4, 4)"), std::string(64, '\0')),
                     "Fortran"},

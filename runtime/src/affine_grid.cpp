@@ -3,6 +3,8 @@
 
 #include "kernel_headers.inc"
 
+#include <new>
+
 namespace gridsample {
 namespace {
 
@@ -53,6 +55,10 @@ Status check_affine_grid(const TensorView& theta, const int64_t* size, int32_t s
         !s.ok()) {
         return s;
     }
+    if (theta.dtype == DType::uint8) {
+        return invalid("theta: uint8 is for images (S10); theta is float32, float64, float16 or "
+                       "bfloat16");
+    }
     if (grid.dtype != theta.dtype) {
         return invalid(std::string("grid: expected dtype ") + to_string(theta.dtype) +
                        " (theta's), got " + to_string(grid.dtype));
@@ -71,12 +77,59 @@ Status check_affine_grid(const TensorView& theta, const int64_t* size, int32_t s
     return check_output_memory(grid, "grid", {{&theta, "theta"}});
 }
 
+// float16 and bfloat16 (S10): theta converted exactly to float32, the grid of one batch item
+// at a time computed in float32 and rounded once to the grid's type.
+Status affine_grid_storage(const TensorView& theta, const int64_t* size, int32_t size_len,
+                           const TensorView& grid, bool align_corners) {
+    if (theta.device.type != DeviceType::cpu) {
+        return unsupported(std::string("affine_grid: ") + to_string(theta.dtype) + " tensors on " +
+                           to_string(theta.device.type) +
+                           " devices are not supported by this build");
+    }
+    Placement placement;
+    if (Status s = place_call(theta.device, theta.dtype, {}, "affine_grid",
+                              /*needs_int64_atomics=*/false, placement);
+        !s.ok()) {
+        return s;
+    }
+    DenseCopy theta_f32;
+    if (Status s = convert_to_dense(placement, theta, DType::float32, theta_f32); !s.ok()) {
+        return s;
+    }
+    int64_t one_size[kMaxRank];
+    for (int i = 0; i < size_len; i++) one_size[i] = i == 0 ? 1 : size[i];
+    const TensorView first = narrow(grid, 0, 0, 1);
+    DenseCopy grid_f32;
+    grid_f32.memory.reset(new (std::nothrow) unsigned char[static_cast<size_t>(first.numel() * 4)]);
+    if (grid_f32.memory == nullptr) {
+        return Status(StatusCode::out_of_memory,
+                      "affine_grid: could not allocate " + std::to_string(first.numel() * 4) +
+                          " bytes for the float32 grid of one batch item");
+    }
+    const TensorView grid32 =
+        TensorView::make(grid_f32.memory.get(), DType::float32, grid.rank, first.sizes);
+    for (int64_t n = 0; n < grid.sizes[0]; n++) {
+        if (Status s = affine_grid(narrow(theta_f32.view, 0, n, 1), one_size, size_len, grid32,
+                                   align_corners);
+            !s.ok()) {
+            return s;
+        }
+        if (Status s = convert_elements(placement, grid32, narrow(grid, 0, n, 1)); !s.ok()) {
+            return s;
+        }
+    }
+    return Status::Ok();
+}
+
 }  // namespace
 
 Status affine_grid(const TensorView& theta, const int64_t* size, int32_t size_len,
                    const TensorView& grid, bool align_corners, const Stream& stream) {
     if (Status s = check_affine_grid(theta, size, size_len, grid); !s.ok()) return s;
     if (grid.numel() == 0) return Status::Ok();
+    if (is_storage_type(theta.dtype)) {
+        return affine_grid_storage(theta, size, size_len, grid, align_corners);
+    }
     const AffineGridVariant* variant = nullptr;
     for (const AffineGridVariant& v : kVariants) {
         if (v.spatial_dims == size_len - 2 && v.dtype == theta.dtype) variant = &v;

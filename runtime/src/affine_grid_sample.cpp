@@ -4,6 +4,8 @@
 
 #include "kernel_headers.inc"
 
+#include <new>
+
 namespace gridsample {
 namespace {
 
@@ -47,10 +49,7 @@ Status check_affine_grid_sample(const TensorView& input, const TensorView& theta
                            shape_string(theta));
         }
     }
-    if (theta.dtype != input.dtype) {
-        return invalid(std::string("theta: expected dtype ") + to_string(input.dtype) +
-                       " (the input's), got " + to_string(theta.dtype));
-    }
+    if (Status s = check_coordinate_dtype(input, theta, "theta"); !s.ok()) return s;
     // The output's spatial sizes are free (they are affine_grid's size); N and C are the input's.
     if (Status s = check_tensor(output, "output", rank, rank,
                                 dims == 2 ? "a 4-D (N, C, Ho, Wo) tensor for 4-D input"
@@ -68,12 +67,72 @@ Status check_affine_grid_sample(const TensorView& input, const TensorView& theta
     return check_output_memory(output, "output", {{&input, "input"}, {&theta, "theta"}});
 }
 
+// The storage types (S10): affine_grid in float32 (from theta converted exactly to float32) into
+// a grid of one batch item at a time, then grid_sample's storage-type kernel on it. Bit for bit
+// the two calls, as the fused kernels are; the grid costs Do x Ho x Wo x k float32 of memory.
+Status affine_grid_sample_storage(const TensorView& input, const TensorView& theta,
+                                  const TensorView& output, const Options& options) {
+    if (input.device.type != DeviceType::cpu) {
+        return unsupported(std::string("affine_grid_sample: ") + to_string(input.dtype) +
+                           " tensors on " + to_string(input.device.type) +
+                           " devices are not supported by this build");
+    }
+    Placement placement;
+    if (Status s = place_call(input.device, input.dtype, options.stream, "affine_grid_sample",
+                              /*needs_int64_atomics=*/false, placement);
+        !s.ok()) {
+        return s;
+    }
+    DenseCopy theta_f32;
+    const TensorView* theta32 = &theta;
+    if (theta.dtype != DType::float32) {
+        if (Status s = convert_to_dense(placement, theta, DType::float32, theta_f32); !s.ok()) {
+            return s;
+        }
+        theta32 = &theta_f32.view;
+    }
+    const int rank = input.rank, dims = rank - 2;
+    int64_t size[kMaxRank] = {1, input.sizes[1]};
+    int64_t grid_sizes[kMaxRank] = {1};
+    int64_t points = 1;
+    for (int i = 2; i < rank; i++) {
+        size[i] = grid_sizes[i - 1] = output.sizes[i];
+        points *= output.sizes[i];
+    }
+    grid_sizes[rank - 1] = dims;
+    DenseCopy grid;
+    grid.memory.reset(new (std::nothrow) unsigned char[static_cast<size_t>(points * dims * 4)]);
+    if (grid.memory == nullptr) {
+        return Status(StatusCode::out_of_memory,
+                      "affine_grid_sample: could not allocate " + std::to_string(points * dims * 4) +
+                          " bytes for the float32 grid of one batch item");
+    }
+    const TensorView grid_view =
+        TensorView::make(grid.memory.get(), DType::float32, rank, grid_sizes);
+    for (int64_t n = 0; n < input.sizes[0]; n++) {
+        if (Status s = affine_grid(narrow(*theta32, 0, n, 1), size, rank, grid_view,
+                                   options.align_corners);
+            !s.ok()) {
+            return s;
+        }
+        if (Status s = grid_sample(narrow(input, 0, n, 1), grid_view, narrow(output, 0, n, 1),
+                                   options);
+            !s.ok()) {
+            return s;
+        }
+    }
+    return Status::Ok();
+}
+
 }  // namespace
 
 Status affine_grid_sample(const TensorView& input, const TensorView& theta,
                           const TensorView& output, const Options& options) {
     if (Status s = check_affine_grid_sample(input, theta, output, options); !s.ok()) return s;
     if (output.numel() == 0) return Status::Ok();
+    if (is_storage_type(input.dtype)) {
+        return affine_grid_sample_storage(input, theta, output, options);
+    }
     const AffineGridSampleVariant* variant = nullptr;
     for (const AffineGridSampleVariant& v : kVariants) {
         if (v.spatial_dims == input.rank - 2 && v.mode == options.mode &&

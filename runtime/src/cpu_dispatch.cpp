@@ -130,5 +130,12 @@ CpuIsa select_cpu_isa() {
     return t_last_isa;
 }
 
+CpuIsa variant_cpu_isa(CpuIsa isa, const bool* compiled_at) {
+    int level = static_cast<int>(isa);
+    while (level > 0 && !compiled_at[level]) level--;  // every variant has the baseline
+    t_last_isa = static_cast<CpuIsa>(level);
+    return t_last_isa;
+}
+
 }  // namespace detail
 }  // namespace gridsample

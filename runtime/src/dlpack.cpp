@@ -29,7 +29,19 @@ struct DLTensorLayout {
 
 // DLPack's enum values.
 constexpr int32_t kDLCPU = 1, kDLCUDA = 2, kDLCUDAHost = 3, kDLOpenCL = 4, kDLCUDAManaged = 13;
-constexpr uint8_t kDLFloat = 2;
+constexpr uint8_t kDLUInt = 1, kDLFloat = 2, kDLBfloat = 4;
+
+// The DType of a DLPack element type, if it is one.
+bool dtype_of(const DLDataTypeLayout& t, DType& dtype) {
+    if (t.lanes != 1) return false;
+    if (t.code == kDLFloat && t.bits == 32) dtype = DType::float32;
+    else if (t.code == kDLFloat && t.bits == 64) dtype = DType::float64;
+    else if (t.code == kDLFloat && t.bits == 16) dtype = DType::float16;
+    else if (t.code == kDLBfloat && t.bits == 16) dtype = DType::bfloat16;
+    else if (t.code == kDLUInt && t.bits == 8) dtype = DType::uint8;
+    else return false;
+    return true;
+}
 
 }  // namespace
 
@@ -41,12 +53,12 @@ Status from_dlpack(const void* dltensor, TensorView* view) {
     if (view == nullptr) return invalid("view: null pointer");
     const auto& t = *static_cast<const DLTensorLayout*>(dltensor);
     TensorView v;
-    if (t.dtype.code != kDLFloat || t.dtype.lanes != 1 || (t.dtype.bits != 32 && t.dtype.bits != 64)) {
+    if (!dtype_of(t.dtype, v.dtype)) {
         return unsupported("dltensor: dtype (code " + std::to_string(t.dtype.code) + ", " +
                            std::to_string(t.dtype.bits) + " bits, " +
-                           std::to_string(t.dtype.lanes) + " lanes) is not float32 or float64");
+                           std::to_string(t.dtype.lanes) +
+                           " lanes) is not float32, float64, float16, bfloat16 or uint8");
     }
-    v.dtype = t.dtype.bits == 64 ? DType::float64 : DType::float32;
     if (t.ndim < 0 || t.ndim > kMaxRank) {
         return invalid("dltensor: rank " + std::to_string(t.ndim) + " is above " +
                        std::to_string(kMaxRank));
@@ -72,7 +84,7 @@ Status from_dlpack(const void* dltensor, TensorView* view) {
         return unsupported("dltensor: an OpenCL tensor with a byte_offset (views cannot start "
                            "inside a cl_mem)");
     }
-    const int64_t element = v.dtype == DType::float64 ? 8 : 4;
+    const int64_t element = detail::element_size(v.dtype);
     if (t.byte_offset % element != 0) {
         return invalid("dltensor: byte_offset " + std::to_string(t.byte_offset) +
                        " is not a multiple of the element size");

@@ -145,9 +145,20 @@ Status check_sampling_problem(const TensorView& input, const TensorView& grid,
         return invalid("grid: expected batch size " + std::to_string(input.sizes[0]) +
                        " (the input's), got " + std::to_string(grid.sizes[0]));
     }
-    if (grid.dtype != input.dtype) {
-        return invalid(std::string("grid: expected dtype ") + to_string(input.dtype) +
-                       " (the input's), got " + to_string(grid.dtype));
+    return check_coordinate_dtype(input, grid, "grid");
+}
+
+Status check_coordinate_dtype(const TensorView& input, const TensorView& t, const char* name) {
+    // S10: the input's dtype, or float32 under a storage type; uint8 takes float32 only.
+    const std::string n = name;
+    if (input.dtype == DType::uint8 && t.dtype != DType::float32) {
+        return invalid(n + ": expected dtype float32 for uint8 input, got " + to_string(t.dtype));
+    }
+    if (t.dtype != input.dtype && !(is_storage_type(input.dtype) && t.dtype == DType::float32)) {
+        return invalid(n + ": expected dtype " + to_string(input.dtype) +
+                       (is_storage_type(input.dtype) ? " (the input's) or float32, got "
+                                                     : " (the input's), got ") +
+                       to_string(t.dtype));
     }
     return Status::Ok();
 }
@@ -201,6 +212,15 @@ Status grid_sample(const TensorView& input, const TensorView& grid, const Tensor
         // Merged per chunk: a chunk that fits 32-bit indexing still fits with its rows merged
         // (same elements, same spans). The GPU schedule has no tiles to fill.
         TensorView grid_rows = chunk[1], output_rows = chunk[2];
+        // The storage-type kernels take a float32 grid: a 16-bit one is converted first (S10).
+        DenseCopy grid_f32;
+        if (grid_rows.dtype != DType::float32 && is_storage_type(input.dtype)) {
+            if (Status s = convert_to_dense(placement, grid_rows, DType::float32, grid_f32);
+                !s.ok()) {
+                return s;
+            }
+            grid_rows = grid_f32.view;
+        }
         if (!placement.gpu()) merge_short_rows(grid_rows, output_rows);
         HalideBuffer in(chunk[0]), g(grid_rows), out(output_rows);
         return run_kernel_at(placement, "grid_sample", variant->by_isa, variant->by_gpu, in.get(),

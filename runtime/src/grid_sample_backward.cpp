@@ -70,6 +70,10 @@ Status check_backward(const TensorView& grad_output, const TensorView& input,
                       const TensorView& grid, const TensorView* grad_input,
                       const TensorView* grad_grid, const Options& options) {
     if (Status s = check_sampling_problem(input, grid, options); !s.ok()) return s;
+    if (input.dtype == DType::uint8) {
+        return invalid("input: uint8 tensors have no gradients (S10: uint8 is for the forward "
+                       "calls only)");
+    }
     const bool two_d = input.rank == 4;
     int64_t output_shape[kMaxRank];
     sampled_shape(input, grid, output_shape);

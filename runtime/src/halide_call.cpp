@@ -9,7 +9,7 @@ namespace gridsample::detail {
 
 HalideBuffer::HalideBuffer(const TensorView& t) {
     buffer.host = static_cast<uint8_t*>(t.data);
-    buffer.type = halide_type_t(halide_type_float, t.dtype == DType::float64 ? 64 : 32);
+    buffer.type = halide_type(t.dtype);
     buffer.dimensions = t.rank;
     buffer.dim = dims;
     for (int i = 0; i < t.rank; i++) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -32,6 +33,10 @@ Status not_compiled(const char* function, const char* operation, int spatial_dim
 
 // ---- validate.cpp ----------------------------------------------------------------------------
 int64_t element_size(DType dtype);
+// The element type of a kernel buffer holding `dtype` (bfloat16: uint16, its bits).
+halide_type_t halide_type(DType dtype);
+// float16, bfloat16, uint8: stored in that type, computed in float32 (S10).
+bool is_storage_type(DType dtype);
 
 // S8, S8b checks of one tensor argument: known dtype, rank within [min_rank, max_rank] (the
 // message uses `rank_hint`, e.g. "a 4-D (N, C, H, W) or 5-D (N, C, D, H, W) tensor"), sizes and
@@ -63,6 +68,9 @@ Status check_sampled_input(const TensorView& input, const Options& options);
 // check_sampled_input, then the grid and how it agrees: rank, last dimension, batch size, dtype.
 Status check_sampling_problem(const TensorView& input, const TensorView& grid,
                               const Options& options);
+// S10: the grid's (or theta's, named `name`) dtype for the input's: the same, or float32 under a
+// storage type (uint8: float32 only).
+Status check_coordinate_dtype(const TensorView& input, const TensorView& t, const char* name);
 // The output shape S1 gives: (N, C, grid's spatial sizes...), input.rank entries.
 void sampled_shape(const TensorView& input, const TensorView& grid, int64_t* shape);
 // A tensor the call writes (or reads) whose shape is fixed by the problem: its rank (message
@@ -138,15 +146,23 @@ public:
 // kCpuIsaCount; kCpuIsaCompiled[isa]. select_cpu_isa() only returns compiled levels.
 #include "cpu_isas.inc"
 
-// Runs the function of `by_isa` for CPU level `isa` (a compiled one, from select_cpu_isa()) with
-// the given arguments after the user_context, and turns its result into a Status. Installs the
-// library's Halide error handler on first use, so Halide never aborts.
+// The level a variant runs at when `isa` is picked: `isa`, or the highest level below it that
+// compiles the variant (the storage types are compiled at fewer levels than float32, see
+// GRIDSAMPLE_STORAGE_CPU_ISAS). Recorded for last_dispatched_cpu_isa().
+CpuIsa variant_cpu_isa(CpuIsa isa, const bool* compiled_at);
+
+// Runs the function of `by_isa` for CPU level `isa` (a compiled one, from select_cpu_isa()), or
+// the highest level below it that has the variant, with the given arguments after the
+// user_context, and turns its result into a Status. Installs the library's Halide error handler
+// on first use, so Halide never aborts.
 template <typename Fn, typename... Args>
 Status run_kernel_on(CpuIsa isa, const char* what, const Fn (&by_isa)[kCpuIsaCount],
                      Args... args) {
     install_halide_hooks();
     KernelCallLock pool;
-    const Fn fn = by_isa[static_cast<int>(isa)];
+    bool compiled_at[kCpuIsaCount];
+    for (int i = 0; i < kCpuIsaCount; i++) compiled_at[i] = by_isa[i] != nullptr;
+    const Fn fn = by_isa[static_cast<int>(variant_cpu_isa(isa, compiled_at))];
     CallContext context;
     const int result = fn(static_cast<void*>(&context), args...);
     return status_from_halide(what, result, context);
@@ -230,6 +246,21 @@ Status run_kernel_at(const Placement& placement, const char* what,
     const int result = fn(static_cast<void*>(&context), args...);
     return status_from_halide(what, result, context);
 }
+
+// ---- convert_elements.cpp --------------------------------------------------------------------
+// A dense (C-order) copy of a tensor in another element type, in memory it owns.
+struct DenseCopy {
+    std::unique_ptr<unsigned char[]> memory;
+    TensorView view;
+};
+// Writes `source` converted to `dest`'s dtype into `dest` (same shape, validated, on the CPU,
+// not overlapping) with the convert_elements kernels at the placement's CPU level (S10: exact
+// where dest's type is wider, rounded once where narrower).
+Status convert_elements(const Placement& placement, const TensorView& source,
+                        const TensorView& dest);
+// The same into a dense tensor of dtype `to` in memory `copy` owns.
+Status convert_to_dense(const Placement& placement, const TensorView& source, DType to,
+                        DenseCopy& copy);
 
 // ---- kernel_chunks.cpp -----------------------------------------------------------------------
 // Tensors of any size through kernels whose halide_dimension_t holds 32-bit extents and strides.

@@ -25,6 +25,9 @@ const char* to_string(DType dtype) {
     switch (dtype) {
     case DType::float32: return "float32";
     case DType::float64: return "float64";
+    case DType::float16: return "float16";
+    case DType::bfloat16: return "bfloat16";
+    case DType::uint8: return "uint8";
     }
     return "invalid";
 }

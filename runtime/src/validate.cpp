@@ -7,7 +7,29 @@
 
 namespace gridsample::detail {
 
-int64_t element_size(DType dtype) { return dtype == DType::float64 ? 8 : 4; }
+int64_t element_size(DType dtype) {
+    switch (dtype) {
+    case DType::float64: return 8;
+    case DType::float16:
+    case DType::bfloat16: return 2;
+    case DType::uint8: return 1;
+    default: return 4;
+    }
+}
+
+halide_type_t halide_type(DType dtype) {
+    switch (dtype) {
+    case DType::float64: return halide_type_t(halide_type_float, 64);
+    case DType::float16: return halide_type_t(halide_type_float, 16);
+    case DType::bfloat16: return halide_type_t(halide_type_uint, 16);  // its bits (S10)
+    case DType::uint8: return halide_type_t(halide_type_uint, 8);
+    default: return halide_type_t(halide_type_float, 32);
+    }
+}
+
+bool is_storage_type(DType dtype) {
+    return dtype == DType::float16 || dtype == DType::bfloat16 || dtype == DType::uint8;
+}
 
 namespace {
 
@@ -16,7 +38,10 @@ namespace {
 // amount of memory; strides above 2^31 - 1 are handled per call (kernel_chunks.cpp).
 constexpr int64_t kMaxExtent = INT32_MAX;
 
-bool known_dtype(DType dtype) { return dtype == DType::float32 || dtype == DType::float64; }
+bool known_dtype(DType dtype) {
+    const auto value = static_cast<int32_t>(dtype);
+    return value >= 0 && value <= static_cast<int32_t>(DType::uint8);
+}
 
 }  // namespace
 
@@ -26,7 +51,8 @@ Status check_tensor(const TensorView& t, const char* name, int min_rank, int max
     if (!known_dtype(t.dtype)) {
         return invalid(n + ": unsupported dtype value " +
                        std::to_string(static_cast<int32_t>(t.dtype)) +
-                       " (expected 0 = float32 or 1 = float64)");
+                       " (expected 0 = float32, 1 = float64, 2 = float16, 3 = bfloat16 or "
+                       "4 = uint8)");
     }
     if (t.rank < min_rank || t.rank > max_rank) {
         return invalid(n + ": expected " + rank_hint + ", got rank " + std::to_string(t.rank));

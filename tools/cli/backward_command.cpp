@@ -108,11 +108,15 @@ int run_backward(const BackwardOptions& opts) {
     }
 
     npy::Array grad_output, input, grid;
-    if (!npy::load(opts.grad_output_path, grad_output, error)) {
+    if (!load_operand(opts.grad_output_path, opts.bfloat16, grad_output, error)) {
         return report_error("grad_output: " + error);
     }
-    if (!npy::load(opts.input_path, input, error)) return report_error("input: " + error);
-    if (!npy::load(opts.grid_path, grid, error)) return report_error("grid: " + error);
+    if (!load_operand(opts.input_path, opts.bfloat16, input, error)) {
+        return report_error("input: " + error);
+    }
+    if (!load_operand(opts.grid_path, opts.bfloat16, grid, error)) {
+        return report_error("grid: " + error);
+    }
 
     // The gradients have the shapes of the input and the grid, in the input's dtype (a grid or
     // grad_output of another dtype, or a bad rank, is reported by the library). Only the

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "gridsample/gridsample.h"
+#include "npy.h"
 
 #include <algorithm>
 #include <iostream>
@@ -29,6 +30,7 @@ struct SampleOptions {
     Device device;    // where the tensors are copied and the kernels run (--device)
     int threads = 0;  // 0: the library's default (all cores)
     int repeat = 1;   // run the operation this many times (for timing from outside)
+    bool bfloat16 = false;  // --dtype bfloat16: 2-byte '<u2' / '|V2' arrays hold bfloat16 bits
 };
 int run_sample(const SampleOptions& opts);
 
@@ -44,6 +46,7 @@ struct BackwardOptions {
     Device device;    // where the tensors are copied and the kernels run (--device)
     int threads = 0;  // 0: the library's default (all cores)
     int repeat = 1;   // run the operation this many times (for timing from outside)
+    bool bfloat16 = false;  // --dtype bfloat16, as for `sample`
 };
 int run_backward(const BackwardOptions& opts);
 
@@ -60,6 +63,11 @@ struct WarpOptions {
     int threads = 0;
 };
 int run_warp(const WarpOptions& opts);
+
+// Loads a .npy operand of a command: 2-byte elements without a float type ('<u2', '|V2') are
+// accepted as bfloat16 bits only when `bfloat16` (--dtype bfloat16) says so. On failure, sets
+// `error` (naming the file's problem) and returns false.
+bool load_operand(const std::string& path, bool bfloat16, npy::Array& array, std::string& error);
 
 // Prints "error: <message>" as one line on stderr (newlines in `message` become spaces) and
 // returns kExitBadInput.

@@ -104,6 +104,16 @@ bool same_file(const std::string& a, const std::string& b) {
     return (ec1 || ec2) ? a == b : pa == pb;
 }
 
+// --dtype bfloat16: NumPy has no bfloat16, so such arrays travel as their bits.
+void add_dtype_option(CLI::App* cmd, bool& bfloat16) {
+    cmd->add_option_function<std::string>(
+           "--dtype", [&bfloat16](const std::string&) { bfloat16 = true; },
+           "bfloat16: the 2-byte arrays ('<u2', or '|V2' as ml_dtypes saves bfloat16) hold "
+           "bfloat16 bits, and the results are written as such ('<u2')")
+        ->check(CLI::IsMember({"bfloat16"}))
+        ->option_text("bfloat16");
+}
+
 // --device cpu|cuda|opencl|cuda:N|opencl:N: the tensors are copied to the device, the kernels
 // run there, and the results are copied back.
 void add_device_option(CLI::App* cmd, Device& device) {
@@ -138,7 +148,9 @@ int main(int argc, char** argv) {
 
     cli::SampleOptions sample;
     CLI::App* sample_cmd = app.add_subcommand(
-        "sample", "output = grid_sample(input, grid) on NumPy .npy files (float32 or float64)");
+        "sample",
+        "output = grid_sample(input, grid) on NumPy .npy files (float32, float64, float16, uint8, "
+        "or bfloat16 bits with --dtype bfloat16)");
     sample_cmd
         ->add_option("--input", sample.input_path, "Input .npy, (N, C, H, W) or (N, C, D, H, W)")
         ->required();
@@ -154,6 +166,7 @@ int main(int argc, char** argv) {
         ->check(integer_at_least(1))
         ->option_text("K");
     add_device_option(sample_cmd, sample.device);
+    add_dtype_option(sample_cmd, sample.bfloat16);
 
     cli::BackwardOptions backward;
     CLI::App* backward_cmd = app.add_subcommand(
@@ -180,6 +193,7 @@ int main(int argc, char** argv) {
     backward_sampling.add_to(backward_cmd);
     add_threads_option(backward_cmd, backward.threads);
     add_device_option(backward_cmd, backward.device);
+    add_dtype_option(backward_cmd, backward.bfloat16);
     backward_cmd->add_option("--repeat", backward.repeat, "Run the operation K times (for timing)")
         ->check(integer_at_least(1))
         ->option_text("K");

@@ -35,7 +35,7 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 
 // The bytes an array of `shape` needs, or -1 if that overflows.
 int64_t byte_count(DType dtype, const std::vector<int64_t>& shape) {
-    int64_t bytes = dtype == DType::float64 ? 8 : 4;
+    int64_t bytes = npy::element_size(dtype);
     for (int64_t s : shape) {
         if (__builtin_mul_overflow(bytes, s, &bytes)) return -1;
     }
@@ -49,11 +49,29 @@ int64_t physical_memory_bytes() {
 
 }  // namespace
 
+bool load_operand(const std::string& path, bool bfloat16, npy::Array& array, std::string& error) {
+    if (!npy::load(path, array, error)) return false;
+    if (array.untyped16 && !bfloat16) {
+        error = path + ": 2-byte elements without a float type ('<u2' or '|V2') are read only as "
+                       "bfloat16 bits, with --dtype bfloat16";
+        return false;
+    }
+    return true;
+}
+
 int run_sample(const SampleOptions& opts) {
     std::string error;
     npy::Array input, grid;
-    if (!npy::load(opts.input_path, input, error)) return report_error("input: " + error);
-    if (!npy::load(opts.grid_path, grid, error)) return report_error("grid: " + error);
+    if (!load_operand(opts.input_path, opts.bfloat16, input, error)) {
+        return report_error("input: " + error);
+    }
+    if (!load_operand(opts.grid_path, opts.bfloat16, grid, error)) {
+        return report_error("grid: " + error);
+    }
+    if (opts.bfloat16 && input.dtype != DType::bfloat16) {
+        return report_error(std::string("input: --dtype bfloat16 expects bfloat16 bits ('<u2' or "
+                                        "'|V2'), got ") + to_string(input.dtype));
+    }
 
     // The output takes the input's dtype; a grid of another dtype is reported by the library.
     npy::Array output;

@@ -1,8 +1,8 @@
-// `gridsample warp`: an affine warp of an 8-bit image through affine_grid_sample (affine_grid and
-// grid_sample fused: no grid in memory), in float32 on the image's own interleaved layout, viewed
-// as a channels-last (N = 1, C, H, W) tensor holding the 0..255 pixel values; the result is
-// rounded and clamped back to 8 bits. Without files it is the demo: the built-in test card warped
-// with every mode, one PNG each, with the median time of the warp.
+// `gridsample warp`: an affine warp of an 8-bit image through affine_grid_sample on the image's
+// own interleaved uint8 pixels, viewed as a channels-last (N = 1, C, H, W) uint8 tensor: no float
+// copy of the image; the library computes in float32 and rounds and clamps each result to 8 bits
+// (SEMANTICS.md S10). Without files it is the demo: the built-in test card warped with every mode,
+// one PNG each, with the median time of the warp.
 #include "commands.h"
 #include "demo_image.h"
 #include "png_io.h"
@@ -46,34 +46,15 @@ std::array<float, 6> make_theta(const WarpOptions& opts, int width, int height) 
             float(ss * r), float(sc), float(ty)};
 }
 
-// An 8-bit interleaved image as float32, same layout.
-std::vector<float> to_float(const Image& image) {
-    return std::vector<float>(image.pixels.begin(), image.pixels.end());
-}
-
-// Interleaved float32 back to 8 bits, rounding to nearest and clamping to 0..255 (bicubic
-// overshoots, the zeros padding fades to 0).
-Image to_image(const std::vector<float>& pixels, int width, int height, int channels) {
-    Image image;
-    image.width = width;
-    image.height = height;
-    image.channels = channels;
-    image.pixels.resize(pixels.size());
-    for (size_t i = 0; i < pixels.size(); i++) {
-        image.pixels[i] = static_cast<uint8_t>(std::clamp(std::nearbyint(pixels[i]), 0.0f, 255.0f));
-    }
-    return image;
-}
-
-// One image set up for warping: its pixels as float32 and room for the result, both
-// interleaved (channels-last), and the transform.
+// One image set up for warping: its pixels and room for the result, both interleaved 8-bit
+// (channels-last), and the transform.
 class Warp {
 public:
     Warp(const Image& image, const std::array<float, 6>& theta, bool align_corners)
         : width_(image.width),
           height_(image.height),
           channels_(image.channels),
-          input_(to_float(image)),
+          input_(image.pixels),
           theta_(theta),
           output_(input_.size()),
           align_corners_(align_corners) {}
@@ -87,19 +68,26 @@ public:
                                   channels_last(output_.data()), options);
     }
 
-    Image result() const { return to_image(output_, width_, height_, channels_); }
+    Image result() const {
+        Image image;
+        image.width = static_cast<int>(width_);
+        image.height = static_cast<int>(height_);
+        image.channels = static_cast<int>(channels_);
+        image.pixels = output_;
+        return image;
+    }
 
 private:
     // (1, C, H, W) over H x W x C interleaved pixels.
-    TensorView channels_last(float* pixels) const {
-        return TensorView(pixels, DType::float32, {1, channels_, height_, width_},
+    TensorView channels_last(uint8_t* pixels) const {
+        return TensorView(pixels, DType::uint8, {1, channels_, height_, width_},
                           {height_ * width_ * channels_, 1, width_ * channels_, channels_});
     }
 
     int64_t width_, height_, channels_;
-    std::vector<float> input_;
+    std::vector<uint8_t> input_;
     std::array<float, 6> theta_;
-    std::vector<float> output_;
+    std::vector<uint8_t> output_;
     bool align_corners_;
 };
 

@@ -18,7 +18,32 @@ constexpr size_t kMaxHeaderLen = 1 << 20;
 constexpr int kMaxDims = 32;
 constexpr int64_t kMaxBytes = int64_t{1} << 46;
 
-int64_t element_size(DType dtype) { return dtype == DType::float64 ? 8 : 4; }
+
+// The element types of .npy files: descr (without quotes) -> dtype; 2-byte elements without a
+// float type ('<u2', and the '|V2' that ml_dtypes' bfloat16 is saved as) are read as bfloat16
+// bits, marked `untyped16` for the caller to confirm.
+struct Descr {
+    const char* text;
+    DType dtype;
+    bool untyped16;
+};
+constexpr Descr kDescrs[] = {
+    {"<f4", DType::float32, false},  {"<f8", DType::float64, false},
+    {"<f2", DType::float16, false},  {"|u1", DType::uint8, false},
+    {"<u1", DType::uint8, false},    {"u1", DType::uint8, false},
+    {"<u2", DType::bfloat16, true},  {"|V2", DType::bfloat16, true},
+    {"<V2", DType::bfloat16, true},
+};
+
+const char* descr_of(DType dtype) {
+    switch (dtype) {
+    case DType::float64: return "<f8";
+    case DType::float16: return "<f2";
+    case DType::bfloat16: return "<u2";  // NumPy has no bfloat16: the bits
+    case DType::uint8: return "|u1";
+    default: return "<f4";
+    }
+}
 
 // The value of `key` in the header dictionary, as raw text up to the next top-level comma or
 // closing brace ("'<f4'", "False", "(2, 3)").
@@ -91,6 +116,16 @@ bool parse_shape(const std::string& text, std::vector<int64_t>& shape, std::stri
 
 }  // namespace
 
+int64_t element_size(DType dtype) {
+    switch (dtype) {
+    case DType::float64: return 8;
+    case DType::float16:
+    case DType::bfloat16: return 2;
+    case DType::uint8: return 1;
+    default: return 4;
+    }
+}
+
 int64_t Array::numel() const {
     int64_t n = 1;
     for (int64_t s : shape) n *= s;
@@ -160,13 +195,17 @@ bool load(const std::string& path, Array& out, std::string& error) {
     if (!find_value(header, "fortran_order", fortran)) return fail("header has no 'fortran_order'");
     if (!find_value(header, "shape", shape_text)) return fail("header has no 'shape'");
     Array a;
-    if (descr == "'<f4'" || descr == "\"<f4\"") {
-        a.dtype = DType::float32;
-    } else if (descr == "'<f8'" || descr == "\"<f8\"") {
-        a.dtype = DType::float64;
-    } else {
-        return fail("unsupported dtype " + descr + " (expected little-endian float32 '<f4' or "
-                    "float64 '<f8')");
+    bool known = false;
+    for (const Descr& d : kDescrs) {
+        if (descr == "'" + std::string(d.text) + "'" || descr == "\"" + std::string(d.text) + "\"") {
+            a.dtype = d.dtype;
+            a.untyped16 = d.untyped16;
+            known = true;
+        }
+    }
+    if (!known) {
+        return fail("unsupported dtype " + descr + " (expected little-endian float32 '<f4', "
+                    "float64 '<f8', float16 '<f2', uint8 '|u1', or bfloat16 bits as '<u2' or '|V2')");
     }
     if (fortran == "True") return fail("Fortran-order arrays are not supported (save in C order)");
     if (fortran != "False") return fail("malformed 'fortran_order' value " + fortran);
@@ -206,7 +245,7 @@ bool load(const std::string& path, Array& out, std::string& error) {
 
 bool save(const std::string& path, const Array& array, std::string& error) {
     std::string header = std::string("{'descr': '") +
-                         (array.dtype == DType::float64 ? "<f8" : "<f4") +
+                         descr_of(array.dtype) +
                          "', 'fortran_order': False, 'shape': (";
     for (size_t i = 0; i < array.shape.size(); i++) {
         header += std::to_string(array.shape[i]);

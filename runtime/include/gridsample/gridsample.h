@@ -13,7 +13,12 @@
 
 namespace gridsample {
 
-enum class DType : int32_t { float32 = 0, float64 = 1 };
+// Element types (SEMANTICS.md S10). float32 and float64 compute in their own type. float16,
+// bfloat16 and uint8 are storage types: the kernels compute in float32 and round each result
+// once (to nearest, ties to even; uint8 also clamps to [0, 255]). bfloat16 elements are their
+// 16 bits (the top half of a float32's), as in PyTorch and ml_dtypes. uint8 is for images, in
+// the forward calls only (grid_sample, affine_grid_sample) and with a float32 grid.
+enum class DType : int32_t { float32 = 0, float64 = 1, float16 = 2, bfloat16 = 3, uint8 = 4 };
 
 // S1: the integer values are PyTorch's (Bilinear=0, Nearest=1, Bicubic=2). In 3-D, bilinear means
 // trilinear.
@@ -67,6 +72,8 @@ struct TensorView {
         : TensorView(data, DType::float32, sizes) {}
     TensorView(const double* data, std::initializer_list<int64_t> sizes)
         : TensorView(data, DType::float64, sizes) {}
+    TensorView(const uint8_t* data, std::initializer_list<int64_t> sizes)
+        : TensorView(data, DType::uint8, sizes) {}
 
     // Same as the constructors, from pointers to sizes/strides (rank entries each); strides may
     // be null for a contiguous view.
@@ -136,8 +143,9 @@ private:
 // output = grid_sample(input, grid) as torch.nn.functional.grid_sample (S1..S8b).
 //   2-D: input (N, C, H, W), grid (N, Ho, Wo, 2), output (N, C, Ho, Wo)
 //   3-D: input (N, C, D, H, W), grid (N, Do, Ho, Wo, 3), output (N, C, Do, Ho, Wo)
-// input, grid and output share one dtype (float32 or float64). The output is written through its
-// strides, which must not make it overlap itself or the inputs.
+// input and output share one dtype; the grid has the same dtype, or float32 where they are
+// float16, bfloat16 or uint8 (uint8 takes a float32 grid only; S10). The output is written
+// through its strides, which must not make it overlap itself or the inputs.
 Status grid_sample(const TensorView& input, const TensorView& grid, const TensorView& output,
                    const Options& options = {});
 
@@ -199,9 +207,9 @@ CpuIsa max_cpu_isa();
 CpuIsa last_dispatched_cpu_isa();
 
 // A view of a DLPack tensor (`dltensor` points to a DLTensor, the struct of dlpack.h that
-// PyTorch, JAX and CuPy exchange): float32 or float64, on the CPU, a CUDA device (kDLCUDA, or
-// kDLCUDAManaged memory, used as device memory) or an OpenCL device (byte_offset 0). Null strides
-// mean a contiguous tensor. The view does not own the memory.
+// PyTorch, JAX and CuPy exchange): float32, float64, float16, bfloat16 or uint8, on the CPU, a
+// CUDA device (kDLCUDA, or kDLCUDAManaged memory, used as device memory) or an OpenCL device
+// (byte_offset 0). Null strides mean a contiguous tensor. The view does not own the memory.
 Status from_dlpack(const void* dltensor, TensorView* view);
 
 // Whether calls on `device` can run here: the backend is compiled in, its driver loads and the

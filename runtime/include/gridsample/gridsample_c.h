@@ -21,6 +21,9 @@ extern "C" {
 /* Values of gridsample_tensor.dtype */
 #define GRIDSAMPLE_FLOAT32 0
 #define GRIDSAMPLE_FLOAT64 1
+#define GRIDSAMPLE_FLOAT16 2
+#define GRIDSAMPLE_BFLOAT16 3 /* the 16 bits of each element, as uint16_t */
+#define GRIDSAMPLE_UINT8 4    /* images: forward calls only, with a float32 grid */
 
 /* Values of gridsample_options.mode and .padding (PyTorch's integers, SEMANTICS.md S1) */
 #define GRIDSAMPLE_BILINEAR 0

@@ -1,0 +1,106 @@
+// Storage types (SEMANTICS.md S10): how a tensor's elements become the computation type and how a
+// result becomes an element again. float32 and float64 tensors compute in their own type; float16,
+// bfloat16 and uint8 tensors are storage only, and every kernel computes in float32 ("opmath").
+//
+//   float16   Halide's Float(16): converted by the target's instructions where it has them (x86
+//             F16C, ARM, CUDA), emulated bit by bit elsewhere; OpenCL needs cl_khr_fp16.
+//   bfloat16  held as its 16 bits (UInt(16)) and converted here with integer operations, so that
+//             every backend, OpenCL devices without any 16-bit float support included, runs the
+//             same code and rounds the same way.
+//   uint8     images: read exactly, written rounded to nearest (ties to even) and clamped to
+//             [0, 255] (a bicubic overshoot saturates).
+//
+// Reading converts exactly. Writing rounds once, to nearest with ties to even; a NaN stays a NaN
+// (bfloat16: the quiet NaN 0x7fc0), a finite value beyond the largest finite one becomes an
+// infinity of its sign, as IEEE rounding does.
+#pragma once
+
+#include "Halide.h"
+#include "algorithm/sampling_math.h"
+
+#include <map>
+#include <string>
+
+namespace gridsample_gen {
+
+// The element types a tensor may have (the generators' dtype and grid_dtype parameters).
+enum class Storage { float32, float64, float16, bfloat16, uint8 };
+
+inline Storage storage_of(const Halide::Type &t) {
+    if (t == Halide::Float(64)) return Storage::float64;
+    if (t == Halide::Float(16)) return Storage::float16;
+    if (t == Halide::BFloat(16)) return Storage::bfloat16;
+    if (t == Halide::UInt(8)) return Storage::uint8;
+    _halide_user_assert(t == Halide::Float(32))
+        << "unsupported element type " << t << " (float32, float64, float16, bfloat16, uint8)";
+    return Storage::float32;
+}
+
+// The grid's element type (the generators' grid_dtype parameter; theta's for the affine kernels):
+// the tensors' own (`same`), or float32 under float16/bfloat16/uint8 tensors (S10: a float32
+// grid keeps sub-pixel precision on large images, which a 16-bit one cannot).
+enum class GridDType { same, float32 };
+inline const std::map<std::string, GridDType> kGridDTypeByName = {
+    {"same", GridDType::same},
+    {"float32", GridDType::float32},
+};
+// The grid's type for tensors stored as `t`.
+inline Halide::Type grid_type(const Halide::Type &t, GridDType g) {
+    const Storage s = storage_of(t);
+    _halide_user_assert(s != Storage::uint8 || g == GridDType::float32)
+        << "uint8 tensors take a float32 grid (grid_dtype=float32)";
+    _halide_user_assert(g == GridDType::same || s == Storage::float16 || s == Storage::bfloat16 ||
+                        s == Storage::uint8)
+        << "grid_dtype=float32 is for float16, bfloat16 and uint8 tensors";
+    return g == GridDType::same ? t : Halide::Float(32);
+}
+
+// The type a kernel's buffer holds for a storage type (bfloat16: its bits).
+inline Halide::Type buffer_type(const Halide::Type &t) {
+    return storage_of(t) == Storage::bfloat16 ? Halide::UInt(16) : t;
+}
+
+// The computation type of a kernel whose tensors are stored as `t` (S10).
+inline Halide::Type compute_type(const Halide::Type &t) {
+    return storage_of(t) == Storage::float64 ? Halide::Float(64) : Halide::Float(32);
+}
+
+// An element loaded from a buffer of buffer_type(t), exactly in `compute` (float32 or float64).
+inline Expr to_compute(const Expr &element, const Halide::Type &t, const Halide::Type &compute) {
+    using namespace Halide;
+    if (storage_of(t) == Storage::bfloat16) {
+        // The bfloat16 bits are the top half of the float32's.
+        Expr f32 = reinterpret(Float(32, element.type().lanes()), cast(UInt(32), element) << 16);
+        return compute == Float(32) ? f32 : cast(compute, f32);
+    }
+    return element.type() == compute ? element : cast(compute, element);
+}
+
+// A result in the computation type, rounded once to buffer_type(t) (S10).
+inline Expr to_storage(const Expr &value, const Halide::Type &t) {
+    using namespace Halide;
+    switch (storage_of(t)) {
+    case Storage::float32:
+    case Storage::float64:
+        return value.type() == t ? value : cast(t, value);
+    case Storage::float16:
+        return cast(Float(16), strict_float(value));
+    case Storage::bfloat16: {
+        // Round to nearest, ties to even, on the bits: add just under half a unit of the kept
+        // part, plus one where the kept part is odd, and truncate. Carries run into the exponent
+        // as they should (the largest finite values round up to infinity). A NaN would carry
+        // into its sign or become an infinity, so it is written as the quiet NaN.
+        Expr bits = reinterpret(UInt(32), strict_float(value));
+        Expr rounded = (bits + (cast(UInt(32), 0x7fff) + ((bits >> 16) & 1))) >> 16;
+        return select(is_nan_bits(value), cast(UInt(16), 0x7fc0), cast(UInt(16), rounded));
+    }
+    case Storage::uint8:
+        // round() is Halide's round half to even. Clamping first keeps the conversion defined;
+        // S7 keeps the value finite for a finite input.
+        return cast(UInt(8), strict_float(round(clamp(value, constant(value.type(), 0),
+                                                      constant(value.type(), 255)))));
+    }
+    return Expr();
+}
+
+}  // namespace gridsample_gen
