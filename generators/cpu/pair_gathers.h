@@ -1,5 +1,6 @@
 // A lowering pass of the forward CPU schedule: planar bilinear loads each row's two taps
-// (x0, x0 + 1) with one 64-bit gather instead of two 32-bit gathers.
+// (x0, x0 + 1) with one 64-bit gather instead of two 32-bit gathers (float16 and bfloat16
+// elements: one 32-bit gather instead of two 16-bit loads, which x86 has no gather for).
 //
 // Why: the planar bilinear sampling loop gathers four taps per point, and on the feature maps
 // those gathers are most of its time (they hit L1/L2; a kernel doing only its 32-bit gathers from
@@ -76,20 +77,45 @@ public:
         using namespace Halide;
         using namespace Halide::Internal;
         if (!in_taps_) return IRMutator::visit(op);
-        Stmt paired = pair(op);
+        Stmt paired = pair(op, op->body);
+        if (!paired.defined() && scalar_loads(op->body, input_).size() >
+                                     scalar_loads(TapBox::Lets(op->body).inner, input_).size()) {
+            // Loads in the lets (bfloat16: the sum is bound once and read twice, for its
+            // rounding and its NaN test): paired with every let inlined, then shared again.
+            paired = pair(op, inline_lets(op->body));
+            if (paired.defined()) paired = common_subexpression_elimination(paired);
+        }
         return paired.defined() ? paired : IRMutator::visit(op);
     }
 
 private:
+    // A loop body of lets and one store as the store alone, every let (statement or expression)
+    // substituted in; anything else unchanged.
+    static Halide::Internal::Stmt inline_lets(const Halide::Internal::Stmt &body) {
+        using namespace Halide::Internal;
+        TapBox::Lets lets(body);
+        const Store *store = lets.inner.as<Store>();
+        if (!store) return body;
+        std::map<std::string, Halide::Expr> expanded;
+        for (const LetStmt *l : lets.lets) {
+            expanded[l->name] = substitute(expanded, substitute_in_all_lets(l->value));
+        }
+        return Store::make(store->name, substitute(expanded, substitute_in_all_lets(store->value)),
+                           substitute(expanded, substitute_in_all_lets(store->index)),
+                           store->param, substitute(expanded, store->predicate),
+                           store->alignment);
+    }
+
     // The loop with its taps paired, or nothing where it has another shape.
-    Halide::Internal::Stmt pair(const Halide::Internal::For *loop) {
+    Halide::Internal::Stmt pair(const Halide::Internal::For *loop,
+                                const Halide::Internal::Stmt &body) {
         using namespace Halide;
         using namespace Halide::Internal;
         constexpr int k = 2;  // taps per row
         if (static_cast<int>(x_taps_.size()) != k) return Stmt();
         const std::optional<int64_t> extent = as_const_int(loop->extent);
         if (!extent || *extent <= 0 || *extent > kMaxPoints) return Stmt();
-        TapBox::Lets lets(loop->body);
+        TapBox::Lets lets(body);
         const Store *store = lets.inner.as<Store>();
         if (!store || store->value.type().is_vector()) return Stmt();
 
@@ -142,14 +168,25 @@ private:
             if (r == (int)rows.size()) rows.push_back(row);
             taps.push_back({load, x, r});
         }
-        if (taps.empty() || rows.size() > 4 || taps.size() != rows.size() * k) return Stmt();
+        // Every row's k taps, each loaded once (or more often, where lets were inlined).
+        if (taps.empty() || rows.size() > 4) return Stmt();
+        for (size_t r = 0; r < rows.size(); r++) {
+            for (int j = 0; j < k; j++) {
+                bool found = false;
+                for (const Tap &t : taps) found = found || (t.row == (int)r && t.x == j);
+                if (!found) return Stmt();
+            }
+        }
         std::vector<Expr> x;
         for (int j = 0; j < k; j++) {
             if (!name.tap[j].defined()) return Stmt();
             x.push_back(substitute(expanded, name.tap[j]));
         }
+        // 32-bit elements pair into 64-bit gathers, float16 and bfloat16 (S10) into 32-bit ones
+        // (whose gathers, unlike 16-bit ones, exist: without pairs their taps are loaded one by
+        // one). No 128-bit gathers for float64 pairs, no 16-bit ones for uint8.
         const Type element = taps[0].load->type;
-        if (element.bits() != 32) return Stmt();  // no 128-bit gathers for float64 pairs
+        if (element.bits() != 32 && element.bits() != 16) return Stmt();
 
         // Loop 1: each row's pair at xs = min(x0, x1, width - 2).
         const Expr width = Variable::make(Int(32), input_ + ".extent.0");
