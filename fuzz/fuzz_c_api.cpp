@@ -101,6 +101,14 @@ const double kSpecialValues[] = {kNaN,     -kNaN,   kInf,      -kInf,    1e38,  
                                  4.9e-324, 1e-40,   -1e-45,    0.0,      -0.0,    1.0,
                                  -1.0,     1.0000001, -1.0000001, 0.5,   -0.5,    1e300};
 
+// The compiler's IEEE half-precision type: _Float16 on x86-64, __fp16 on AArch64 (GCC 12 has no
+// _Float16 there); both convert with round to nearest, ties to even.
+#if defined(__aarch64__)
+using Half = __fp16;
+#else
+using Half = _Float16;
+#endif
+
 int64_t element_size(int32_t dtype) {
     switch (dtype) {
     case GRIDSAMPLE_FLOAT64: return 8;
@@ -174,7 +182,7 @@ struct Tensor {
             return v;
         }
         case GRIDSAMPLE_FLOAT16: {
-            _Float16 v;
+            Half v;
             std::memcpy(&v, p, 2);
             return static_cast<double>(v);
         }
@@ -199,7 +207,7 @@ struct Tensor {
         switch (desc.dtype) {
         case GRIDSAMPLE_FLOAT64: std::memcpy(p, &value, 8); break;
         case GRIDSAMPLE_FLOAT16: {
-            const _Float16 v = static_cast<_Float16>(value);
+            const Half v = static_cast<Half>(value);
             std::memcpy(p, &v, 2);
             break;
         }

@@ -326,7 +326,14 @@ TEST(StorageThreads, BitIdenticalAcrossThreadCounts) {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Rounding (S10): exact results, ties to even, overflow to infinity, the uint8 clamp, NaN.
+// Rounding (S10): exact results, ties to even, overflow to infinity, the uint8 clamp, NaN. Each
+// at every CPU level (the conversions differ: F16C instructions, or emulated without them).
+
+class StorageRounding : public ::testing::TestWithParam<gs::CpuIsa> {
+protected:
+    void SetUp() override { gs::set_max_cpu_isa(GetParam()); }
+    void TearDown() override { gs::set_max_cpu_isa(gs::kHighestCpuIsa); }
+};
 
 // Samples a 1 x 1 x 1 x W input of dtype `t` at the given x coordinates of a 1 x 1 x P grid
 // (align_corners, so grid -1..1 spans pixel centres 0..W-1), returns the output's values.
@@ -354,7 +361,7 @@ std::vector<double> sample_row(gs::DType t, const std::vector<double>& row,
     return v;
 }
 
-TEST(StorageRounding, PixelCentresAreExact) {
+TEST_P(StorageRounding, PixelCentresAreExact) {
     // Subnormal, tiny, large and negative values come back bit for bit (S10: reading is exact).
     const std::vector<double> half_row = {0x1p-24, -0x1p-20, 6.1035156e-05, 65504.0, -2.5, 0.0};
     const std::vector<double> bfloat_row = {0x1p-133, -1e-30, 3.3895313892515355e38, -2.5, 0.0, 7.0};
@@ -373,7 +380,7 @@ TEST(StorageRounding, PixelCentresAreExact) {
     }
 }
 
-TEST(StorageRounding, TiesRoundToEven) {
+TEST_P(StorageRounding, TiesRoundToEven) {
     // Halfway between two pixels the float32 result is the exact mean; where that lies halfway
     // between two values of the type, the even one is written.
     struct Tie {
@@ -397,7 +404,7 @@ TEST(StorageRounding, TiesRoundToEven) {
     }
 }
 
-TEST(StorageRounding, OvershootSaturatesOrOverflows) {
+TEST_P(StorageRounding, OvershootSaturatesOrOverflows) {
     // Bicubic halfway between the two middle pixels of (0, M, M, 0) is M * 1.1875 (S6 weights
     // -3/32, 19/32, 19/32, -3/32), and -3/16 M for (M, 0, 0, M).
     const std::vector<double> mid = {1.5};
@@ -420,7 +427,7 @@ TEST(StorageRounding, OvershootSaturatesOrOverflows) {
               -kInf);
 }
 
-TEST(StorageRounding, NaNAndInfinityPropagate) {
+TEST_P(StorageRounding, NaNAndInfinityPropagate) {
     // A NaN or an infinity in a float16/bfloat16 input reaches the points that read it (S7 makes
     // outputs finite only for finite inputs).
     for (gs::DType t : {gs::DType::float16, gs::DType::bfloat16}) {
@@ -433,6 +440,11 @@ TEST(StorageRounding, NaNAndInfinityPropagate) {
         EXPECT_EQ(got[3], kInf) << storage_name(t);
     }
 }
+
+INSTANTIATE_TEST_SUITE_P(AllIsas, StorageRounding, ::testing::ValuesIn(all_cpu_isas()),
+                         [](const ::testing::TestParamInfo<gs::CpuIsa>& info) {
+                             return std::string(isa_name(info.param));
+                         });
 
 // ------------------------------------------------------------------------------------------------
 // affine_grid on float16/bfloat16 theta, and the fused affine_grid_sample on every storage type.

@@ -84,7 +84,11 @@ inline Expr to_storage(const Expr &value, const Halide::Type &t) {
     case Storage::float64:
         return value.type() == t ? value : cast(t, value);
     case Storage::float16:
-        return cast(Float(16), strict_float(value));
+        // Halide's emulated conversion (targets without F16C or fp16 instructions: x86
+        // baseline and SSE4.1, ARM here) turns a NaN into an infinity (it tests for overflow
+        // before NaN), so NaN is written explicitly: the quiet NaN 0x7e00.
+        return select(is_nan_bits(value), reinterpret(Float(16), cast(UInt(16), 0x7e00)),
+                      cast(Float(16), strict_float(value)));
     case Storage::bfloat16: {
         // Round to nearest, ties to even, on the bits: add just under half a unit of the kept
         // part, plus one where the kept part is odd, and truncate. Carries run into the exponent
