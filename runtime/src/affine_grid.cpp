@@ -3,8 +3,6 @@
 
 #include "kernel_headers.inc"
 
-#include <new>
-
 namespace gridsample {
 namespace {
 
@@ -100,14 +98,12 @@ Status affine_grid_storage(const TensorView& theta, const int64_t* size, int32_t
     for (int i = 0; i < size_len; i++) one_size[i] = i == 0 ? 1 : size[i];
     const TensorView first = narrow(grid, 0, 0, 1);
     DenseCopy grid_f32;
-    grid_f32.memory.reset(new (std::nothrow) unsigned char[static_cast<size_t>(first.numel() * 4)]);
-    if (grid_f32.memory == nullptr) {
-        return Status(StatusCode::out_of_memory,
-                      "affine_grid: could not allocate " + std::to_string(first.numel() * 4) +
-                          " bytes for the float32 grid of one batch item");
+    if (Status s = allocate_dense(DType::float32, grid.rank, first.sizes,
+                                  "affine_grid's float32 grid of one batch item", grid_f32);
+        !s.ok()) {
+        return s;
     }
-    const TensorView grid32 =
-        TensorView::make(grid_f32.memory.get(), DType::float32, grid.rank, first.sizes);
+    const TensorView& grid32 = grid_f32.view;
     for (int64_t n = 0; n < grid.sizes[0]; n++) {
         if (Status s = affine_grid(narrow(theta_f32.view, 0, n, 1), one_size, size_len, grid32,
                                    align_corners);

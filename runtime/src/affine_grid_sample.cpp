@@ -4,8 +4,6 @@
 
 #include "kernel_headers.inc"
 
-#include <new>
-
 namespace gridsample {
 namespace {
 
@@ -94,21 +92,15 @@ Status affine_grid_sample_storage(const TensorView& input, const TensorView& the
     const int rank = input.rank, dims = rank - 2;
     int64_t size[kMaxRank] = {1, input.sizes[1]};
     int64_t grid_sizes[kMaxRank] = {1};
-    int64_t points = 1;
-    for (int i = 2; i < rank; i++) {
-        size[i] = grid_sizes[i - 1] = output.sizes[i];
-        points *= output.sizes[i];
-    }
+    for (int i = 2; i < rank; i++) size[i] = grid_sizes[i - 1] = output.sizes[i];
     grid_sizes[rank - 1] = dims;
     DenseCopy grid;
-    grid.memory.reset(new (std::nothrow) unsigned char[static_cast<size_t>(points * dims * 4)]);
-    if (grid.memory == nullptr) {
-        return Status(StatusCode::out_of_memory,
-                      "affine_grid_sample: could not allocate " + std::to_string(points * dims * 4) +
-                          " bytes for the float32 grid of one batch item");
+    if (Status s = allocate_dense(DType::float32, rank, grid_sizes,
+                                  "affine_grid_sample's float32 grid of one batch item", grid);
+        !s.ok()) {
+        return s;
     }
-    const TensorView grid_view =
-        TensorView::make(grid.memory.get(), DType::float32, rank, grid_sizes);
+    const TensorView& grid_view = grid.view;
     for (int64_t n = 0; n < input.sizes[0]; n++) {
         if (Status s = affine_grid(narrow(*theta32, 0, n, 1), size, rank, grid_view,
                                    options.align_corners);

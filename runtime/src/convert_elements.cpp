@@ -80,17 +80,27 @@ Status convert_elements(const Placement& placement, const TensorView& source,
     return run_kernel_on(placement.isa, "convert_elements", variant->by_isa, in.get(), out.get());
 }
 
+Status allocate_dense(DType dtype, int rank, const int64_t* sizes, const char* what,
+                      DenseCopy& copy) {
+    int64_t bytes = element_size(dtype);
+    bool overflow = false;
+    for (int i = 0; i < rank; i++) overflow = overflow || __builtin_mul_overflow(bytes, sizes[i], &bytes);
+    if (!overflow) copy.memory.reset(new (std::nothrow) unsigned char[static_cast<size_t>(bytes)]);
+    if (overflow || copy.memory == nullptr) {
+        return Status(StatusCode::out_of_memory,
+                      std::string("could not allocate ") + what + " (" + to_string(dtype) +
+                          ", shape " + shape_string(sizes, rank) + ")");
+    }
+    copy.view = TensorView::make(copy.memory.get(), dtype, rank, sizes);
+    return Status::Ok();
+}
+
 Status convert_to_dense(const Placement& placement, const TensorView& source, DType to,
                         DenseCopy& copy) {
-    const int64_t count = source.numel();
-    copy.memory.reset(new (std::nothrow) unsigned char[static_cast<size_t>(count * element_size(to))]);
-    if (copy.memory == nullptr) {
-        return Status(StatusCode::out_of_memory,
-                      "could not allocate " + std::to_string(count * element_size(to)) +
-                          " bytes for a " + to_string(to) + " copy of a " +
-                          to_string(source.dtype) + " tensor");
+    const std::string what = std::string("a copy of a ") + to_string(source.dtype) + " tensor";
+    if (Status s = allocate_dense(to, source.rank, source.sizes, what.c_str(), copy); !s.ok()) {
+        return s;
     }
-    copy.view = TensorView::make(copy.memory.get(), to, source.rank, source.sizes);
     return convert_elements(placement, source, copy.view);
 }
 

@@ -258,6 +258,10 @@ struct DenseCopy {
 // where dest's type is wider, rounded once where narrower).
 Status convert_elements(const Placement& placement, const TensorView& source,
                         const TensorView& dest);
+// A dense tensor of `dtype` and the given sizes in memory `copy` owns (uninitialized);
+// out_of_memory naming `what` when it cannot be allocated.
+Status allocate_dense(DType dtype, int rank, const int64_t* sizes, const char* what,
+                      DenseCopy& copy);
 // The same into a dense tensor of dtype `to` in memory `copy` owns.
 Status convert_to_dense(const Placement& placement, const TensorView& source, DType to,
                         DenseCopy& copy);
