@@ -150,8 +150,6 @@ const std::vector<GoldenCase>& all_cases() {
 
 // ---- strided arrays ----------------------------------------------------------------------------
 
-int64_t element_size(DType t) { return t == DType::float64 ? 8 : 4; }
-
 double load_element(const unsigned char* base, DType t, int64_t offset) {
     if (t == DType::float64) {
         double v;

@@ -84,7 +84,7 @@ Status from_dlpack(const void* dltensor, TensorView* view) {
         return unsupported("dltensor: an OpenCL tensor with a byte_offset (views cannot start "
                            "inside a cl_mem)");
     }
-    const int64_t element = detail::element_size(v.dtype);
+    const int64_t element = element_size(v.dtype);
     if (t.byte_offset % element != 0) {
         return invalid("dltensor: byte_offset " + std::to_string(t.byte_offset) +
                        " is not a multiple of the element size");

@@ -32,7 +32,6 @@ Status not_compiled(const char* function, const char* operation, int spatial_dim
                     const Interpolation* mode, const Padding* padding, DType dtype);
 
 // ---- validate.cpp ----------------------------------------------------------------------------
-int64_t element_size(DType dtype);
 // The element type of a kernel buffer holding `dtype` (bfloat16: uint16, its bits).
 halide_type_t halide_type(DType dtype);
 // float16, bfloat16, uint8: stored in that type, computed in float32 (S10).

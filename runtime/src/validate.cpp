@@ -5,17 +5,23 @@
 #include <climits>
 #include <vector>
 
-namespace gridsample::detail {
+namespace gridsample {
 
 int64_t element_size(DType dtype) {
     switch (dtype) {
     case DType::float64: return 8;
+    case DType::float32: return 4;
     case DType::float16:
     case DType::bfloat16: return 2;
     case DType::uint8: return 1;
-    default: return 4;
     }
+    return 0;
 }
+
+}  // namespace gridsample
+
+namespace gridsample::detail {
+
 
 halide_type_t halide_type(DType dtype) {
     switch (dtype) {

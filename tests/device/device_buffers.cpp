@@ -481,16 +481,6 @@ void synchronize_device(gs::Device device) {
     }
 }
 
-size_t element_size(gs::DType dtype) {
-    switch (dtype) {
-    case gs::DType::float64: return 8;
-    case gs::DType::float16:
-    case gs::DType::bfloat16: return 2;
-    case gs::DType::uint8: return 1;
-    default: return 4;
-    }
-}
-
 int64_t span_elements(const gs::TensorView& view) {
     int64_t last = 0;
     for (int32_t d = 0; d < view.rank; ++d) {

@@ -70,7 +70,6 @@ void synchronize(gridsample::Device device);
 // on the default stream. OpenCL: synchronize(device).
 void synchronize_device(gridsample::Device device);
 
-size_t element_size(gridsample::DType dtype);
 // Elements from the view's first element to its last through its strides; 0 for an empty view.
 int64_t span_elements(const gridsample::TensorView& view);
 

@@ -35,7 +35,7 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 
 // The bytes an array of `shape` needs, or -1 if that overflows.
 int64_t byte_count(DType dtype, const std::vector<int64_t>& shape) {
-    int64_t bytes = npy::element_size(dtype);
+    int64_t bytes = element_size(dtype);
     for (int64_t s : shape) {
         if (__builtin_mul_overflow(bytes, s, &bytes)) return -1;
     }

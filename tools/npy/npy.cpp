@@ -116,15 +116,6 @@ bool parse_shape(const std::string& text, std::vector<int64_t>& shape, std::stri
 
 }  // namespace
 
-int64_t element_size(DType dtype) {
-    switch (dtype) {
-    case DType::float64: return 8;
-    case DType::float16:
-    case DType::bfloat16: return 2;
-    case DType::uint8: return 1;
-    default: return 4;
-    }
-}
 
 int64_t Array::numel() const {
     int64_t n = 1;

@@ -30,9 +30,6 @@ struct Array {
     TensorView view() const;
 };
 
-// The bytes of one element.
-int64_t element_size(DType dtype);
-
 // An array of the given dtype and shape, zero-filled.
 Array zeros(DType dtype, std::vector<int64_t> shape);
 

@@ -216,6 +216,9 @@ Status from_dlpack(const void* dltensor, TensorView* view);
 // device exists. Not ok: `unsupported`, naming what is missing.
 Status device_status(Device device);
 
+// The bytes of one element of `dtype` (8, 4, 2, 2, 1); 0 for a value that is no DType.
+int64_t element_size(DType dtype);
+
 const char* to_string(Interpolation mode);
 const char* to_string(Padding padding);
 const char* to_string(DType dtype);
