@@ -1,6 +1,7 @@
 // The benchmark workloads (see workloads.h) and their cached data.
 #include "workloads.h"
 
+#include "float16.h"
 #include "npy.h"
 
 #include <algorithm>
@@ -131,21 +132,13 @@ const std::vector<Workload>& forward_workloads() {
 
 namespace {
 
-// The compiler's IEEE half-precision type: _Float16 on x86-64, __fp16 on AArch64 (GCC 12 has no
-// _Float16 there); both convert with round to nearest, ties to even.
-#if defined(__aarch64__)
-using Half = __fp16;
-#else
-using Half = _Float16;
-#endif
-
 // One element of dtype t at p, from a value in its range (float16 and bfloat16 rounded to
 // nearest, uint8 truncated).
 void encode(double v, DType t, unsigned char* p) {
     switch (t) {
     case DType::float64: std::memcpy(p, &v, 8); break;
     case DType::float16: {
-        const Half h = static_cast<Half>(v);
+        const uint16_t h = gridsample::npy::float16_bits(static_cast<float>(v));
         std::memcpy(p, &h, 2);
         break;
     }

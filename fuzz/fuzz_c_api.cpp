@@ -27,6 +27,7 @@
 //     whatever the grid (SEMANTICS.md S7).
 #include "gridsample/gridsample.h"
 #include "gridsample/gridsample_c.h"
+#include "float16.h"
 
 #include <algorithm>
 #include <cmath>
@@ -101,14 +102,6 @@ const double kSpecialValues[] = {kNaN,     -kNaN,   kInf,      -kInf,    1e38,  
                                  4.9e-324, 1e-40,   -1e-45,    0.0,      -0.0,    1.0,
                                  -1.0,     1.0000001, -1.0000001, 0.5,   -0.5,    1e300};
 
-// The compiler's IEEE half-precision type: _Float16 on x86-64, __fp16 on AArch64 (GCC 12 has no
-// _Float16 there); both convert with round to nearest, ties to even.
-#if defined(__aarch64__)
-using Half = __fp16;
-#else
-using Half = _Float16;
-#endif
-
 int64_t element_size(int32_t dtype) {
     switch (dtype) {
     case GRIDSAMPLE_FLOAT64: return 8;
@@ -182,9 +175,9 @@ struct Tensor {
             return v;
         }
         case GRIDSAMPLE_FLOAT16: {
-            Half v;
-            std::memcpy(&v, p, 2);
-            return static_cast<double>(v);
+            uint16_t b;
+            std::memcpy(&b, p, 2);
+            return gridsample::npy::float16_value(b);
         }
         case GRIDSAMPLE_BFLOAT16: {
             uint16_t b;
@@ -207,8 +200,8 @@ struct Tensor {
         switch (desc.dtype) {
         case GRIDSAMPLE_FLOAT64: std::memcpy(p, &value, 8); break;
         case GRIDSAMPLE_FLOAT16: {
-            const Half v = static_cast<Half>(value);
-            std::memcpy(p, &v, 2);
+            const uint16_t b = gridsample::npy::float16_bits(static_cast<float>(value));
+            std::memcpy(p, &b, 2);
             break;
         }
         case GRIDSAMPLE_BFLOAT16: {  // truncated: any bits are a bfloat16 value

@@ -9,6 +9,7 @@
 // or changed.
 // warp: the demo's files and timing lines, an exact identity round trip, bad PNGs.
 #include "gridsample/gridsample.h"
+#include "float16.h"
 #include "npy.h"
 
 #include <gtest/gtest.h>
@@ -36,14 +37,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace gridsample;
-
-// The compiler's IEEE half-precision type: _Float16 on x86-64, __fp16 on AArch64 (GCC 12 has no
-// _Float16 there); both convert with round to nearest, ties to even.
-#if defined(__aarch64__)
-using Half = __fp16;
-#else
-using Half = _Float16;
-#endif
 
 constexpr int kExitBadInput = 1;
 constexpr int kExitUsage = 2;
@@ -145,7 +138,7 @@ npy::Array random_array(DType dtype, std::vector<int64_t> shape, double lo, doub
         if (dtype == DType::float64) {
             static_cast<double*>(a.data())[i] = v;
         } else if (dtype == DType::float16) {
-            static_cast<Half*>(a.data())[i] = static_cast<Half>(v);
+            static_cast<uint16_t*>(a.data())[i] = npy::float16_bits(static_cast<float>(v));
         } else if (dtype == DType::bfloat16) {  // the top half of a float32
             const float f = static_cast<float>(v);
             uint32_t bits = 0;
