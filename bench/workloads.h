@@ -35,11 +35,8 @@ struct Workload {
     std::vector<int64_t> output_shape() const;  // (N, C, [D,] H, W)
     // The grid's (and theta's) dtype.
     DType grid_dtype() const { return grid_float32 ? DType::float32 : dtype; }
-    int64_t element_size() const { return dtype_size(dtype); }
-    int64_t grid_element_size() const { return dtype_size(grid_dtype()); }
-    static int64_t dtype_size(DType t) {
-        return t == DType::float64 ? 8 : t == DType::float32 ? 4 : t == DType::uint8 ? 1 : 2;
-    }
+    int64_t element_size() const { return gridsample::element_size(dtype); }
+    int64_t grid_element_size() const { return gridsample::element_size(grid_dtype()); }
     // The bytes any implementation must move at least: the input once, the grid, the output.
     int64_t bytes_moved() const;
 };

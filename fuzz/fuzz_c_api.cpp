@@ -103,13 +103,7 @@ const double kSpecialValues[] = {kNaN,     -kNaN,   kInf,      -kInf,    1e38,  
                                  -1.0,     1.0000001, -1.0000001, 0.5,   -0.5,    1e300};
 
 int64_t element_size(int32_t dtype) {
-    switch (dtype) {
-    case GRIDSAMPLE_FLOAT64: return 8;
-    case GRIDSAMPLE_FLOAT16:
-    case GRIDSAMPLE_BFLOAT16: return 2;
-    case GRIDSAMPLE_UINT8: return 1;
-    default: return 4;
-    }
+    return gridsample::element_size(static_cast<gridsample::DType>(dtype));
 }
 
 bool is_storage(int32_t dtype) {

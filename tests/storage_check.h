@@ -5,6 +5,7 @@
 #pragma once
 
 #include "check_common.h"
+#include "float16.h"
 
 #include <cmath>
 #include <cstdint>
@@ -17,17 +18,6 @@ inline constexpr gs::DType kStorageDTypes[] = {gs::DType::float16, gs::DType::bf
 
 inline bool is_storage(gs::DType t) {
     return t == gs::DType::float16 || t == gs::DType::bfloat16 || t == gs::DType::uint8;
-}
-
-inline size_t dtype_bytes(gs::DType t) {
-    switch (t) {
-    case gs::DType::float64: return 8;
-    case gs::DType::float32: return 4;
-    case gs::DType::float16:
-    case gs::DType::bfloat16: return 2;
-    case gs::DType::uint8: return 1;
-    }
-    return 0;
 }
 
 inline const char* storage_name(gs::DType t) {
@@ -75,29 +65,8 @@ inline double round_to_storage(double x, gs::DType t) {
     }
 }
 
-// The bits of a value the format holds exactly (finite or infinite; NaN as the quiet NaN).
-inline uint16_t half_bits(double v) {
-    const uint16_t sign = std::signbit(v) ? 0x8000 : 0;
-    const double a = std::fabs(v);
-    if (std::isnan(v)) return 0x7e00;
-    if (std::isinf(v)) return sign | 0x7c00;
-    if (a == 0.0) return sign;
-    int e = 0;
-    std::frexp(a, &e);
-    const int lead = e - 1;
-    if (lead < kHalf.min_exp) return sign | static_cast<uint16_t>(a / 0x1p-24);  // subnormal
-    const double fraction = a / std::ldexp(1.0, lead) - 1.0;
-    return sign | static_cast<uint16_t>((lead + 15) << 10) |
-           static_cast<uint16_t>(fraction * 1024.0);
-}
-inline double half_value(uint16_t bits) {
-    const double sign = (bits & 0x8000) ? -1.0 : 1.0;
-    const int exponent = (bits >> 10) & 0x1f;
-    const int fraction = bits & 0x3ff;
-    if (exponent == 0x1f) return fraction ? kNaN : sign * kInf;
-    if (exponent == 0) return sign * fraction * 0x1p-24;
-    return sign * std::ldexp(1.0 + fraction / 1024.0, exponent - 15);
-}
+// The bits of a value the format holds exactly (NaN as the quiet NaN); float16 through
+// tools/npy/float16.h.
 inline uint16_t bfloat_bits(double v) {
     const float f = static_cast<float>(v);  // exact for a bfloat16 value
     uint32_t u = 0;
@@ -121,7 +90,7 @@ inline void store_element(double v, gs::DType t, unsigned char* p) {
         break;
     }
     case gs::DType::float16: {
-        const uint16_t b = half_bits(v);
+        const uint16_t b = gridsample::npy::float16_bits(static_cast<float>(v));
         std::memcpy(p, &b, 2);
         break;
     }
@@ -149,7 +118,7 @@ inline double load_element(const unsigned char* p, gs::DType t) {
     case gs::DType::bfloat16: {
         uint16_t b = 0;
         std::memcpy(&b, p, 2);
-        return t == gs::DType::float16 ? half_value(b) : bfloat_value(b);
+        return t == gs::DType::float16 ? gridsample::npy::float16_value(b) : bfloat_value(b);
     }
     case gs::DType::uint8: return *p;
     }

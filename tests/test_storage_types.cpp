@@ -38,11 +38,11 @@ struct Storage {
     gs::DType dtype;
     std::vector<unsigned char> bytes;
     Storage(gs::DType t, int64_t elements)
-        : dtype(t), bytes(static_cast<size_t>(elements) * dtype_bytes(t), 0xa5) {}
-    unsigned char* at(int64_t pos) { return bytes.data() + pos * static_cast<int64_t>(dtype_bytes(dtype)); }
+        : dtype(t), bytes(static_cast<size_t>(elements) * element_size(t), 0xa5) {}
+    unsigned char* at(int64_t pos) { return bytes.data() + pos * static_cast<int64_t>(element_size(dtype)); }
     bool untouched(int64_t pos) const {
-        for (size_t b = 0; b < dtype_bytes(dtype); ++b) {
-            if (bytes[static_cast<size_t>(pos) * dtype_bytes(dtype) + b] != 0xa5) return false;
+        for (size_t b = 0; b < element_size(dtype); ++b) {
+            if (bytes[static_cast<size_t>(pos) * element_size(dtype) + b] != 0xa5) return false;
         }
         return true;
     }
