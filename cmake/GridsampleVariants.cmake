@@ -95,6 +95,9 @@ function(gridsample_gpu_target backend generator params out)
         if (params MATCHES "dtype=float64")
             string(APPEND target "-cl_doubles")
         endif ()
+        if (params MATCHES "dtype=float16")
+            string(APPEND target "-cl_half")  # cl_khr_fp16; devices without it refuse (S13)
+        endif ()
         if (generator STREQUAL "grid_sample_grad_input")
             string(APPEND target "-cl_atomics64")
         endif ()
@@ -190,11 +193,17 @@ set(GRIDSAMPLE_GENERATORS_affine_grid affine_grid)
 set(GRIDSAMPLE_GENERATORS_backward grid_sample_grad_input grid_sample_grad_grid)
 
 # The storage types (S10: float16, bfloat16, uint8 tensors, float32 arithmetic) and which
-# generators compile them. Their kernels take a float32 grid; the runtime converts a float16 or
-# bfloat16 grid to float32 first (exact), with the convert_elements kernels. uint8 is forward
-# only (S10).
+# generators compile them. The sampling kernels take a float32 grid (theta for the fused ones);
+# on the CPU the runtime converts a float16 or bfloat16 grid to float32 first (exact), with the
+# convert_elements kernels, and runs the fused call, affine_grid and the backward through
+# grid_sample's kernels and float32 ones. The GPU backends compile all of them, and
+# float16/bfloat16 kernels that read a grid (theta) of their own type, <variant>_grid<dtype>: a
+# GPU kernel costs a fraction of a second to compile, and conversions on the device would need
+# device scratch memory. uint8 is forward only (S10), and has no affine_grid.
 set(GRIDSAMPLE_STORAGE_DTYPES float16 bfloat16 uint8)
-set(GRIDSAMPLE_STORAGE_GENERATORS grid_sample)
+set(GRIDSAMPLE_STORAGE_GENERATORS grid_sample affine_grid_sample affine_grid
+                                  grid_sample_grad_input grid_sample_grad_grid)
+set(GRIDSAMPLE_STORAGE_CPU_GENERATORS grid_sample)
 # The CPU levels that compile the storage types. A CPU between two of them runs the lower one's
 # kernels for these dtypes (runtime/src/cpu_dispatch.cpp): sse41 the baseline's, avx512 (Skylake
 # to Ice Lake) avx2's. Every storage variant compiled at every level would add about as much
@@ -212,15 +221,29 @@ function(gridsample_dtype_suffix dtype out)
     set(${out} ${suffix_${dtype}} PARENT_SCOPE)
 endfunction()
 # Whether a variant (an entry of GRIDSAMPLE_VARIANTS) is compiled at CPU level `isa`, or for
-# the GPU backends (isa "gpu": the storage types are not compiled for GPUs yet).
+# the GPU backends (isa "gpu"). The GPUs compile every sampling variant, storage types included;
+# the CPU levels the storage types at GRIDSAMPLE_STORAGE_CPU_ISAS, with a float32 grid only; the
+# element conversions run on the CPU only.
 function(gridsample_variant_at variant isa out)
     set(result TRUE)
-    foreach (dtype IN LISTS GRIDSAMPLE_STORAGE_DTYPES)
-        if (variant MATCHES "[:,](dtype|from|to)=${dtype}(,|$)"
-            AND NOT isa IN_LIST GRIDSAMPLE_STORAGE_CPU_ISAS)
+    string(REGEX MATCH "^[^:]+" generator "${variant}")
+    if (isa STREQUAL "gpu")
+        if (generator STREQUAL "convert_elements")
             set(result FALSE)
         endif ()
-    endforeach ()
+    else ()
+        if (variant MATCHES "grid_dtype=same")
+            set(result FALSE)
+        endif ()
+        foreach (dtype IN LISTS GRIDSAMPLE_STORAGE_DTYPES)
+            if (variant MATCHES "[:,](dtype|from|to)=${dtype}(,|$)"
+                AND (NOT isa IN_LIST GRIDSAMPLE_STORAGE_CPU_ISAS
+                     OR NOT (generator IN_LIST GRIDSAMPLE_STORAGE_CPU_GENERATORS
+                             OR generator STREQUAL "convert_elements")))
+                set(result FALSE)
+            endif ()
+        endforeach ()
+    endif ()
     set(${out} ${result} PARENT_SCOPE)
 endfunction()
 
@@ -238,13 +261,16 @@ foreach (operation IN LISTS GRIDSAMPLE_OPERATIONS)
             gridsample_dtype_suffix(${halide_type} dtype)
             set(grid_dtype "")
             if (halide_type IN_LIST GRIDSAMPLE_STORAGE_DTYPES)
-                if (NOT generator IN_LIST GRIDSAMPLE_STORAGE_GENERATORS)
+                if (NOT generator IN_LIST GRIDSAMPLE_STORAGE_GENERATORS
+                    OR (halide_type STREQUAL "uint8" AND NOT generator MATCHES
+                                                          "^(grid_sample|affine_grid_sample)$"))
                     continue()
                 endif ()
                 set(grid_dtype ",grid_dtype=float32")
             endif ()
             foreach (dims IN LISTS GRIDSAMPLE_DIMS)
                 if (generator STREQUAL "affine_grid")
+                    # theta and the grid share the dtype (a storage type: GPU only).
                     list(APPEND GRIDSAMPLE_VARIANTS
                          "affine_grid:affine_grid_${dims}d_${dtype}:spatial_dims=${dims},dtype=${halide_type}")
                     continue()
@@ -254,8 +280,13 @@ foreach (operation IN LISTS GRIDSAMPLE_OPERATIONS)
                         continue()
                     endif ()
                     foreach (padding IN LISTS GRIDSAMPLE_PADDINGS)
-                        list(APPEND GRIDSAMPLE_VARIANTS
-                             "${generator}:${generator}_${dims}d_${mode}_${padding}_${dtype}:spatial_dims=${dims},mode=${mode},padding=${padding},dtype=${halide_type}${grid_dtype}")
+                        set(stem "${generator}_${dims}d_${mode}_${padding}_${dtype}")
+                        set(params "spatial_dims=${dims},mode=${mode},padding=${padding},dtype=${halide_type}")
+                        list(APPEND GRIDSAMPLE_VARIANTS "${generator}:${stem}:${params}${grid_dtype}")
+                        if (grid_dtype AND NOT halide_type STREQUAL "uint8")
+                            list(APPEND GRIDSAMPLE_VARIANTS
+                                 "${generator}:${stem}_grid${dtype}:${params},grid_dtype=same")
+                        endif ()
                     endforeach ()
                 endforeach ()
             endforeach ()

@@ -1,8 +1,10 @@
 // affine_grid as torch.nn.functional.affine_grid: a grid of normalized sampling coordinates from
-// a batch of affine matrices. The variants compiled from this generator are listed in
+// a batch of affine matrices. float16 and bfloat16 (S10) compute in float32 and round the grid
+// once. The variants compiled from this generator are listed in
 // cmake/GridsampleVariants.cmake.
 #include "Halide.h"
 #include "algorithm/sampling_math.h"
+#include "algorithm/storage_types.h"
 #include "autoschedule/any_shape.h"
 #include "gpu/backward_schedule.h"
 
@@ -25,15 +27,15 @@ public:
     Output<Buffer<>> grid{"grid"};
 
     void configure() {
-        theta.set_type(dtype);
+        theta.set_type(buffer_type(dtype));
         theta.set_dimensions(3);
-        grid.set_type(dtype);
+        grid.set_type(buffer_type(dtype));
         grid.set_dimensions(spatial_dims + 2);
     }
 
     void generate() {
         const int d = spatial_dims;
-        const Type t = dtype;
+        const Type t = compute_type(dtype);
         for (int k = 0; k < d; k++) space.push_back(Var("s" + std::to_string(k)));
 
         // The base coordinate of each output point along each axis (then the constant 1), and
@@ -45,11 +47,11 @@ public:
         }
         base.push_back(constant(t, 1));
         std::vector<Expr> theta_row;
-        for (int j = 0; j <= d; j++) theta_row.push_back(theta(j, kk, n));
+        for (int j = 0; j <= d; j++) theta_row.push_back(to_compute(theta(j, kk, n), dtype, t));
         std::vector<Expr> args{kk};
         for (const Var &v : space) args.push_back(v);
         args.push_back(n);
-        grid(args) = affine_component(theta_row, base);
+        grid(args) = to_storage(affine_component(theta_row, base), dtype);
     }
 
     void schedule() {
@@ -80,7 +82,7 @@ public:
         }
         out.reorder(kk, space[0], fused)
             .unroll(kk)
-            .vectorize(space[0], natural_vector_size(Type(dtype)), TailStrategy::GuardWithIf)
+            .vectorize(space[0], natural_vector_size(compute_type(dtype)), TailStrategy::GuardWithIf)
             .parallel(fused);
     }
 

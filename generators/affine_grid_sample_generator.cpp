@@ -1,10 +1,13 @@
-// Fused affine_grid + grid_sample for one (spatial dims, mode, padding, dtype): samples the input
-// through the affine transform theta without materializing the grid. Every output point computes
-// its grid value exactly as the affine_grid generator writes it (affine_component, strict), then
-// samples exactly as grid_sample does (define_forward), so the result is bit for bit that of the
-// two-step path. The variants are listed in cmake/GridsampleVariants.cmake.
+// Fused affine_grid + grid_sample for one (spatial dims, mode, padding, dtype, theta dtype):
+// samples the input through the affine transform theta without materializing the grid. Every
+// output point computes its grid value exactly as the affine_grid generator writes it
+// (affine_component, strict, in the computation type), then samples exactly as grid_sample does
+// (define_forward), so the result is bit for bit that of the two-step path. The storage types
+// (S10) compute the grid in float32 from theta converted exactly, as their two-step path does.
+// The variants are listed in cmake/GridsampleVariants.cmake.
 #include "Halide.h"
 #include "algorithm/forward.h"
+#include "algorithm/storage_types.h"
 #include "autoschedule/estimates.h"
 #include "cpu/forward_schedule.h"
 #include "gpu/forward_schedule.h"
@@ -21,7 +24,9 @@ public:
     GeneratorParam<int> spatial_dims{"spatial_dims", 2, 2, 3};
     GeneratorParam<Interpolation> mode{"mode", Interpolation::bilinear, kInterpolationByName};
     GeneratorParam<Padding> padding{"padding", Padding::zeros, kPaddingByName};
+    // The input's and output's element type, and theta's (S10, algorithm/storage_types.h).
     GeneratorParam<Type> dtype{"dtype", Float(32)};
+    GeneratorParam<GridDType> grid_dtype{"grid_dtype", GridDType::same, kGridDTypeByName};
     // Tile knobs for experiments; 0 keeps the mode's default (cpu/forward_schedule.h).
     GeneratorParam<int> rows_per_block{"rows_per_block", 0};
     GeneratorParam<int> tile_width{"tile_width", 0};
@@ -42,17 +47,17 @@ public:
 
     void configure() {
         const int d = spatial_dims;
-        input.set_type(dtype);
+        input.set_type(buffer_type(dtype));
         input.set_dimensions(d + 2);
-        theta.set_type(dtype);
+        theta.set_type(buffer_type(grid_type(dtype, grid_dtype)));
         theta.set_dimensions(3);
-        output.set_type(dtype);
+        output.set_type(buffer_type(dtype));
         output.set_dimensions(d + 2);
     }
 
     void generate() {
         const int d = spatial_dims;
-        const Type t = dtype;
+        const Type t = compute_type(dtype), theta_t = grid_type(dtype, grid_dtype);
         _halide_user_assert(!(d == 3 && mode == Interpolation::bicubic))
             << "bicubic interpolation is 2-D only (S8)";
         std::vector<Expr> sizes;
@@ -67,20 +72,23 @@ public:
                 }
                 base.push_back(constant(t, 1));
                 std::vector<Expr> row;
-                for (int j = 0; j <= d; j++) row.push_back(theta(j, k, point.back()));
+                for (int j = 0; j <= d; j++) {
+                    row.push_back(to_compute(theta(j, k, point.back()), theta_t, t));
+                }
                 return affine_component(row, base);
             },
             [&](const std::vector<Expr> &idx, const Var &c, const Var &n) {
                 std::vector<Expr> args(idx.begin(), idx.end());
                 args.push_back(c);
                 args.push_back(n);
-                return input(args);
+                return to_compute(input(args), dtype, t);
             },
-            channels_last_condition(), autoschedule_form(using_autoscheduler(), get_target()));
+            channels_last_condition(), autoschedule_form(using_autoscheduler(), get_target()),
+            /*finite_input=*/storage_of(dtype) == Storage::uint8);
         std::vector<Expr> out_args(forward.space.begin(), forward.space.end());
         out_args.push_back(forward.c);
         out_args.push_back(forward.n);
-        output(out_args) = forward.value;
+        output(out_args) = to_storage(forward.value, dtype);
     }
 
     void schedule() {
@@ -113,7 +121,7 @@ public:
         schedule_forward_cpu(output, forward, layouts,
                              forward_schedule(mode, rows_per_block, tile_width, interleaved_rows,
                                               interleaved_width),
-                             natural_vector_size(Type(dtype)), get_target());
+                             natural_vector_size(compute_type(dtype)), get_target());
         add_forward_cpu_passes(get_pipeline(), output, forward, get_target());
     }
 
@@ -125,7 +133,7 @@ private:
     Expr channels_last_condition() {
         if (get_target().has_gpu_feature() || using_autoscheduler()) return Expr();
         return channels_last_copy(input, output, spatial_dims, mode,
-                                  natural_vector_size(Type(dtype)), get_target());
+                                  natural_vector_size(compute_type(dtype)), get_target());
     }
 };
 

@@ -74,7 +74,8 @@ public:
                 args.push_back(n);
                 return to_compute(input(args), dtype, compute);
             },
-            channels_last_condition(), autoschedule_form(using_autoscheduler(), get_target()));
+            channels_last_condition(), autoschedule_form(using_autoscheduler(), get_target()),
+            /*finite_input=*/storage_of(dtype) == Storage::uint8);
         std::vector<Expr> out_args(forward.space.begin(), forward.space.end());
         out_args.push_back(forward.c);
         out_args.push_back(forward.n);

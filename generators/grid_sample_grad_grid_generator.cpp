@@ -30,6 +30,7 @@
 #include "Halide.h"
 #include "algorithm/backward_common.h"
 #include "algorithm/sampling_math.h"
+#include "algorithm/storage_types.h"
 #include "autoschedule/estimates.h"
 #include "gpu/backward_schedule.h"
 
@@ -46,7 +47,10 @@ public:
     GeneratorParam<int> spatial_dims{"spatial_dims", 2, 2, 3};
     GeneratorParam<Interpolation> mode{"mode", Interpolation::bilinear, kInterpolationByName};
     GeneratorParam<Padding> padding{"padding", Padding::zeros, kPaddingByName};
+    // The tensors' element type, and the grid's (S10, algorithm/storage_types.h): float16 and
+    // bfloat16 read exactly into float32 and round each gradient once.
     GeneratorParam<Type> dtype{"dtype", Float(32)};
+    GeneratorParam<GridDType> grid_dtype{"grid_dtype", GridDType::same, kGridDTypeByName};
 
     // grad_output: (x, y, [z,] c, n), PyTorch's (N, C, [Do,] Ho, Wo) reversed; any strides.
     Input<Buffer<>> grad_output{"grad_output"};
@@ -61,17 +65,17 @@ public:
 
     void configure() {
         const int d = spatial_dims;
-        for (auto *b : {&grad_output, &input, &grid}) {
-            b->set_type(dtype);
-            b->set_dimensions(d + 2);
-        }
-        grad_grid.set_type(dtype);
+        grad_output.set_type(buffer_type(dtype));
+        input.set_type(buffer_type(dtype));
+        grid.set_type(buffer_type(grid_type(dtype, grid_dtype)));
+        for (auto *b : {&grad_output, &input, &grid}) b->set_dimensions(d + 2);
+        grad_grid.set_type(buffer_type(grid_type(dtype, grid_dtype)));
         grad_grid.set_dimensions(d + 2);
     }
 
     void generate() {
         const int d = spatial_dims;
-        const Type t = dtype;
+        const Type t = compute_type(dtype), grid_t = grid_type(dtype, grid_dtype);
         _halide_user_assert(!(d == 3 && mode == Interpolation::bicubic))
             << "bicubic interpolation is 2-D only (S8)";
 
@@ -88,7 +92,7 @@ public:
 
         if (mode == Interpolation::nearest) {
             // S9: nearest is piecewise constant; its grid gradient is 0 everywhere.
-            grad_grid(grid_args) = constant(t, 0);
+            grad_grid(grid_args) = to_storage(constant(t, 0), grid_t);
             return;
         }
 
@@ -98,7 +102,8 @@ public:
         for (int k = 0; k < d; k++) {
             std::vector<Expr> g_args{k};
             g_args.insert(g_args.end(), point.begin(), point.end());
-            taps_of.push_back(axis_taps(grid(g_args), axes[k], mode, padding, align_corners));
+            taps_of.push_back(axis_taps(to_compute(grid(g_args), grid_t, t), axes[k], mode, padding,
+                                        align_corners));
             send_out_of_range_taps_to_slot(taps_of[k], axes[k].size);
         }
         std::vector<Expr *> slots;
@@ -135,13 +140,13 @@ public:
             args.insert(args.end(), space.begin(), space.end());
             args.push_back(cb);
             args.push_back(n);
-            input_block(args) = select(likely(inside), input(in_args), constant(t, 0));
+            input_block(args) = select(likely(inside), to_compute(input(in_args), dtype, t), constant(t, 0));
 
             std::vector<Expr> go_args(space.begin(), space.end());
             go_args.push_back(min(c, channels - 1));
             go_args.push_back(n);
             grad_output_block(args) =
-                select(likely(c < channels), grad_output(go_args), constant(t, 0));
+                select(likely(c < channels), to_compute(grad_output(go_args), dtype, t), constant(t, 0));
         }
 
         // Per channel c: d(sample)/d(coordinate k) = sum over the taps of v * dweight_k * the
@@ -199,7 +204,7 @@ public:
             // for NaN).
             per_axis.push_back(sum(point_args) * taps_of[k].coordinate_grad);
         }
-        grad_grid(grid_args) = mux(k_var, per_axis);
+        grad_grid(grid_args) = to_storage(mux(k_var, per_axis), grid_t);
     }
 
     void schedule() {
@@ -252,7 +257,7 @@ private:
     // result does not depend on the thread count.
     void schedule_cpu() {
         const int d = spatial_dims;
-        const int vec = natural_vector_size(Type(dtype));
+        const int vec = natural_vector_size(compute_type(dtype));
         Func out = grad_grid;
         Var x = space[0];
 

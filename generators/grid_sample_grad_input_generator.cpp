@@ -47,6 +47,7 @@
 #include "algorithm/backward_common.h"
 #include "algorithm/fixed_point.h"
 #include "algorithm/sampling_math.h"
+#include "algorithm/storage_types.h"
 #include "autoschedule/estimates.h"
 #include "gpu/backward_schedule.h"
 
@@ -62,7 +63,10 @@ public:
     GeneratorParam<int> spatial_dims{"spatial_dims", 2, 2, 3};
     GeneratorParam<Interpolation> mode{"mode", Interpolation::bilinear, kInterpolationByName};
     GeneratorParam<Padding> padding{"padding", Padding::zeros, kPaddingByName};
+    // The tensors' element type, and the grid's (S10, algorithm/storage_types.h): float16 and
+    // bfloat16 read exactly into float32 and round each gradient once.
     GeneratorParam<Type> dtype{"dtype", Float(32)};
+    GeneratorParam<GridDType> grid_dtype{"grid_dtype", GridDType::same, kGridDTypeByName};
 
     // grad_output: (x, y, [z,] c, n), PyTorch's (N, C, [Do,] Ho, Wo) reversed; any strides.
     Input<Buffer<>> grad_output{"grad_output"};
@@ -76,17 +80,16 @@ public:
 
     void configure() {
         const int d = spatial_dims;
-        for (auto *b : {&grad_output, &grid}) {
-            b->set_type(dtype);
-            b->set_dimensions(d + 2);
-        }
-        grad_input.set_type(dtype);
+        grad_output.set_type(buffer_type(dtype));
+        grid.set_type(buffer_type(grid_type(dtype, grid_dtype)));
+        for (auto *b : {&grad_output, &grid}) b->set_dimensions(d + 2);
+        grad_input.set_type(buffer_type(dtype));
         grad_input.set_dimensions(d + 2);
     }
 
     void generate() {
         const int d = spatial_dims;
-        const Type t = dtype;
+        const Type t = compute_type(dtype), grid_t = grid_type(dtype, grid_dtype);
         _halide_user_assert(!(d == 3 && mode == Interpolation::bicubic))
             << "bicubic interpolation is 2-D only (S8)";
         // The channel block V (backward_common.h); see the block comment above. On a GPU each
@@ -112,7 +115,8 @@ public:
         for (int k = 0; k < d; k++) {
             std::vector<Expr> g_args{k};
             g_args.insert(g_args.end(), point_n.begin(), point_n.end());
-            taps_of.push_back(axis_taps(grid(g_args), axes[k], mode, padding, align_corners));
+            taps_of.push_back(axis_taps(to_compute(grid(g_args), grid_t, t), axes[k], mode, padding,
+                                        align_corners));
             send_out_of_range_taps_to_slot(taps_of[k], axes[k].size);
         }
         std::vector<Expr *> slots;
@@ -139,7 +143,7 @@ public:
             go_args.push_back(min(c, channels - 1));
             go_args.push_back(n);
             grad_output_block(args) =
-                select(likely(c < channels), grad_output(go_args), constant(t, 0));
+                select(likely(c < channels), to_compute(grad_output(go_args), dtype, t), constant(t, 0));
         }
 
         // The scatter: r walks the output points (x fastest) and, innermost, every tap of a
@@ -197,7 +201,10 @@ public:
             Expr points = 1;
             for (int k = 0; k < d; k++) points = points * grad_output.dim(k).extent();
             fixed = fixed_point_for(
-                [&](const std::vector<Expr> &coords) { return grad_output(coords); }, extents,
+                [&](const std::vector<Expr> &coords) {
+                    return to_compute(grad_output(coords), dtype, t);
+                },
+                extents,
                 points, t);
         }
         auto contribution = [&](const Expr &v) { return gpu ? fixed.to_fixed(v) : v; };
@@ -222,7 +229,8 @@ public:
         from_rows.insert(from_rows.end(), space.begin() + 1, space.end());
         from_rows.push_back(c_var / block);
         from_rows.push_back(n);
-        grad_input(out_args) = gpu ? fixed.from_fixed(acc_rows(from_rows)) : acc_rows(from_rows);
+        grad_input(out_args) =
+            to_storage(gpu ? fixed.from_fixed(acc_rows(from_rows)) : acc_rows(from_rows), dtype);
     }
 
     void schedule() {

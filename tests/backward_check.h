@@ -319,12 +319,14 @@ inline void report(CheckStats& st, const std::string& what) {
 }
 
 // Compares the library's gradients with the reference's, element by element.
+// storage_rel widens the relative tolerance, for gradients rounded to a storage type (S10: one
+// unit in its last place relative to the largest gradient).
 inline CheckStats compare(const Case& cs, const ref::Array& grad_output, const ref::Array& input,
                    const ref::Array& grid, const ref::Gradients& expected,
-                   const LibraryResult& got) {
+                   const LibraryResult& got, double storage_rel = 0.0) {
     CheckStats st;
     const bool f32 = cs.dtype == gs::DType::float32;
-    const double rel = f32 ? 1e-4 : 1e-10;
+    const double rel = (f32 ? 1e-4 : 1e-10) + storage_rel;
     const Shape& s = cs.shape;
     const int64_t points = s.points();
     const double max_input = max_abs(input.data);

@@ -9,7 +9,7 @@
 
 #include "forward_check.h"
 #include "forward_configs.h"
-#include "storage_check.h"
+#include "storage_forward_check.h"
 
 #include <cstdint>
 #include <cstring>
@@ -21,144 +21,6 @@ namespace {
 
 using namespace gridsample_test;
 using namespace gridsample_test::forward;
-
-// A case on a storage type: cs.dtype is the input's and output's, grid_dtype the grid's.
-struct StorageCase {
-    Case cs;
-    gs::DType grid_dtype = gs::DType::float32;
-
-    std::string describe() const {
-        return cs.describe() + " storage=" + storage_name(cs.dtype) +
-               " grid_dtype=" + storage_name(grid_dtype);
-    }
-};
-
-// Bytes holding a strided tensor of `dtype`, every byte 0xa5 outside what is written.
-struct Storage {
-    gs::DType dtype;
-    std::vector<unsigned char> bytes;
-    Storage(gs::DType t, int64_t elements)
-        : dtype(t), bytes(static_cast<size_t>(elements) * element_size(t), 0xa5) {}
-    unsigned char* at(int64_t pos) { return bytes.data() + pos * static_cast<int64_t>(element_size(dtype)); }
-    bool untouched(int64_t pos) const {
-        for (size_t b = 0; b < element_size(dtype); ++b) {
-            if (bytes[static_cast<size_t>(pos) * element_size(dtype) + b] != 0xa5) return false;
-        }
-        return true;
-    }
-    gs::TensorView view(const StridedLayout& l) {
-        return gs::TensorView::make(at(l.offset), dtype, static_cast<int32_t>(l.sizes.size()),
-                                    l.sizes.data(), l.strides.data());
-    }
-};
-
-struct StorageResult {
-    gs::Status status;
-    gs::CpuIsa isa = gs::CpuIsa::baseline;
-    ref::Array output;
-    std::vector<unsigned char> bytes;  // the output storage, for bit comparisons
-    int64_t touched_outside = 0;
-};
-
-StorageResult run_storage(const StorageCase& sc, const ref::Array& input, const ref::Array& grid,
-                          const CaseLayouts& l) {
-    const Case& cs = sc.cs;
-    Storage in(cs.dtype, l.input.storage_size), g(sc.grid_dtype, l.grid.storage_size),
-        out(cs.dtype, l.output.storage_size);
-    for_each_element(l.input, [&](int64_t flat, int64_t pos) {
-        store_element(input.data[static_cast<size_t>(flat)], cs.dtype, in.at(pos));
-    });
-    for_each_element(l.grid, [&](int64_t flat, int64_t pos) {
-        store_element(grid.data[static_cast<size_t>(flat)], sc.grid_dtype, g.at(pos));
-    });
-    StorageResult r;
-    r.status = gs::grid_sample(in.view(l.input), g.view(l.grid), out.view(l.output), cs.options());
-    r.isa = gs::last_dispatched_cpu_isa();
-    r.output = ref::Array(cs.shape.output_sizes());
-    std::vector<char> inside(static_cast<size_t>(l.output.storage_size), 0);
-    for_each_element(l.output, [&](int64_t flat, int64_t pos) {
-        r.output.data[static_cast<size_t>(flat)] = load_element(out.at(pos), cs.dtype);
-        inside[static_cast<size_t>(pos)] = 1;
-    });
-    for (int64_t pos = 0; pos < l.output.storage_size; ++pos) {
-        if (!inside[static_cast<size_t>(pos)] && !out.untouched(pos)) ++r.touched_outside;
-    }
-    r.bytes = out.bytes;
-    return r;
-}
-
-// Random data of a case: float16/bfloat16 inputs as float32's random inputs rounded to the type,
-// uint8 inputs uniform in [0, 255]; the grid as float32's, rounded to the grid's type (1e6 and
-// beyond become infinities in float16, which S7 covers).
-void random_data(const StorageCase& sc, ref::Array& input, ref::Array& grid) {
-    Case wide = sc.cs;
-    wide.dtype = gs::DType::float64;
-    Rng rng(mix_seed(sc.cs.seed, 1));
-    const double specials[] = {0.0, 0.1, 0.35};
-    input = random_input(wide, rng);
-    grid = random_grid(wide, rng, specials[sc.cs.seed % 3]);
-    for (double& v : input.data) {
-        v = sc.cs.dtype == gs::DType::uint8 ? static_cast<double>(uniform_int(rng, 0, 255))
-                                            : round_to_storage(v, sc.cs.dtype);
-    }
-    for (double& v : grid.data) v = std::isnan(v) ? v : round_to_storage(v, sc.grid_dtype);
-}
-
-// Runs a case and compares every element with the reference (S10 on top of S11's float32
-// tolerance). Returns the result for further checks.
-StorageResult check_storage_case(const StorageCase& sc, const ref::Array& input,
-                                 const ref::Array& grid, const CaseLayouts& l,
-                                 CheckStats* stats = nullptr) {
-    const StorageResult got = run_storage(sc, input, grid, l);
-    EXPECT_TRUE(got.status.ok()) << sc.describe() << "\n  status: " << got.status.message();
-    if (!got.status.ok()) return got;
-    EXPECT_EQ(got.touched_outside, 0) << sc.describe() << "\n  output storage outside the view was written";
-    const ref::Array expected = run_reference(sc.cs, input, grid);
-    Case computed = sc.cs;  // the arithmetic is float32's (S10)
-    computed.dtype = gs::DType::float32;
-    const double max_abs_input = max_abs(input.data);
-    const Shape& s = sc.cs.shape;
-    const int64_t points = s.points();
-    int64_t failures = 0;
-    for (int64_t n = 0; n < s.n; ++n) {
-        for (int64_t p = 0; p < points; ++p) {
-            const double* gp = &grid.data[static_cast<size_t>((n * points + p) * s.dims)];
-            const PointCheck pc = point_check(computed, gp, max_abs_input);
-            for (int64_t c = 0; c < s.c; ++c) {
-                const size_t at = static_cast<size_t>((n * s.c + c) * points + p);
-                const double e = expected.data[at], v = got.output.data[at];
-                if (stats != nullptr) ++(pc.skip ? stats->skipped : stats->compared);
-                if (pc.skip || storage_value_ok(v, e, pc.tol, sc.cs.dtype)) continue;
-                if (++failures <= 5) {
-                    std::ostringstream os;
-                    os.precision(17);
-                    os << sc.describe() << "\n  at n=" << n << " c=" << c << " point=" << p
-                       << " grid=" << grid_point_string(gp, s.dims) << "\n  expected " << e
-                       << " (float32 tolerance " << pc.tol << "), rounded to ["
-                       << round_to_storage(e - pc.tol, sc.cs.dtype) << ", "
-                       << round_to_storage(e + pc.tol, sc.cs.dtype) << "], got " << v;
-                    ADD_FAILURE() << os.str();
-                }
-            }
-        }
-    }
-    if (failures > 5) ADD_FAILURE() << sc.describe() << "\n  ... " << failures << " mismatches";
-    return got;
-}
-
-StorageCase make_case(const Kernel& kernel, gs::Padding padding, bool align_corners,
-                      gs::DType dtype, gs::DType grid_dtype, Layout layout, uint64_t seed) {
-    StorageCase sc;
-    sc.cs = random_case(kernel, padding, align_corners, dtype, layout, seed);
-    sc.grid_dtype = grid_dtype;
-    return sc;
-}
-
-// The grid types each storage type takes (S10).
-std::vector<gs::DType> grid_dtypes(gs::DType t) {
-    if (t == gs::DType::uint8) return {gs::DType::float32};
-    return {t, gs::DType::float32};
-}
 
 // ------------------------------------------------------------------------------------------------
 // Random cases: every kernel x padding; align_corners x dtype x grid dtype x layout inside.
@@ -182,7 +44,7 @@ TEST_P(StorageVsReference, MatchesReference) {
                                                          grid_dtype, layout,
                                                          mix_seed(test_seed, index++));
                         ref::Array input, grid;
-                        random_data(sc, input, grid);
+                        storage_random_data(sc, input, grid);
                         check_storage_case(sc, input, grid, layouts_for(sc.cs), &stats);
                     }
                 }
@@ -273,7 +135,7 @@ TEST_P(StorageCpuLevels, MatchesReference) {
                 l.output = make_layout(s.output_sizes(), order, no_pads, 0, false);
             }
             ref::Array input, grid;
-            random_data(sc, input, grid);
+            storage_random_data(sc, input, grid);
             const StorageResult got = check_storage_case(sc, input, grid, l);
             if (!got.status.ok()) continue;
             EXPECT_TRUE(storage_level(got.isa) && got.isa <= level32)
@@ -312,7 +174,7 @@ TEST(StorageThreads, BitIdenticalAcrossThreadCounts) {
             s.in[0] = kernel.dims == 3 ? 9 : 1, s.in[1] = 37, s.in[2] = 45;
             s.out[0] = kernel.dims == 3 ? 7 : 1, s.out[1] = 40, s.out[2] = 33;
             ref::Array input, grid;
-            random_data(sc, input, grid);
+            storage_random_data(sc, input, grid);
             const CaseLayouts l = layouts_for(sc.cs);
             gs::set_num_threads(1);
             const StorageResult one = run_storage(sc, input, grid, l);
@@ -512,7 +374,7 @@ TEST(StorageAffineGridSample, MatchesTwoCallsAndReference) {
                 Shape& sh = sc.cs.shape;
                 sh.n = 2, sh.c = index % 3 == 0 ? 17 : 3;
                 ref::Array input, unused;
-                random_data(sc, input, unused);
+                storage_random_data(sc, input, unused);
                 Rng rng(mix_seed(sc.cs.seed, 5));
                 const ref::Array theta = random_theta(kernel.dims, sh.n, theta_t, rng);
                 std::vector<int64_t> size = sh.output_sizes();

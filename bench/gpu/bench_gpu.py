@@ -75,7 +75,9 @@ import torch.nn.functional as F
 # ---------------------------------------------------------------------------------------------
 # The C ABI (gridsample_c.h), declared field for field.
 
-GRIDSAMPLE_FLOAT32, GRIDSAMPLE_FLOAT64 = 0, 1
+GRIDSAMPLE_FLOAT32, GRIDSAMPLE_FLOAT64, GRIDSAMPLE_FLOAT16, GRIDSAMPLE_BFLOAT16 = 0, 1, 2, 3
+DTYPE_CODES = {torch.float32: GRIDSAMPLE_FLOAT32, torch.float64: GRIDSAMPLE_FLOAT64,
+               torch.float16: GRIDSAMPLE_FLOAT16, torch.bfloat16: GRIDSAMPLE_BFLOAT16}
 GRIDSAMPLE_OK, GRIDSAMPLE_INVALID_ARGUMENT, GRIDSAMPLE_UNSUPPORTED = 0, 1, 2
 GRIDSAMPLE_OUT_OF_MEMORY, GRIDSAMPLE_INTERNAL = 3, 4
 GRIDSAMPLE_CPU, GRIDSAMPLE_CUDA, GRIDSAMPLE_OPENCL = 1, 2, 4
@@ -158,11 +160,11 @@ class Library:
 
 def view(t):
     """A gridsample_tensor viewing torch tensor t: sizes and strides in elements, PyTorch's order."""
-    if t.dtype not in (torch.float32, torch.float64):
+    if t.dtype not in DTYPE_CODES:
         raise ValueError(f"unsupported dtype {t.dtype}")
     v = GsTensor()
     v.data = t.data_ptr()
-    v.dtype = GRIDSAMPLE_FLOAT64 if t.dtype == torch.float64 else GRIDSAMPLE_FLOAT32
+    v.dtype = DTYPE_CODES[t.dtype]
     v.rank = t.dim()
     for i, (s, st) in enumerate(zip(t.shape, t.stride())):
         v.sizes[i], v.strides[i] = s, st
@@ -206,6 +208,12 @@ class Workload:
         return len(self.shape) - 2
 
     @property
+    def storage(self):
+        """float16 / bfloat16 (SEMANTICS.md S10): compared with PyTorch in the same dtype, with a
+        target of their own."""
+        return self.dtype in (torch.float16, torch.bfloat16)
+
+    @property
     def label(self):
         if not self.backward:
             return self.name
@@ -233,6 +241,19 @@ def all_workloads():
     w.append(Workload("volume96_trilinear_zeros", VOL96, quick_shape=VOL96_Q))
     w.append(Workload("small_bilinear_zeros", SMALL, quick_shape=SMALL_Q))
     w.append(Workload("feat_bilinear_zeros_f64", FEAT, dtype=torch.float64, quick_shape=FEAT_Q))
+    # The storage types (S10), grid in the same dtype (PyTorch requires it), forward and backward.
+    for dtype, suffix in ((torch.float16, "f16"), (torch.bfloat16, "bf16")):
+        for name, shape, quick, mode, padding in (
+                ("feat_bilinear_zeros", FEAT, FEAT_Q, "bilinear", "zeros"),
+                ("feat_bicubic_border", FEAT, FEAT_Q, "bicubic", "border"),
+                ("image_bilinear_zeros", IMAGE, IMAGE_Q, "bilinear", "zeros")):
+            w.append(Workload(f"{name}_{suffix}", shape, mode, padding, dtype=dtype,
+                              quick_shape=quick))
+        for name, shape, quick, mode, padding in (
+                ("feat_bilinear_zeros", FEAT, FEAT_Q, "bilinear", "zeros"),
+                ("feat_bicubic_border", FEAT, FEAT_Q, "bicubic", "border")):
+            w.append(Workload(f"{name}_{suffix}", shape, mode, padding, dtype=dtype, backward=True,
+                              quick_shape=quick))
     for name, shape, quick, mode, padding, ac in (
             ("feat_bilinear_zeros", FEAT, FEAT_Q, "bilinear", "zeros", False),
             ("feat_bicubic_border", FEAT, FEAT_Q, "bicubic", "border", False),
@@ -246,7 +267,10 @@ def all_workloads():
 ROOFLINE_WORKLOAD = "feat_bilinear_zeros"
 
 # SEMANTICS tolerances: forward relative to max |input|, backward relative to max |gradient|.
-TOLERANCE = {torch.float32: (2e-5, 1e-4), torch.float64: (1e-12, 1e-10)}
+# float16/bfloat16 (S10): one unit in the storage type's last place on top of float32's; the
+# backward's looser still, as PyTorch's CUDA backward accumulates grad_input in the storage type.
+TOLERANCE = {torch.float32: (2e-5, 1e-4), torch.float64: (1e-12, 1e-10),
+             torch.float16: (2e-5 + 2**-10, 1e-2), torch.bfloat16: (2e-5 + 2**-7, 5e-2)}
 NEAREST_MISMATCH_LIMIT = 1e-3
 
 # ---------------------------------------------------------------------------------------------
@@ -674,9 +698,21 @@ def driver_version():
 
 def summarize(rows, roofline, device, args):
     """The summary lines and the target checks."""
+    storage = [r for r in rows if r.w.storage]
+    rows = [r for r in rows if not r.w.storage]
     fwd = [r for r in rows if not r.w.backward]
     bwd = [r for r in rows if r.w.backward]
     lines, targets = [], []
+    # float16/bfloat16 forward and backward against PyTorch in the same dtype (S10).
+    s_ratios = [r.ratio() for r in storage if r.ratio()]
+    s_geo = geomean(s_ratios)
+    if storage:
+        lines.append(f"float16/bfloat16: geometric mean torch/ours {s_geo:.2f}x over {len(s_ratios)} "
+                     f"workloads (forward and backward)" if s_geo else
+                     "float16/bfloat16: no workload has both timings")
+        targets.append(("float16/bfloat16 forward and backward geometric mean >= 1.5x PyTorch",
+                        s_geo is not None and len(s_ratios) == len(storage) and s_geo >= 1.5,
+                        "-" if s_geo is None else f"{s_geo:.2f}x"))
     missing = [r.w.label for r in rows if r.ratio() is None and not r.unsupported]
 
     f_ratios = [(r.ratio(), r) for r in fwd if r.ratio()]

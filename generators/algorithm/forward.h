@@ -61,13 +61,15 @@ using InputAt =
 // grid_component(k, point) is component k (0 = x, 1 = y, 2 = z) of the grid at an output point;
 // input_at(indices, c, n) loads the input at integer indices that are inside the input. Where
 // `use_channels_last` (if defined) holds, the output is Forward::samples_channels_last.
-// form: see AutoscheduleForm (backward_common.h).
+// form: see AutoscheduleForm (backward_common.h). finite_input: every input element is finite
+// (uint8 images, S10), which lets out-of-range taps weigh 0 instead of reading 0 (below).
 inline Forward define_forward(
     int dims, Interpolation mode, Padding padding, Type t, const Expr &align_corners,
     const std::vector<Expr> &input_sizes,
     const std::function<Expr(int, const std::vector<Halide::Var> &)> &grid_component,
     const InputAt &direct_input_at,
-    const Expr &use_channels_last = Expr(), const AutoscheduleForm &form = {}) {
+    const Expr &use_channels_last = Expr(), const AutoscheduleForm &form = {},
+    bool finite_input = false) {
     using namespace Halide;
     Forward f;
     f.mode = mode;
@@ -86,6 +88,20 @@ inline Forward define_forward(
         axes.push_back(make_axis(t, input_sizes[k], align_corners));
         taps_of.push_back(
             axis_taps(grid_component(k, f.point), axes[k], mode, padding, align_corners));
+    }
+    // Finite inputs (uint8): an out-of-range tap (S4, S6) gets weight 0 and reads its clamped
+    // in-range index, rather than reading 0 through a select per tap and channel. A term is then
+    // 0 x v = 0 where it was w x 0 = 0, with the same magnitude everywhere (only the sign of a
+    // zero can differ, which a uint8 result does not keep), and the sampling loop loads no
+    // in-range flags. Bilinear/trilinear products of weights and bicubic rows alike: a weight
+    // of 0 on one axis zeroes the term. Nearest has no weights and keeps its select.
+    if (finite_input && mode != Interpolation::nearest) {
+        for (AxisTaps &at : taps_of) {
+            for (size_t j = 0; j < at.index.size(); j++) {
+                at.weight[j] = select(at.in_range[j], at.weight[j], constant(t, 0));
+                at.in_range[j] = always();
+            }
+        }
     }
     // The channels-last copy, where the output samples it. Where a tap can be out of range (zeros
     // padding; the upper bilinear/trilinear tap with any padding), the copy has a border of zeros

@@ -98,11 +98,19 @@ inline Expr to_storage(const Expr &value, const Halide::Type &t) {
         Expr rounded = (bits + (cast(UInt(32), 0x7fff) + ((bits >> 16) & 1))) >> 16;
         return select(is_nan_bits(value), cast(UInt(16), 0x7fc0), cast(UInt(16), rounded));
     }
-    case Storage::uint8:
-        // round() is Halide's round half to even. Clamping first keeps the conversion defined;
-        // S7 keeps the value finite for a finite input.
-        return cast(UInt(8), strict_float(round(clamp(value, constant(value.type(), 0),
-                                                      constant(value.type(), 255)))));
+    case Storage::uint8: {
+        // Clamped to [0, 255] first (S7 keeps the value finite for a finite input), then rounded
+        // half to even by adding 2^23 (2^52 in float64): the sum lies in [2^23, 2^24), where the
+        // float32 spacing is 1, so the addition rounds to an integer, ties to even (2^23 is even),
+        // and the sum's low mantissa bits are that integer, at most 255: its low byte. Not
+        // round(), which Halide's x86 backend emits as a vector intrinsic even in scalar code,
+        // where it keeps LLVM's loop vectorizer from vectorizing the channels-last sampling loop
+        // (byte_words.h); and no float-to-integer conversion.
+        const Type t = value.type();
+        const Expr magic = constant(t, t.bits() == 64 ? 4503599627370496.0 : 8388608.0);
+        Expr v = clamp(value, constant(t, 0), constant(t, 255));
+        return cast(UInt(8), reinterpret(UInt(t.bits()), strict_float(v + magic)));
+    }
     }
     return Expr();
 }

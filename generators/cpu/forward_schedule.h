@@ -3,6 +3,7 @@
 
 #include "Halide.h"
 #include "algorithm/forward.h"
+#include "cpu/byte_words.h"
 #include "cpu/channel_prefetch.h"
 #include "cpu/gather_indices.h"
 #include "cpu/grid_prefetch.h"
@@ -314,6 +315,8 @@ inline void add_forward_cpu_passes(Halide::Pipeline pipeline, const Halide::Func
     if (f.channels_last.defined()) {
         pipeline.add_custom_lowering_pass(new TransposeBlocks(f.input_rows.name()));
     }
+    pipeline.add_custom_lowering_pass(
+        new ByteWords("input", static_cast<int>(f.space.size()) + 2));
     if (!target.has_feature(Halide::Target::LargeBuffers)) {
         pipeline.add_custom_lowering_pass(new Int32GatherIndices("input"));
     }

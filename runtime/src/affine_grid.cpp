@@ -75,15 +75,11 @@ Status check_affine_grid(const TensorView& theta, const int64_t* size, int32_t s
     return check_output_memory(grid, "grid", {{&theta, "theta"}});
 }
 
-// float16 and bfloat16 (S10): theta converted exactly to float32, the grid of one batch item
-// at a time computed in float32 and rounded once to the grid's type.
+// float16 and bfloat16 (S10) on the CPU: theta converted exactly to float32, the grid of one
+// batch item at a time computed in float32 and rounded once to the grid's type. (The GPUs have
+// kernels of these types, which do the same in one pass.)
 Status affine_grid_storage(const TensorView& theta, const int64_t* size, int32_t size_len,
                            const TensorView& grid, bool align_corners) {
-    if (theta.device.type != DeviceType::cpu) {
-        return unsupported(std::string("affine_grid: ") + to_string(theta.dtype) + " tensors on " +
-                           to_string(theta.device.type) +
-                           " devices are not supported by this build");
-    }
     Placement placement;
     if (Status s = place_call(theta.device, theta.dtype, {}, "affine_grid",
                               /*needs_int64_atomics=*/false, placement);
@@ -123,7 +119,7 @@ Status affine_grid(const TensorView& theta, const int64_t* size, int32_t size_le
                    const TensorView& grid, bool align_corners, const Stream& stream) {
     if (Status s = check_affine_grid(theta, size, size_len, grid); !s.ok()) return s;
     if (grid.numel() == 0) return Status::Ok();
-    if (is_storage_type(theta.dtype)) {
+    if (is_storage_type(theta.dtype) && theta.device.type == DeviceType::cpu) {
         return affine_grid_storage(theta, size, size_len, grid, align_corners);
     }
     const AffineGridVariant* variant = nullptr;

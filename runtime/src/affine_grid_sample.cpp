@@ -17,14 +17,15 @@ struct AffineGridSampleVariant {
     Interpolation mode;
     Padding padding;
     DType dtype;
+    DType theta_dtype;  // the tensors' own, or float32 for the storage types' (S10)
     AffineGridSampleKernel by_isa[kCpuIsaCount];
     AffineGridSampleKernel by_gpu[kGpuBackendCount];
 };
 
 constexpr AffineGridSampleVariant kVariants[] = {
-    {0, {}, {}, {}, {}, {}},  // matches no call (not_compiled, internal.h)
-#define GRIDSAMPLE_VARIANT_affine_grid_sample(name, dims, mode, padding, dtype) \
-    {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name), GRIDSAMPLE_BY_GPU(name)},
+    {0, {}, {}, {}, {}, {}, {}},  // matches no call (not_compiled, internal.h)
+#define GRIDSAMPLE_VARIANT_affine_grid_sample(name, dims, mode, padding, dtype, theta_dtype) \
+    {dims, mode, padding, dtype, theta_dtype, GRIDSAMPLE_BY_ISA(name), GRIDSAMPLE_BY_GPU(name)},
 #include "kernel_table.inc"
 };
 
@@ -65,16 +66,12 @@ Status check_affine_grid_sample(const TensorView& input, const TensorView& theta
     return check_output_memory(output, "output", {{&input, "input"}, {&theta, "theta"}});
 }
 
-// The storage types (S10): affine_grid in float32 (from theta converted exactly to float32) into
-// a grid of one batch item at a time, then grid_sample's storage-type kernel on it. Bit for bit
-// the two calls, as the fused kernels are; the grid costs Do x Ho x Wo x k float32 of memory.
+// The storage types (S10) on the CPU: affine_grid in float32 (from theta converted exactly to
+// float32) into a grid of one batch item at a time, then grid_sample's storage-type kernel on it.
+// Bit for bit the two calls, as the fused kernels are; the grid costs Do x Ho x Wo x k float32 of
+// memory. (The GPUs have fused storage-type kernels.)
 Status affine_grid_sample_storage(const TensorView& input, const TensorView& theta,
                                   const TensorView& output, const Options& options) {
-    if (input.device.type != DeviceType::cpu) {
-        return unsupported(std::string("affine_grid_sample: ") + to_string(input.dtype) +
-                           " tensors on " + to_string(input.device.type) +
-                           " devices are not supported by this build");
-    }
     Placement placement;
     if (Status s = place_call(input.device, input.dtype, options.stream, "affine_grid_sample",
                               /*needs_int64_atomics=*/false, placement);
@@ -122,13 +119,15 @@ Status affine_grid_sample(const TensorView& input, const TensorView& theta,
                           const TensorView& output, const Options& options) {
     if (Status s = check_affine_grid_sample(input, theta, output, options); !s.ok()) return s;
     if (output.numel() == 0) return Status::Ok();
-    if (is_storage_type(input.dtype)) {
+    const bool gpu = input.device.type != DeviceType::cpu;
+    if (is_storage_type(input.dtype) && !gpu) {
         return affine_grid_sample_storage(input, theta, output, options);
     }
     const AffineGridSampleVariant* variant = nullptr;
     for (const AffineGridSampleVariant& v : kVariants) {
         if (v.spatial_dims == input.rank - 2 && v.mode == options.mode &&
-            v.padding == options.padding && v.dtype == input.dtype) {
+            v.padding == options.padding && v.dtype == input.dtype &&
+            v.theta_dtype == theta.dtype) {
             variant = &v;
         }
     }

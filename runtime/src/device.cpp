@@ -132,6 +132,7 @@ struct OpenClDevice {
     void* id = nullptr;  // cl_device_id
     std::string name;
     bool fp64 = false;
+    bool fp16 = false;
     bool int64_atomics = false;
     // The library's own context and in-order queue, created at first use.
     void* context = nullptr;
@@ -198,6 +199,7 @@ OpenCl& opencl() {
                 d.name = device_info_string(cl, id, kClDeviceName);
                 const std::string extensions = device_info_string(cl, id, kClDeviceExtensions);
                 d.fp64 = extensions.find("cl_khr_fp64") != std::string::npos;
+                d.fp16 = extensions.find("cl_khr_fp16") != std::string::npos;
                 d.int64_atomics = extensions.find("cl_khr_int64_base_atomics") != std::string::npos;
                 cl.devices.push_back(d);
             }
@@ -309,14 +311,18 @@ Status check_devices(std::initializer_list<std::pair<const TensorView*, const ch
 
 namespace {
 
-// place_call for an OpenCL device that exists (device_status): float64 and the atomics the
-// kernels need, then the caller's queue (and its context) or the library's own.
+// place_call for an OpenCL device that exists (device_status): float64, float16 and the atomics
+// the kernels need, then the caller's queue (and its context) or the library's own.
 Status place_opencl_call(const Device& device, DType dtype, const Stream& stream, const char* what,
                          bool needs_int64_atomics, Placement& placement) {
     const OpenClDevice& d = opencl().devices[device.id];
     if (dtype == DType::float64 && !d.fp64) {
         return unsupported(std::string(what) + ": " + to_string(device) + " (" + d.name +
                            ") has no float64 support (cl_khr_fp64)");
+    }
+    if (dtype == DType::float16 && !d.fp16) {
+        return unsupported(std::string(what) + ": " + to_string(device) + " (" + d.name +
+                           ") has no float16 support (cl_khr_fp16)");
     }
     if (needs_int64_atomics && !d.int64_atomics) {
         return unsupported(std::string(what) + ": " + to_string(device) + " (" + d.name +

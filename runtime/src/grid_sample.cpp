@@ -17,22 +17,28 @@ struct GridSampleVariant {
     Interpolation mode;
     Padding padding;
     DType dtype;
+    DType grid_dtype;  // the tensors' own, or float32 for the storage types' (S10)
     GridSampleKernel by_isa[kCpuIsaCount];
     GridSampleKernel by_gpu[kGpuBackendCount];
 };
 
 // Every compiled variant (generated from cmake/GridsampleVariants.cmake).
 constexpr GridSampleVariant kVariants[] = {
-    {0, {}, {}, {}, {}, {}},  // matches no call (not_compiled, internal.h)
-#define GRIDSAMPLE_VARIANT_grid_sample(name, dims, mode, padding, dtype) \
-    {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name), GRIDSAMPLE_BY_GPU(name)},
+    {0, {}, {}, {}, {}, {}, {}},  // matches no call (not_compiled, internal.h)
+#define GRIDSAMPLE_VARIANT_grid_sample(name, dims, mode, padding, dtype, grid_dtype) \
+    {dims, mode, padding, dtype, grid_dtype, GRIDSAMPLE_BY_ISA(name), GRIDSAMPLE_BY_GPU(name)},
 #include "kernel_table.inc"
 };
 
-const GridSampleVariant* find_variant(int dims, const Options& o, DType dtype) {
+// The variant for a call whose grid has dtype `grid_dtype`, on the CPU or a GPU. A storage type's
+// CPU kernels take a float32 grid (a 16-bit grid is converted first); its GPU kernels read either
+// grid type.
+const GridSampleVariant* find_variant(int dims, const Options& o, DType dtype, DType grid_dtype,
+                                      bool gpu) {
+    const DType kernel_grid = is_storage_type(dtype) && !gpu ? DType::float32 : grid_dtype;
     for (const GridSampleVariant& v : kVariants) {
         if (v.spatial_dims == dims && v.mode == o.mode && v.padding == o.padding &&
-            v.dtype == dtype) {
+            v.dtype == dtype && v.grid_dtype == kernel_grid) {
             return &v;
         }
     }
@@ -171,11 +177,17 @@ void sampled_shape(const TensorView& input, const TensorView& grid, int64_t* sha
 
 Status check_result_tensor(const TensorView& t, const char* name, const char* rank_hint,
                            const TensorView& input, const int64_t* expected) {
+    return check_result_tensor(t, name, rank_hint, input, expected, input.dtype, "the input's");
+}
+
+Status check_result_tensor(const TensorView& t, const char* name, const char* rank_hint,
+                           const TensorView& input, const int64_t* expected, DType dtype,
+                           const char* whose) {
     const int rank = input.rank;
     const std::string n = name;
     if (Status s = check_tensor(t, name, rank, rank, rank_hint); !s.ok()) return s;
-    if (t.dtype != input.dtype) {
-        return invalid(n + ": expected dtype " + to_string(input.dtype) + " (the input's), got " +
+    if (t.dtype != dtype) {
+        return invalid(n + ": expected dtype " + to_string(dtype) + " (" + whose + "), got " +
                        to_string(t.dtype));
     }
     for (int i = 0; i < rank; i++) {
@@ -193,7 +205,9 @@ Status grid_sample(const TensorView& input, const TensorView& grid, const Tensor
                    const Options& options) {
     if (Status s = check_grid_sample(input, grid, output, options); !s.ok()) return s;
     if (output.numel() == 0) return Status::Ok();  // N, C or an output size is 0 (S8)
-    const GridSampleVariant* variant = find_variant(input.rank - 2, options, input.dtype);
+    const bool gpu = input.device.type != DeviceType::cpu;
+    const GridSampleVariant* variant =
+        find_variant(input.rank - 2, options, input.dtype, grid.dtype, gpu);
     if (variant == nullptr) {
         return not_compiled("grid_sample", "forward", input.rank - 2, &options.mode,
                             &options.padding, input.dtype);
@@ -212,9 +226,10 @@ Status grid_sample(const TensorView& input, const TensorView& grid, const Tensor
         // Merged per chunk: a chunk that fits 32-bit indexing still fits with its rows merged
         // (same elements, same spans). The GPU schedule has no tiles to fill.
         TensorView grid_rows = chunk[1], output_rows = chunk[2];
-        // The storage-type kernels take a float32 grid: a 16-bit one is converted first (S10).
+        // The storage types' CPU kernels take a float32 grid: a 16-bit one is converted first
+        // (S10).
         DenseCopy grid_f32;
-        if (grid_rows.dtype != DType::float32 && is_storage_type(input.dtype)) {
+        if (grid_rows.dtype != variant->grid_dtype) {
             if (Status s = convert_to_dense(placement, grid_rows, DType::float32, grid_f32);
                 !s.ok()) {
                 return s;

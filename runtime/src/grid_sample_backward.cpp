@@ -25,38 +25,39 @@ struct BackwardVariant {
     Interpolation mode;
     Padding padding;
     DType dtype;
+    DType grid_dtype;  // the grid's and grad_grid's: the tensors' own, or float32 (S10)
     Kernel by_isa[kCpuIsaCount];
     Kernel by_gpu[kGpuBackendCount];
 };
 
 // Every compiled variant (generated from cmake/GridsampleVariants.cmake).
 constexpr BackwardVariant<GradInputKernel> kGradInputVariants[] = {
-    {0, {}, {}, {}, {}, {}},  // matches no call (not_compiled, internal.h)
-#define GRIDSAMPLE_VARIANT_grid_sample_grad_input(name, dims, mode, padding, dtype) \
-    {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name), GRIDSAMPLE_BY_GPU(name)},
+    {0, {}, {}, {}, {}, {}, {}},  // matches no call (not_compiled, internal.h)
+#define GRIDSAMPLE_VARIANT_grid_sample_grad_input(name, dims, mode, padding, dtype, grid_dtype) \
+    {dims, mode, padding, dtype, grid_dtype, GRIDSAMPLE_BY_ISA(name), GRIDSAMPLE_BY_GPU(name)},
 #include "kernel_table.inc"
 };
 constexpr BackwardVariant<GradGridKernel> kGradGridVariants[] = {
-    {0, {}, {}, {}, {}, {}},  // matches no call (not_compiled, internal.h)
-#define GRIDSAMPLE_VARIANT_grid_sample_grad_grid(name, dims, mode, padding, dtype) \
-    {dims, mode, padding, dtype, GRIDSAMPLE_BY_ISA(name), GRIDSAMPLE_BY_GPU(name)},
+    {0, {}, {}, {}, {}, {}, {}},  // matches no call (not_compiled, internal.h)
+#define GRIDSAMPLE_VARIANT_grid_sample_grad_grid(name, dims, mode, padding, dtype, grid_dtype) \
+    {dims, mode, padding, dtype, grid_dtype, GRIDSAMPLE_BY_ISA(name), GRIDSAMPLE_BY_GPU(name)},
 #include "kernel_table.inc"
 };
 
 template <typename Kernel, size_t N>
 const BackwardVariant<Kernel>* find_variant(const BackwardVariant<Kernel> (&variants)[N], int dims,
-                                            const Options& o, DType dtype) {
+                                            const Options& o, DType dtype, DType grid_dtype) {
     for (const BackwardVariant<Kernel>& v : variants) {
         if (v.spatial_dims == dims && v.mode == o.mode && v.padding == o.padding &&
-            v.dtype == dtype) {
+            v.dtype == dtype && v.grid_dtype == grid_dtype) {
             return &v;
         }
     }
     return nullptr;
 }
 
-Status no_variant(const char* kernel, const TensorView& input, const Options& o) {
-    return not_compiled(kernel, "backward", input.rank - 2, &o.mode, &o.padding, input.dtype);
+Status no_variant(const char* kernel, int dims, DType dtype, const Options& o) {
+    return not_compiled(kernel, "backward", dims, &o.mode, &o.padding, dtype);
 }
 
 bool overlap(const TensorView& a, const TensorView& b) {
@@ -97,10 +98,11 @@ Status check_backward(const TensorView& grad_output, const TensorView& input,
         }
     }
     if (grad_grid != nullptr) {
+        // grad_grid has the grid's dtype (S10: float32 under a storage-type input, or the same).
         if (Status s = check_result_tensor(*grad_grid, "grad_grid",
                                            two_d ? "a 4-D (N, Ho, Wo, 2) tensor for 4-D input"
                                                  : "a 5-D (N, Do, Ho, Wo, 3) tensor for 5-D input",
-                                           input, grid.sizes);
+                                           input, grid.sizes, grid.dtype, "the grid's");
             !s.ok()) {
             return s;
         }
@@ -137,15 +139,13 @@ void fill_zeros(const TensorView& t) {
     });
 }
 
-}  // namespace
-
-Status grid_sample_backward(const TensorView& grad_output, const TensorView& input,
-                            const TensorView& grid, const TensorView* grad_input,
-                            const TensorView* grad_grid, const Options& options) {
-    if (Status s = check_backward(grad_output, input, grid, grad_input, grad_grid, options);
-        !s.ok()) {
-        return s;
-    }
+// The backward of validated tensors whose kernels exist as they are (their dtype is
+// grad_output's; float32 and float64, and on a GPU float16 and bfloat16 too): the kernels of the
+// gradients asked for. `input` is read only for grad_grid.
+Status run_backward(const TensorView& grad_output, const TensorView& input,
+                    const TensorView& grid, const TensorView* grad_input,
+                    const TensorView* grad_grid, const Options& options) {
+    const DType dtype = grad_output.dtype;
     const int dims = input.rank - 2;
     // A gradient with no elements needs no work. A non-empty one is written in full even where
     // nothing flows into it (no output points, or C = 0 for grad_grid): it is then all zeros.
@@ -154,15 +154,19 @@ Status grid_sample_backward(const TensorView& grad_output, const TensorView& inp
     const BackwardVariant<GradInputKernel>* input_variant = nullptr;
     const BackwardVariant<GradGridKernel>* grid_variant = nullptr;
     if (want_input) {
-        input_variant = find_variant(kGradInputVariants, dims, options, input.dtype);
-        if (input_variant == nullptr) return no_variant("grid_sample_grad_input", input, options);
+        input_variant = find_variant(kGradInputVariants, dims, options, dtype, grid.dtype);
+        if (input_variant == nullptr) {
+            return no_variant("grid_sample_grad_input", dims, dtype, options);
+        }
     }
     if (want_grid) {
-        grid_variant = find_variant(kGradGridVariants, dims, options, input.dtype);
-        if (grid_variant == nullptr) return no_variant("grid_sample_grad_grid", input, options);
+        grid_variant = find_variant(kGradGridVariants, dims, options, dtype, grid.dtype);
+        if (grid_variant == nullptr) {
+            return no_variant("grid_sample_grad_grid", dims, dtype, options);
+        }
     }
     Placement placement;  // one CPU level or device for both kernels and every chunk
-    if (Status s = place_call(input.device, input.dtype, options.stream, "grid_sample_backward",
+    if (Status s = place_call(input.device, dtype, options.stream, "grid_sample_backward",
                               /*needs_int64_atomics=*/want_input,
                               placement);
         !s.ok()) {
@@ -231,6 +235,86 @@ Status grid_sample_backward(const TensorView& grad_output, const TensorView& inp
             });
     }
     return Status::Ok();
+}
+
+// The backward of float16 and bfloat16 tensors on the CPU (S10; the GPUs have kernels of these
+// types): grad_output, the grid (a 16-bit one) and, for grad_grid, the input are converted
+// exactly to dense float32 copies; the float32 kernels accumulate both gradients in float32 into
+// float32 scratch (grad_grid straight into a float32 grad_grid), and each gradient is rounded
+// once into the caller's tensor. The same bits as kernels that read the storage type themselves
+// and rounded at the end, at the cost of the copies: grad_output's and the gradients' elements
+// in float32, and the input's for grad_grid.
+Status backward_in_float32(const TensorView& grad_output, const TensorView& input,
+                           const TensorView& grid, const TensorView* grad_input,
+                           const TensorView* grad_grid, const Options& options) {
+    const bool want_input = grad_input != nullptr && grad_input->numel() > 0;
+    const bool want_grid = grad_grid != nullptr && grad_grid->numel() > 0;
+    if (!want_input && !want_grid) return Status::Ok();
+    Placement placement;
+    if (Status s = place_call(input.device, input.dtype, options.stream, "grid_sample_backward",
+                              /*needs_int64_atomics=*/false, placement);
+        !s.ok()) {
+        return s;
+    }
+    DenseCopy go32, in32, grid32, gi32, gg32;
+    if (Status s = convert_to_dense(placement, grad_output, DType::float32, go32); !s.ok()) {
+        return s;
+    }
+    TensorView in_view = input, grid_view = grid, gi_view, gg_view;
+    if (want_grid) {
+        if (Status s = convert_to_dense(placement, input, DType::float32, in32); !s.ok()) return s;
+        in_view = in32.view;
+    }
+    if (grid.dtype != DType::float32) {
+        if (Status s = convert_to_dense(placement, grid, DType::float32, grid32); !s.ok()) {
+            return s;
+        }
+        grid_view = grid32.view;
+    }
+    if (want_input) {
+        if (Status s = allocate_dense(DType::float32, input.rank, input.sizes,
+                                      "a float32 grad_input", gi32);
+            !s.ok()) {
+            return s;
+        }
+        gi_view = gi32.view;
+    }
+    if (want_grid) {
+        gg_view = *grad_grid;
+        if (grad_grid->dtype != DType::float32) {
+            if (Status s = allocate_dense(DType::float32, grid.rank, grid.sizes,
+                                          "a float32 grad_grid", gg32);
+                !s.ok()) {
+                return s;
+            }
+            gg_view = gg32.view;
+        }
+    }
+    if (Status s = run_backward(go32.view, in_view, grid_view, want_input ? &gi_view : nullptr,
+                                want_grid ? &gg_view : nullptr, options);
+        !s.ok()) {
+        return s;
+    }
+    if (want_input) {
+        if (Status s = convert_elements(placement, gi_view, *grad_input); !s.ok()) return s;
+    }
+    if (want_grid && gg32.memory != nullptr) return convert_elements(placement, gg_view, *grad_grid);
+    return Status::Ok();
+}
+
+}  // namespace
+
+Status grid_sample_backward(const TensorView& grad_output, const TensorView& input,
+                            const TensorView& grid, const TensorView* grad_input,
+                            const TensorView* grad_grid, const Options& options) {
+    if (Status s = check_backward(grad_output, input, grid, grad_input, grad_grid, options);
+        !s.ok()) {
+        return s;
+    }
+    if (is_storage_type(input.dtype) && input.device.type == DeviceType::cpu) {
+        return backward_in_float32(grad_output, input, grid, grad_input, grad_grid, options);
+    }
+    return run_backward(grad_output, input, grid, grad_input, grad_grid, options);
 }
 
 }  // namespace gridsample

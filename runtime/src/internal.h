@@ -76,6 +76,10 @@ void sampled_shape(const TensorView& input, const TensorView& grid, int64_t* sha
 // hint `rank_hint`), the input's dtype and the `expected` sizes (input.rank entries).
 Status check_result_tensor(const TensorView& t, const char* name, const char* rank_hint,
                            const TensorView& input, const int64_t* expected);
+// The same with the dtype `dtype` expected, `whose` naming where it comes from ("the grid's").
+Status check_result_tensor(const TensorView& t, const char* name, const char* rank_hint,
+                           const TensorView& input, const int64_t* expected, DType dtype,
+                           const char* whose);
 
 // ---- halide_call.cpp -------------------------------------------------------------------------
 // A TensorView as a halide_buffer_t: dimensions reversed (Halide's dim 0 is innermost). Extents

@@ -436,6 +436,11 @@ bool device_has_fp64(gs::Device device) {
     return has_extension(opencl_device(device).extensions, "cl_khr_fp64");
 }
 
+bool device_has_fp16(gs::Device device) {
+    if (device.type != gs::DeviceType::opencl) return true;
+    return has_extension(opencl_device(device).extensions, "cl_khr_fp16");
+}
+
 bool device_has_int64_atomics(gs::Device device) {
     if (device.type != gs::DeviceType::opencl) return true;
     return has_extension(opencl_device(device).extensions, "cl_khr_int64_base_atomics");
@@ -666,6 +671,9 @@ DevicePlacement::DevicePlacement(gs::Device device, bool library_default_stream)
 std::string DevicePlacement::unsupported_reason(gs::DType dtype, bool int64_atomics) const {
     if (dtype == gs::DType::float64 && !device_has_fp64(device_)) {
         return "the device has no float64 (cl_khr_fp64)";
+    }
+    if (dtype == gs::DType::float16 && !device_has_fp16(device_)) {
+        return "the device has no float16 (cl_khr_fp16)";
     }
     if (int64_atomics && !device_has_int64_atomics(device_)) {
         return "the device has no 64-bit integer atomics (cl_khr_int64_base_atomics)";

@@ -58,6 +58,7 @@ std::string device_description(gridsample::Device device);
 // Whether the device computes in float64 (OpenCL: cl_khr_fp64; every CUDA device does) and has
 // 64-bit integer atomics (OpenCL: cl_khr_int64_base_atomics; every CUDA device does).
 bool device_has_fp64(gridsample::Device device);
+bool device_has_fp16(gridsample::Device device);
 bool device_has_int64_atomics(gridsample::Device device);
 
 // The stream the suites pass in every call on `device`: for OpenCL a context and in-order queue
