@@ -6,6 +6,7 @@
 // gaps must stay untouched (S8b, S12.11). Tolerances are S11's backward ones: float32 1e-4 and
 // float64 1e-10, relative to the largest magnitude of the gradient compared.
 #include "gridsample/gridsample.h"
+#include "golden_manifest.h"
 #include "npy.h"
 
 #include <gtest/gtest.h>
@@ -74,44 +75,10 @@ std::string parse_line(const std::vector<std::string>& f, GoldenCase& c) {
     return "";
 }
 
-// Every case of the manifest. A missing or empty manifest gives one failing case, so the suite
-// can never pass (or be skipped) without its data; a malformed line gives a failing case of its
-// own.
+// Every case of the manifest (golden_manifest.h).
 std::vector<GoldenCase> read_manifest() {
-    std::vector<GoldenCase> cases;
-    std::ifstream in(kManifest);
-    if (!in) {
-        GoldenCase c;
-        c.name = "manifest_missing";
-        c.error = "cannot read " + kManifest +
-                  " (regenerate it with /usr/bin/python3 tests/golden/make_golden_backward.py)";
-        return {c};
-    }
-    std::set<std::string> names;
-    std::string text;
-    for (int line = 1; std::getline(in, text); line++) {
-        if (text.empty() || text[0] == '#') continue;
-        std::istringstream words(text);
-        std::vector<std::string> f;
-        for (std::string w; words >> w;) f.push_back(w);
-        if (f.empty()) continue;
-        GoldenCase c;
-        c.line = line;
-        c.error = parse_line(f, c);
-        if (c.error.empty() && !names.insert(c.name).second) c.error = "duplicate case name";
-        if (!c.error.empty()) {
-            c.name = "malformed_line_" + std::to_string(line);
-            c.error = kManifest + ":" + std::to_string(line) + ": " + c.error;
-        }
-        cases.push_back(std::move(c));
-    }
-    if (cases.empty()) {
-        GoldenCase c;
-        c.name = "manifest_empty";
-        c.error = kManifest + " lists no cases";
-        cases.push_back(c);
-    }
-    return cases;
+    return gridsample_test::read_golden_manifest<GoldenCase>(
+        kManifest, "/usr/bin/python3 tests/golden/make_golden_backward.py", parse_line);
 }
 
 const std::vector<GoldenCase>& all_cases() {

@@ -10,6 +10,7 @@
 // within tol of a rounding boundary. uint8 uses tol = 1e-3 (S10: equal except within 1e-3 of a
 // tie). Each case runs with contiguous tensors and again channels-last (for the 3-channel uint8
 // images: the interleaved RGB path) with a planar grid.
+#include "golden_manifest.h"
 #include "gridsample/gridsample.h"
 #include "npy.h"
 #include "storage_check.h"
@@ -37,7 +38,8 @@ struct StorageGolden {
     gs::Options options;
     gs::DType dtype = gs::DType::float16, grid_dtype = gs::DType::float32;
     std::vector<std::string> files;  // absolute paths, in the manifest's order
-    std::string error;               // a malformed line or a missing manifest
+    int line = 0;
+    std::string error;  // a malformed line or a missing manifest
 };
 
 void PrintTo(const StorageGolden& c, std::ostream* os) { *os << c.name; }
@@ -74,32 +76,8 @@ std::string parse(const std::vector<std::string>& f, StorageGolden& c) {
 }
 
 std::vector<StorageGolden> read_manifest() {
-    std::vector<StorageGolden> cases;
-    std::ifstream in(kDir + "/manifest.txt");
-    if (!in) {
-        StorageGolden c;
-        c.name = "manifest_missing";
-        c.error = "cannot read " + kDir +
-                  "/manifest.txt (regenerate it with tests/golden/make_golden_storage.py)";
-        return {c};
-    }
-    std::set<std::string> names;
-    std::string text;
-    for (int line = 1; std::getline(in, text); line++) {
-        if (text.empty() || text[0] == '#') continue;
-        std::istringstream words(text);
-        std::vector<std::string> f;
-        for (std::string w; words >> w;) f.push_back(w);
-        StorageGolden c;
-        c.error = parse(f, c);
-        if (c.error.empty() && !names.insert(c.name).second) c.error = "duplicate case name";
-        if (!c.error.empty()) {
-            c.error = "manifest line " + std::to_string(line) + ": " + c.error;
-            c.name = "malformed_line_" + std::to_string(line);
-        }
-        cases.push_back(c);
-    }
-    return cases;
+    return read_golden_manifest<StorageGolden>(
+        kDir + "/manifest.txt", "/usr/bin/python3 tests/golden/make_golden_storage.py", parse);
 }
 
 const std::vector<StorageGolden>& all_cases() {
