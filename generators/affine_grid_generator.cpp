@@ -51,7 +51,7 @@ public:
         std::vector<Expr> args{kk};
         for (const Var &v : space) args.push_back(v);
         args.push_back(n);
-        grid(args) = to_storage(affine_component(theta_row, base), dtype);
+        grid(args) = to_storage(affine_component(theta_row, base), dtype, get_target());
     }
 
     void schedule() {

@@ -88,7 +88,7 @@ public:
         std::vector<Expr> out_args(forward.space.begin(), forward.space.end());
         out_args.push_back(forward.c);
         out_args.push_back(forward.n);
-        output(out_args) = to_storage(forward.value, dtype);
+        output(out_args) = to_storage(forward.value, dtype, get_target());
     }
 
     void schedule() {

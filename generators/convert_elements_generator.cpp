@@ -32,7 +32,7 @@ public:
         const Type compute = storage_of(from) == Storage::float64 || storage_of(to) == Storage::float64
                                  ? Float(64)
                                  : Float(32);
-        output(v) = to_storage(to_compute(input(v), from, compute), to);
+        output(v) = to_storage(to_compute(input(v), from, compute), to, get_target());
     }
 
     void schedule() {

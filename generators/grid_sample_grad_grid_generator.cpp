@@ -92,7 +92,7 @@ public:
 
         if (mode == Interpolation::nearest) {
             // S9: nearest is piecewise constant; its grid gradient is 0 everywhere.
-            grad_grid(grid_args) = to_storage(constant(t, 0), grid_t);
+            grad_grid(grid_args) = to_storage(constant(t, 0), grid_t, get_target());
             return;
         }
 
@@ -204,7 +204,7 @@ public:
             // for NaN).
             per_axis.push_back(sum(point_args) * taps_of[k].coordinate_grad);
         }
-        grad_grid(grid_args) = to_storage(mux(k_var, per_axis), grid_t);
+        grad_grid(grid_args) = to_storage(mux(k_var, per_axis), grid_t, get_target());
     }
 
     void schedule() {

@@ -230,7 +230,8 @@ public:
         from_rows.push_back(c_var / block);
         from_rows.push_back(n);
         grad_input(out_args) =
-            to_storage(gpu ? fixed.from_fixed(acc_rows(from_rows)) : acc_rows(from_rows), dtype);
+            to_storage(gpu ? fixed.from_fixed(acc_rows(from_rows)) : acc_rows(from_rows), dtype,
+                       get_target());
     }
 
     void schedule() {

@@ -28,6 +28,7 @@
 #pragma once
 
 #include "Halide.h"
+#include "cpu/tap_box.h"
 
 #include <map>
 #include <string>
@@ -35,29 +36,19 @@
 
 namespace gridsample_gen {
 
-class ByteWords : public Halide::Internal::IRMutator {
+class ByteWords : public TapsConsumerMutator {
 public:
     // input: the sampled buffer, of `dims` dimensions.
     ByteWords(std::string input, int dims) : input_(std::move(input)), dims_(dims) {}
 
-    using IRMutator::visit;
-
-    Halide::Internal::Stmt visit(const Halide::Internal::ProducerConsumer *op) override {
-        using namespace Halide::Internal;
-        if (op->is_producer || op->name != "taps") return IRMutator::visit(op);
-        const bool outer = in_taps_;
-        in_taps_ = true;
-        Stmt body = mutate(op->body);
-        in_taps_ = outer;
-        return ProducerConsumer::make(op->name, op->is_producer, body);
-    }
+    using TapsConsumerMutator::visit;
 
     Halide::Internal::Stmt visit(const Halide::Internal::For *op) override {
         using namespace Halide;
         using namespace Halide::Internal;
         // Innermost loops without conditions: the words are loaded at the top of the body, which
         // is only safe where every load of the body runs on every iteration.
-        if (!in_taps_ || contains_control(op->body)) return IRMutator::visit(op);
+        if (!in_taps() || contains_control(op->body)) return IRMutator::visit(op);
         Words words(input_);
         Stmt body = words.mutate(op->body);
         if (words.bases.empty()) return op;
@@ -155,7 +146,6 @@ private:
 
     std::string input_;
     int dims_;
-    bool in_taps_ = false;
 };
 
 }  // namespace gridsample_gen

@@ -53,7 +53,7 @@
 
 namespace gridsample_gen {
 
-class PairGathers : public Halide::Internal::IRMutator {
+class PairGathers : public TapsConsumerMutator {
 public:
     static constexpr int kMaxPoints = 512;  // pair buffers of 4 KiB each at most
 
@@ -61,22 +61,12 @@ public:
     PairGathers(std::string input, std::vector<std::string> x_taps)
         : input_(std::move(input)), x_taps_(std::move(x_taps)) {}
 
-    using IRMutator::visit;
-
-    Halide::Internal::Stmt visit(const Halide::Internal::ProducerConsumer *op) override {
-        using namespace Halide::Internal;
-        if (op->is_producer || op->name != "taps") return IRMutator::visit(op);
-        const bool outer = in_taps_;
-        in_taps_ = true;
-        Stmt body = mutate(op->body);
-        in_taps_ = outer;
-        return ProducerConsumer::make(op->name, op->is_producer, body);
-    }
+    using TapsConsumerMutator::visit;
 
     Halide::Internal::Stmt visit(const Halide::Internal::For *op) override {
         using namespace Halide;
         using namespace Halide::Internal;
-        if (!in_taps_) return IRMutator::visit(op);
+        if (!in_taps()) return IRMutator::visit(op);
         Stmt paired = pair(op, op->body);
         if (!paired.defined() && scalar_loads(op->body, input_).size() >
                                      scalar_loads(TapBox::Lets(op->body).inner, input_).size()) {
@@ -241,7 +231,6 @@ private:
 
     std::string input_;
     std::vector<std::string> x_taps_;
-    bool in_taps_ = false;
 };
 
 }  // namespace gridsample_gen

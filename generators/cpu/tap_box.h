@@ -43,6 +43,29 @@ inline std::vector<const Halide::Internal::Load *> scalar_loads(
     return loads.found;
 }
 
+// A lowering pass that acts on the consumers of a tile's taps (the `consume taps` blocks, where
+// the sampling loops are): in_taps() says whether the node being mutated is inside one.
+class TapsConsumerMutator : public Halide::Internal::IRMutator {
+public:
+    using IRMutator::visit;
+
+    Halide::Internal::Stmt visit(const Halide::Internal::ProducerConsumer *op) override {
+        using namespace Halide::Internal;
+        if (op->is_producer || op->name != "taps") return IRMutator::visit(op);
+        const bool outer = in_taps_;
+        in_taps_ = true;
+        Stmt body = mutate(op->body);
+        in_taps_ = outer;
+        return ProducerConsumer::make(op->name, op->is_producer, body);
+    }
+
+protected:
+    bool in_taps() const { return in_taps_; }
+
+private:
+    bool in_taps_ = false;
+};
+
 class TapBox {
 public:
     // A chain of lets down to a statement of another kind.
