@@ -579,17 +579,30 @@ MANIFEST_HEADER = """\
 """
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default=DEFAULT_OUT, help="output folder (emptied first)")
+def fresh_output_dir(doc, default_out):
+    """The scripts' common start: the --out argument (a folder, emptied first; the first
+    paragraph of `doc` is the help text) and one torch thread, for deterministic output."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--out", default=default_out, help="output folder (emptied first)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    # affine_grid warns about unit-size grids with align_corners; those are cases on purpose.
-    warnings.filterwarnings("ignore", message="Since version 1.3.0, affine_grid")
     out_dir = os.path.abspath(args.out)
     if os.path.isdir(out_dir):
         shutil.rmtree(out_dir)
     os.makedirs(out_dir)
+    return out_dir
+
+
+def write_manifest(out_dir, header, lines):
+    with open(os.path.join(out_dir, "manifest.txt"), "w") as f:
+        f.write(header.format(torch=torch_description()))
+        f.write("\n".join(lines) + "\n")
+
+
+def main():
+    out_dir = fresh_output_dir(__doc__, DEFAULT_OUT)
+    # affine_grid warns about unit-size grids with align_corners; those are cases on purpose.
+    warnings.filterwarnings("ignore", message="Since version 1.3.0, affine_grid")
     w = Writer(out_dir)
     cases_random(w)
     cases_identity(w)
@@ -603,9 +616,7 @@ def main():
     cases_nonfinite(w)
     cases_huge(w)
     cases_affine(w)
-    with open(os.path.join(out_dir, "manifest.txt"), "w") as f:
-        f.write(MANIFEST_HEADER.format(torch=torch_description()))
-        f.write("\n".join(w.lines) + "\n")
+    write_manifest(out_dir, MANIFEST_HEADER, w.lines)
     print(f"{len(w.lines)} cases ({w.counts['torch']} torch, {w.counts['s7']} s7) in {out_dir}")
 
 

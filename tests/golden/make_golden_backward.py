@@ -36,9 +36,7 @@ Where PyTorch 1.13 is not the oracle:
     0 by S9 (a NaN component has gradient 0; an infinite one is clipped, out of range or replaced
     by a constant), whatever PyTorch says at the stand-in value, so the expected data sets it to 0.
 """
-import argparse
 import os
-import shutil
 import sys
 import warnings
 import zlib
@@ -300,15 +298,8 @@ MANIFEST_HEADER = """\
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default=DEFAULT_OUT, help="output folder (emptied first)")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
+    out_dir = fwd.fresh_output_dir(__doc__, DEFAULT_OUT)
     warnings.filterwarnings("ignore")
-    out_dir = os.path.abspath(args.out)
-    if os.path.isdir(out_dir):
-        shutil.rmtree(out_dir)
-    os.makedirs(out_dir)
     w = Writer(out_dir)
     cases_random(w)
     cases_exact(w)
@@ -318,9 +309,7 @@ def main():
     cases_bicubic(w)
     cases_nonfinite(w)
     cases_channels_and_large(w)
-    with open(os.path.join(out_dir, "manifest.txt"), "w") as f:
-        f.write(MANIFEST_HEADER.format(torch=fwd.torch_description()))
-        f.write("\n".join(w.lines) + "\n")
+    fwd.write_manifest(out_dir, MANIFEST_HEADER, w.lines)
     print(f"{len(w.lines)} cases ({w.counts['torch']} torch, {w.counts['s7']} s7) in {out_dir}")
 
 

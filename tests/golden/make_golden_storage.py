@@ -26,9 +26,7 @@ Random grids keep coordinates 1e-3 pixels away from nearest-rounding ties (and, 
 gradients, from bilinear kinks), so that the last bit of a coordinate cannot pick another pixel;
 grid values 1e-3 outside [-1.1, 1.1] exercise the padding.
 """
-import argparse
 import os
-import shutil
 import sys
 import zlib
 
@@ -203,20 +201,11 @@ MANIFEST_HEADER = """\
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default=DEFAULT_OUT, help="output folder (emptied first)")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
-    out_dir = os.path.abspath(args.out)
-    if os.path.isdir(out_dir):
-        shutil.rmtree(out_dir)
-    os.makedirs(out_dir)
+    out_dir = fwd.fresh_output_dir(__doc__, DEFAULT_OUT)
     w = Writer(out_dir)
     forward_cases(w)
     backward_cases(w)
-    with open(os.path.join(out_dir, "manifest.txt"), "w") as f:
-        f.write(MANIFEST_HEADER.format(torch=fwd.torch_description()))
-        f.write("\n".join(w.lines) + "\n")
+    fwd.write_manifest(out_dir, MANIFEST_HEADER, w.lines)
     print(f"{len(w.lines)} cases in {out_dir}")
 
 
