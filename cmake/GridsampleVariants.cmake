@@ -247,47 +247,90 @@ function(gridsample_variant_at variant isa out)
     set(${out} ${result} PARENT_SCOPE)
 endfunction()
 
-# Every selected variant: the sampling operations in 2-D bilinear, nearest, bicubic and 3-D
-# trilinear ("bilinear") and nearest, every padding, every dtype; affine_grid per dims and dtype.
+# The dtypes each generator compiles: those of the operations selected that use it. On the CPU
+# the storage types' fused call, affine_grid and backward run through other kernels (above), so
+# selecting them compiles those too: the fused call grid_sample's storage-type kernels and
+# affine_grid in float32, affine_grid its float32 kernels, the backward its float32 kernels. The
+# runtime still answers only what was selected (runtime/src/build_options.cpp: check_selected),
+# so a build's interface is its selection, whatever its kernels.
+set(GRIDSAMPLE_ALL_GENERATORS grid_sample affine_grid_sample affine_grid grid_sample_grad_input
+                              grid_sample_grad_grid)
+foreach (generator IN LISTS GRIDSAMPLE_ALL_GENERATORS)
+    set(gridsample_dtypes_${generator} "")
+endforeach ()
+foreach (operation IN LISTS GRIDSAMPLE_OPERATIONS)
+    foreach (generator IN LISTS GRIDSAMPLE_GENERATORS_${operation})
+        list(APPEND gridsample_dtypes_${generator} ${GRIDSAMPLE_DTYPES})
+    endforeach ()
+endforeach ()
+foreach (halide_type IN LISTS GRIDSAMPLE_DTYPES)
+    if (NOT halide_type IN_LIST GRIDSAMPLE_STORAGE_DTYPES)
+        continue()
+    endif ()
+    if ("fused" IN_LIST GRIDSAMPLE_OPERATIONS)
+        list(APPEND gridsample_dtypes_grid_sample ${halide_type})
+        list(APPEND gridsample_dtypes_affine_grid float32)
+    endif ()
+    if (NOT halide_type STREQUAL "uint8")
+        if ("affine_grid" IN_LIST GRIDSAMPLE_OPERATIONS)
+            list(APPEND gridsample_dtypes_affine_grid float32)
+        endif ()
+        if ("backward" IN_LIST GRIDSAMPLE_OPERATIONS)
+            list(APPEND gridsample_dtypes_grid_sample_grad_input float32)
+            list(APPEND gridsample_dtypes_grid_sample_grad_grid float32)
+        endif ()
+    endif ()
+endforeach ()
+
+# Every variant: the sampling operations in 2-D bilinear, nearest, bicubic and 3-D trilinear
+# ("bilinear") and nearest, every padding, every dtype; affine_grid per dims and dtype.
 # align_corners is a run-time argument of each variant. The backward (S9) is two kernels:
 # grid_sample_grad_input (the scatter-add into grad_input) and grid_sample_grad_grid (the gather
 # that gives grad_grid); the caller's choice of gradients picks which run.
 set(GRIDSAMPLE_VARIANTS "")
 set(GRIDSAMPLE_COMPILED_GENERATORS "")
-foreach (operation IN LISTS GRIDSAMPLE_OPERATIONS)
-    foreach (generator IN LISTS GRIDSAMPLE_GENERATORS_${operation})
-        list(APPEND GRIDSAMPLE_COMPILED_GENERATORS ${generator})
-        foreach (halide_type IN LISTS GRIDSAMPLE_DTYPES)
-            gridsample_dtype_suffix(${halide_type} dtype)
-            set(grid_dtype "")
-            if (halide_type IN_LIST GRIDSAMPLE_STORAGE_DTYPES)
-                if (NOT generator IN_LIST GRIDSAMPLE_STORAGE_GENERATORS
-                    OR (halide_type STREQUAL "uint8" AND NOT generator MATCHES
-                                                          "^(grid_sample|affine_grid_sample)$"))
-                    continue()
-                endif ()
-                set(grid_dtype ",grid_dtype=float32")
+foreach (generator IN LISTS GRIDSAMPLE_ALL_GENERATORS)
+    if (NOT gridsample_dtypes_${generator})
+        continue()
+    endif ()
+    list(APPEND GRIDSAMPLE_COMPILED_GENERATORS ${generator})
+    # In GRIDSAMPLE_ALL_DTYPES' order.
+    set(dtypes "")
+    foreach (halide_type IN LISTS GRIDSAMPLE_ALL_DTYPES)
+        if (halide_type IN_LIST gridsample_dtypes_${generator})
+            list(APPEND dtypes ${halide_type})
+        endif ()
+    endforeach ()
+    foreach (halide_type IN LISTS dtypes)
+        gridsample_dtype_suffix(${halide_type} dtype)
+        set(grid_dtype "")
+        if (halide_type IN_LIST GRIDSAMPLE_STORAGE_DTYPES)
+            if (NOT generator IN_LIST GRIDSAMPLE_STORAGE_GENERATORS
+                OR (halide_type STREQUAL "uint8" AND NOT generator MATCHES
+                                                      "^(grid_sample|affine_grid_sample)$"))
+                continue()
             endif ()
-            foreach (dims IN LISTS GRIDSAMPLE_DIMS)
-                if (generator STREQUAL "affine_grid")
-                    # theta and the grid share the dtype (a storage type: GPU only).
-                    list(APPEND GRIDSAMPLE_VARIANTS
-                         "affine_grid:affine_grid_${dims}d_${dtype}:spatial_dims=${dims},dtype=${halide_type}")
+            set(grid_dtype ",grid_dtype=float32")
+        endif ()
+        foreach (dims IN LISTS GRIDSAMPLE_DIMS)
+            if (generator STREQUAL "affine_grid")
+                # theta and the grid share the dtype (a storage type: GPU only).
+                list(APPEND GRIDSAMPLE_VARIANTS
+                     "affine_grid:affine_grid_${dims}d_${dtype}:spatial_dims=${dims},dtype=${halide_type}")
+                continue()
+            endif ()
+            foreach (mode IN LISTS GRIDSAMPLE_MODES)
+                if (dims EQUAL 3 AND mode STREQUAL "bicubic")
                     continue()
                 endif ()
-                foreach (mode IN LISTS GRIDSAMPLE_MODES)
-                    if (dims EQUAL 3 AND mode STREQUAL "bicubic")
-                        continue()
+                foreach (padding IN LISTS GRIDSAMPLE_PADDINGS)
+                    set(stem "${generator}_${dims}d_${mode}_${padding}_${dtype}")
+                    set(params "spatial_dims=${dims},mode=${mode},padding=${padding},dtype=${halide_type}")
+                    list(APPEND GRIDSAMPLE_VARIANTS "${generator}:${stem}:${params}${grid_dtype}")
+                    if (grid_dtype AND NOT halide_type STREQUAL "uint8")
+                        list(APPEND GRIDSAMPLE_VARIANTS
+                             "${generator}:${stem}_grid${dtype}:${params},grid_dtype=same")
                     endif ()
-                    foreach (padding IN LISTS GRIDSAMPLE_PADDINGS)
-                        set(stem "${generator}_${dims}d_${mode}_${padding}_${dtype}")
-                        set(params "spatial_dims=${dims},mode=${mode},padding=${padding},dtype=${halide_type}")
-                        list(APPEND GRIDSAMPLE_VARIANTS "${generator}:${stem}:${params}${grid_dtype}")
-                        if (grid_dtype AND NOT halide_type STREQUAL "uint8")
-                            list(APPEND GRIDSAMPLE_VARIANTS
-                                 "${generator}:${stem}_grid${dtype}:${params},grid_dtype=same")
-                        endif ()
-                    endforeach ()
                 endforeach ()
             endforeach ()
         endforeach ()

@@ -105,16 +105,10 @@ inline void storage_random_data(const StorageCase& sc, ref::Array& input, ref::A
     for (double& v : grid.data) v = std::isnan(v) ? v : round_to_storage(v, sc.grid_dtype);
 }
 
-// Runs a case and compares every element with the reference (S10 on top of S11's float32
-// tolerance). Returns the result for further checks.
-inline StorageResult check_storage_case(const StorageCase& sc, const ref::Array& input,
-                                        const ref::Array& grid, const CaseLayouts& l,
-                                        CheckStats* stats = nullptr,
-                                        const Placement& where = host_placement()) {
-    const StorageResult got = run_storage(sc, input, grid, l, where);
-    EXPECT_TRUE(got.status.ok()) << sc.describe() << "\n  status: " << got.status.message();
-    if (!got.status.ok()) return got;
-    EXPECT_EQ(got.touched_outside, 0) << sc.describe() << "\n  output storage outside the view was written";
+// Compares every element of an output with the reference (S10 on top of S11's float32
+// tolerance).
+inline void compare_storage(const StorageCase& sc, const ref::Array& input, const ref::Array& grid,
+                            const StorageResult& got, CheckStats* stats = nullptr) {
     const ref::Array expected = run_reference(sc.cs, input, grid);
     Case computed = sc.cs;  // the arithmetic is float32's (S10)
     computed.dtype = gs::DType::float32;
@@ -145,6 +139,19 @@ inline StorageResult check_storage_case(const StorageCase& sc, const ref::Array&
         }
     }
     if (failures > 5) ADD_FAILURE() << sc.describe() << "\n  ... " << failures << " mismatches";
+}
+
+// Runs a case and compares every element with the reference (compare_storage). Returns the
+// result for further checks.
+inline StorageResult check_storage_case(const StorageCase& sc, const ref::Array& input,
+                                        const ref::Array& grid, const CaseLayouts& l,
+                                        CheckStats* stats = nullptr,
+                                        const Placement& where = host_placement()) {
+    const StorageResult got = run_storage(sc, input, grid, l, where);
+    EXPECT_TRUE(got.status.ok()) << sc.describe() << "\n  status: " << got.status.message();
+    if (!got.status.ok()) return got;
+    EXPECT_EQ(got.touched_outside, 0) << sc.describe() << "\n  output storage outside the view was written";
+    compare_storage(sc, input, grid, got, stats);
     return got;
 }
 

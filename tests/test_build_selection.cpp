@@ -5,9 +5,12 @@
 // build this checks that every variant is reachable; trimmed builds run only this suite.
 #include "backward_check.h"
 #include "forward_check.h"
+#include "storage_backward_check.h"
+#include "storage_forward_check.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -22,9 +25,8 @@ bool has(const char* list, const std::string& value) {
     return std::strstr(list, ("," + value + ",").c_str()) != nullptr;
 }
 
-const char* dtype_option_value(gs::DType t) {
-    return t == gs::DType::float32 ? "float32" : "float64";
-}
+// The GRIDSAMPLE_DTYPES value of a dtype: float32, float64, float16, bfloat16, uint8.
+const char* dtype_option_value(gs::DType t) { return gs::to_string(t); }
 
 // The options (with the value each lacks) that leave a variant out; empty when it is compiled.
 std::vector<std::string> missing_options(const char* operation, int dims, const gs::Interpolation* mode,
@@ -239,6 +241,202 @@ TEST(BuildSelection, FusedVariants) {
             check_fused<double>(kernel, padding, gs::DType::float64, seed++);
         }
     }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The storage types (S10). On the CPU their fused call, affine_grid and backward run on other
+// operations' kernels, which the selection compiles along (cmake/GridsampleVariants.cmake); a
+// call is answered as the selection says all the same: run and exact to S10 where selected,
+// refused with nothing written where not.
+
+bool untouched(const std::vector<unsigned char>& bytes) {
+    return std::all_of(bytes.begin(), bytes.end(), [](unsigned char b) { return b == 0xa5; });
+}
+
+TEST(BuildSelection, StorageForwardVariants) {
+    uint64_t seed = 35000;
+    int ran = 0, refused = 0;
+    for (const Kernel& kernel : kKernels) {
+        for (gs::Padding padding : kPaddings) {
+            for (gs::DType dtype : kStorageDTypes) {
+                for (gs::DType grid_dtype : forward::grid_dtypes(dtype)) {
+                    const forward::StorageCase sc =
+                        forward::make_case(kernel, padding, (seed & 1) != 0, dtype, grid_dtype,
+                                           forward::Layout::contiguous, seed);
+                    ++seed;
+                    ref::Array input, grid;
+                    forward::storage_random_data(sc, input, grid);
+                    const forward::CaseLayouts l = forward::layouts_for(sc.cs);
+                    const std::vector<std::string> missing =
+                        missing_options("forward", kernel.dims, &kernel.mode, &padding, dtype);
+                    if (missing.empty()) {
+                        forward::check_storage_case(sc, input, grid, l);
+                        ++ran;
+                        continue;
+                    }
+                    const forward::StorageResult got = forward::run_storage(sc, input, grid, l);
+                    expect_refused(got.status, missing, "grid_sample " + sc.describe());
+                    EXPECT_TRUE(untouched(got.bytes)) << sc.describe() << ": a refused call wrote";
+                    ++refused;
+                }
+            }
+        }
+    }
+    RecordProperty("ran", ran);
+    RecordProperty("refused", refused);
+}
+
+TEST(BuildSelection, StorageFusedVariants) {
+    uint64_t seed = 36000;
+    int ran = 0, refused = 0;
+    for (const Kernel& kernel : kKernels) {
+        for (gs::Padding padding : kPaddings) {
+            for (gs::DType dtype : kStorageDTypes) {
+                forward::StorageCase sc =
+                    forward::make_case(kernel, padding, (seed & 1) != 0, dtype, gs::DType::float32,
+                                       forward::Layout::contiguous, seed);
+                sc.cs.shape.n = 2;
+                ref::Array input, unused;
+                forward::storage_random_data(sc, input, unused);
+                // theta near the identity, in float32.
+                Rng rng(mix_seed(seed++, 5));
+                const int dims = kernel.dims;
+                ref::Array theta({sc.cs.shape.n, dims, dims + 1});
+                for (int64_t b = 0; b < sc.cs.shape.n; ++b) {
+                    for (int r = 0; r < dims; ++r) {
+                        for (int c = 0; c <= dims; ++c) {
+                            theta.at({b, r, c}) = to_dtype(
+                                (r == c ? 1.0 : 0.0) + uniform(rng, -0.4, 0.4), gs::DType::float32);
+                        }
+                    }
+                }
+                std::vector<float> theta32 = stored<float>(theta);
+                const forward::CaseLayouts l = forward::layouts_for(sc.cs);
+                forward::Storage in(dtype, l.input.storage_size), out(dtype, l.output.storage_size);
+                for_each_element(l.input, [&](int64_t flat, int64_t pos) {
+                    store_element(input.data[static_cast<size_t>(flat)], dtype, in.at(pos));
+                });
+                const gs::Status status = gs::affine_grid_sample(
+                    in.view(l.input), view(theta32, theta.shape), out.view(l.output),
+                    sc.cs.options());
+                const std::string what = "affine_grid_sample " + sc.describe();
+                const std::vector<std::string> missing =
+                    missing_options("fused", dims, &kernel.mode, &padding, dtype);
+                if (!missing.empty()) {
+                    expect_refused(status, missing, what);
+                    EXPECT_TRUE(untouched(out.bytes)) << what << ": a refused call wrote";
+                    ++refused;
+                    continue;
+                }
+                ++ran;
+                ASSERT_TRUE(status.ok()) << what << ": " << status.message();
+                // Against the reference on the reference's affine grid rounded to float32 (the
+                // library computes it in float32), as check_fused above.
+                ref::Array grid = ref::affine_grid(theta, sc.cs.shape.output_sizes(),
+                                                   sc.cs.align_corners);
+                for (double& g : grid.data) g = to_dtype(g, gs::DType::float32);
+                forward::StorageResult got;
+                got.status = status;
+                got.output = ref::Array(sc.cs.shape.output_sizes());
+                for_each_element(l.output, [&](int64_t flat, int64_t pos) {
+                    got.output.data[static_cast<size_t>(flat)] = load_element(out.at(pos), dtype);
+                });
+                forward::compare_storage(sc, input, grid, got);
+            }
+        }
+    }
+    RecordProperty("ran", ran);
+    RecordProperty("refused", refused);
+}
+
+TEST(BuildSelection, StorageAffineGridVariants) {
+    uint64_t seed = 37000;
+    int ran = 0, refused = 0;
+    for (gs::DType t : backward::kHalfTypes) {
+        for (int dims : {2, 3}) {
+            Rng rng(seed++);
+            const bool align_corners = (seed & 1) != 0;
+            const std::vector<int64_t> size = dims == 2 ? std::vector<int64_t>{2, 3, 5, 7}
+                                                        : std::vector<int64_t>{2, 3, 4, 5, 6};
+            ref::Array theta({2, dims, dims + 1});
+            for (double& v : theta.data) v = round_to_storage(uniform(rng, -1.3, 1.3), t);
+            const ref::Array expected = ref::affine_grid(theta, size, align_corners);
+            forward::Storage th(t, theta.numel()), grid(t, expected.numel());
+            for (int64_t i = 0; i < theta.numel(); ++i) {
+                store_element(theta.data[static_cast<size_t>(i)], t, th.at(i));
+            }
+            const gs::Status status = gs::affine_grid(
+                gs::TensorView::make(th.at(0), t, 3, theta.shape.data()), size.data(),
+                static_cast<int32_t>(size.size()),
+                gs::TensorView::make(grid.at(0), t, static_cast<int32_t>(expected.shape.size()),
+                                     expected.shape.data()),
+                align_corners);
+            const std::string what =
+                "affine_grid " + std::to_string(dims) + "-D " + gs::to_string(t);
+            const std::vector<std::string> missing =
+                missing_options("affine_grid", dims, nullptr, nullptr, t);
+            if (!missing.empty()) {
+                expect_refused(status, missing, what);
+                EXPECT_TRUE(untouched(grid.bytes)) << what << ": a refused call wrote";
+                ++refused;
+                continue;
+            }
+            ++ran;
+            ASSERT_TRUE(status.ok()) << what << ": " << status.message();
+            for (int64_t i = 0; i < expected.numel(); ++i) {
+                const double e = expected.data[static_cast<size_t>(i)];
+                // float32 arithmetic (1e-6 of the largest term, test_affine_grid.cpp), rounded once.
+                ASSERT_TRUE(storage_value_ok(load_element(grid.at(i), t), e,
+                                             1e-6 * std::max(1.0, std::fabs(e)), t))
+                    << what << ", element " << i << ": expected " << e << " rounded, got "
+                    << load_element(grid.at(i), t);
+            }
+        }
+    }
+    RecordProperty("ran", ran);
+    RecordProperty("refused", refused);
+}
+
+TEST(BuildSelection, StorageBackwardVariants) {
+    uint64_t seed = 38000;
+    int ran = 0, refused = 0;
+    for (const Kernel& kernel : kKernels) {
+        for (gs::Padding padding : kPaddings) {
+            for (gs::DType dtype : backward::kHalfTypes) {
+                backward::HalfCase hc;
+                hc.cs = backward::random_case(kernel, padding, (seed & 1) != 0, gs::DType::float32,
+                                              backward::Layout::contiguous,
+                                              backward::kWants[seed % 3], seed);
+                hc.dtype = dtype;
+                hc.grid_dtype = (seed & 2) != 0 ? dtype : gs::DType::float32;
+                ++seed;
+                const backward::CaseData d = backward::half_data(hc);
+                const backward::LibraryResult got = backward::run_half(hc, d);
+                const std::vector<std::string> missing =
+                    missing_options("backward", kernel.dims, &kernel.mode, &padding, dtype);
+                const std::string what = "grid_sample_backward " + hc.describe();
+                if (missing.empty()) {
+                    ASSERT_TRUE(got.status.ok()) << what << ": " << got.status.message();
+                    SCOPED_TRACE(what);
+                    backward::compare(hc.cs, d.grad_output, d.input, d.grid,
+                                      backward::run_reference(hc.cs, d.grad_output, d.input, d.grid),
+                                      got, backward::storage_ulp(dtype));
+                    ++ran;
+                    continue;
+                }
+                expect_refused(got.status, missing, what);
+                ++refused;
+                const backward::GradientResult& gi = got.grad_input;
+                const backward::GradientResult& gg = got.grad_grid;
+                EXPECT_EQ(gi.touched_inside + gi.touched_outside + gg.touched_inside +
+                              gg.touched_outside,
+                          0)
+                    << what;
+            }
+        }
+    }
+    RecordProperty("ran", ran);
+    RecordProperty("refused", refused);
 }
 
 }  // namespace

@@ -129,7 +129,10 @@ public:
                 }
             }
         } taps(x_taps, y_taps);
-        b.inner.wrap(b.inner.inner).accept(&taps);
+        // The point with its let expressions substituted: a load found in one (a value rounded
+        // to a 16-bit storage type is bound to one) would name a variable out of scope.
+        const Stmt point = substitute_in_all_lets(b.inner.wrap(b.inner.inner));
+        point.accept(&taps);
         for (const auto &[name, load] : taps.found) {
             (contains(x_taps, name) ? b.xs_ : b.ys_).push_back(load);
         }
@@ -152,7 +155,8 @@ public:
             }
         } name(taps.found);
 
-        for (const Load *load : scalar_loads(b.inner.inner, input)) {
+        // The input loads may sit in the point's let statements (substituted by expanded_).
+        for (const Load *load : scalar_loads(point, input)) {
             Expr e = simplify(name.mutate(substitute(b.expanded_, load->index)));
             if (expr_uses_var(e, b.x0) && expr_uses_var(e, b.y0)) {
                 b.address = e;

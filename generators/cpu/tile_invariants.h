@@ -241,7 +241,7 @@ private:
             TapBox::Lets lets(loop->body);
             std::map<std::string, Expr> env = lets_;
             for (const LetStmt *l : lets.lets) env[l->name] = substitute(env, l->value);
-            Stmt body = substitute_in_all_lets(substitute(env, lets.inner));
+            Stmt body = substitute_in_all_lets(InlineLetStmts().mutate(substitute(env, lets.inner)));
             if (!only_stores(body)) return Stmt();
 
             // Every taps load reads the point's element.
@@ -290,6 +290,15 @@ private:
             return For::make(loop->name, loop->min, loop->extent, loop->for_type,
                              loop->partition_policy, loop->device_api, rewritten);
         }
+
+        // Substitutes the let statements of a loop body (PairGathers leaves one before each of
+        // its stores) into what they enclose; substitute_in_all_lets() does let expressions only.
+        struct InlineLetStmts : Halide::Internal::IRMutator {
+            using IRMutator::visit;
+            Halide::Internal::Stmt visit(const Halide::Internal::LetStmt *op) override {
+                return mutate(Halide::Internal::substitute(op->name, op->value, op->body));
+            }
+        };
 
         static bool only_stores(const Halide::Internal::Stmt &s) {
             using namespace Halide::Internal;

@@ -36,6 +36,7 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gridsample_gen {
@@ -117,7 +118,24 @@ private:
             // elements on.
             if (stored_) return Evaluate::make(0);
             stored_ = true;
-            for (const Load *load : scalar_loads(op->value, input_)) {
+            // The value's loads, then those of the lets it reads (a value rounded to a 16-bit
+            // storage type is bound to one), lets expanded: the let statements stay around the
+            // prefetches, the let expressions do not.
+            std::vector<Expr> values{op->value};
+            for (auto it = lets_.rbegin(); it != lets_.rend(); ++it) {
+                for (const Expr &v : values) {
+                    if (expr_uses_var(v, it->first)) {
+                        values.push_back(substitute_in_all_lets(it->second));
+                        break;
+                    }
+                }
+            }
+            std::vector<const Load *> loads;
+            for (const Expr &v : values) {
+                for (const Load *load : scalar_loads(v, input_)) loads.push_back(load);
+            }
+            alive_.insert(alive_.end(), values.begin(), values.end());
+            for (const Load *load : loads) {
                 const int line = 64 / load->type.bytes();  // elements per cache line
                 bool near = false;
                 for (const Load *k : kept_) {
@@ -145,6 +163,13 @@ private:
                                  Call::Intrinsic)));
             }
             return prefetches.empty() ? Evaluate::make(0) : Block::make(prefetches);
+        }
+
+        Halide::Internal::Stmt visit(const Halide::Internal::LetStmt *op) override {
+            lets_.emplace_back(op->name, op->value);
+            Halide::Internal::Stmt s = IRMutator::visit(op);
+            lets_.pop_back();
+            return s;
         }
 
         // The innermost loop (over x) steps by kPrefetchStep points; the others are kept.
@@ -202,6 +227,8 @@ private:
         std::string step_;      // its loop variable
         int steps_ = 0, per_point_ = 0, bytes_ = 0, list_size_ = 0;
         std::vector<const Halide::Internal::Load *> kept_;  // prefetched at this point
+        std::vector<Halide::Expr> alive_;                   // holds the loads kept_ points to
+        std::vector<std::pair<std::string, Halide::Expr>> lets_;  // around the node visited
         bool stored_ = false;                               // a store of this point seen
     };
 };

@@ -101,8 +101,8 @@ Status affine_grid_storage(const TensorView& theta, const int64_t* size, int32_t
     }
     const TensorView& grid32 = grid_f32.view;
     for (int64_t n = 0; n < grid.sizes[0]; n++) {
-        if (Status s = affine_grid(narrow(theta_f32.view, 0, n, 1), one_size, size_len, grid32,
-                                   align_corners);
+        if (Status s = run_affine_grid(narrow(theta_f32.view, 0, n, 1), one_size, size_len,
+                                       grid32, align_corners, {});
             !s.ok()) {
             return s;
         }
@@ -115,10 +115,10 @@ Status affine_grid_storage(const TensorView& theta, const int64_t* size, int32_t
 
 }  // namespace
 
-Status affine_grid(const TensorView& theta, const int64_t* size, int32_t size_len,
-                   const TensorView& grid, bool align_corners, const Stream& stream) {
-    if (Status s = check_affine_grid(theta, size, size_len, grid); !s.ok()) return s;
-    if (grid.numel() == 0) return Status::Ok();
+namespace detail {
+
+Status run_affine_grid(const TensorView& theta, const int64_t* size, int32_t size_len,
+                       const TensorView& grid, bool align_corners, const Stream& stream) {
     if (is_storage_type(theta.dtype) && theta.device.type == DeviceType::cpu) {
         return affine_grid_storage(theta, size, size_len, grid, align_corners);
     }
@@ -145,6 +145,20 @@ Status affine_grid(const TensorView& theta, const int64_t* size, int32_t size_le
         return run_kernel_at(placement, "affine_grid", variant->by_isa, variant->by_gpu, t.get(),
                              align_corners, g.get());
     });
+}
+
+}  // namespace detail
+
+Status affine_grid(const TensorView& theta, const int64_t* size, int32_t size_len,
+                   const TensorView& grid, bool align_corners, const Stream& stream) {
+    if (Status s = check_affine_grid(theta, size, size_len, grid); !s.ok()) return s;
+    if (grid.numel() == 0) return Status::Ok();
+    if (Status s = check_selected("affine_grid", "affine_grid", size_len - 2, nullptr, nullptr,
+                                  theta.dtype);
+        !s.ok()) {
+        return s;
+    }
+    return run_affine_grid(theta, size, size_len, grid, align_corners, stream);
 }
 
 Status affine_grid(const TensorView& theta, std::initializer_list<int64_t> size,

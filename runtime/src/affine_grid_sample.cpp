@@ -99,13 +99,13 @@ Status affine_grid_sample_storage(const TensorView& input, const TensorView& the
     }
     const TensorView& grid_view = grid.view;
     for (int64_t n = 0; n < input.sizes[0]; n++) {
-        if (Status s = affine_grid(narrow(*theta32, 0, n, 1), size, rank, grid_view,
-                                   options.align_corners);
+        if (Status s = run_affine_grid(narrow(*theta32, 0, n, 1), size, rank, grid_view,
+                                       options.align_corners, {});
             !s.ok()) {
             return s;
         }
-        if (Status s = grid_sample(narrow(input, 0, n, 1), grid_view, narrow(output, 0, n, 1),
-                                   options);
+        if (Status s = run_grid_sample(narrow(input, 0, n, 1), grid_view,
+                                       narrow(output, 0, n, 1), options);
             !s.ok()) {
             return s;
         }
@@ -119,6 +119,11 @@ Status affine_grid_sample(const TensorView& input, const TensorView& theta,
                           const TensorView& output, const Options& options) {
     if (Status s = check_affine_grid_sample(input, theta, output, options); !s.ok()) return s;
     if (output.numel() == 0) return Status::Ok();
+    if (Status s = check_selected("affine_grid_sample", "fused", input.rank - 2, &options.mode,
+                                  &options.padding, input.dtype);
+        !s.ok()) {
+        return s;
+    }
     const bool gpu = input.device.type != DeviceType::cpu;
     if (is_storage_type(input.dtype) && !gpu) {
         return affine_grid_sample_storage(input, theta, output, options);

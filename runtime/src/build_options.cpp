@@ -51,4 +51,16 @@ Status not_compiled(const char* function, const char* operation, int spatial_dim
                        missing);
 }
 
+Status check_selected(const char* function, const char* operation, int spatial_dims,
+                      const Interpolation* mode, const Padding* padding, DType dtype) {
+    const bool selected =
+        compiled(kCompiled_operations, operation) &&
+        compiled(kCompiled_dims, std::to_string(spatial_dims)) &&
+        (mode == nullptr || compiled(kCompiled_modes, to_string(*mode))) &&
+        (padding == nullptr || compiled(kCompiled_paddings, to_string(*padding))) &&
+        compiled(kCompiled_dtypes, to_string(dtype));
+    return selected ? Status::Ok()
+                    : not_compiled(function, operation, spatial_dims, mode, padding, dtype);
+}
+
 }  // namespace gridsample::detail

@@ -199,12 +199,8 @@ Status check_result_tensor(const TensorView& t, const char* name, const char* ra
     return Status::Ok();
 }
 
-}  // namespace detail
-
-Status grid_sample(const TensorView& input, const TensorView& grid, const TensorView& output,
-                   const Options& options) {
-    if (Status s = check_grid_sample(input, grid, output, options); !s.ok()) return s;
-    if (output.numel() == 0) return Status::Ok();  // N, C or an output size is 0 (S8)
+Status run_grid_sample(const TensorView& input, const TensorView& grid, const TensorView& output,
+                       const Options& options) {
     const bool gpu = input.device.type != DeviceType::cpu;
     const GridSampleVariant* variant =
         find_variant(input.rank - 2, options, input.dtype, grid.dtype, gpu);
@@ -241,6 +237,20 @@ Status grid_sample(const TensorView& input, const TensorView& grid, const Tensor
         return run_kernel_at(placement, "grid_sample", variant->by_isa, variant->by_gpu, in.get(),
                              g.get(), options.align_corners, out.get());
     });
+}
+
+}  // namespace detail
+
+Status grid_sample(const TensorView& input, const TensorView& grid, const TensorView& output,
+                   const Options& options) {
+    if (Status s = check_grid_sample(input, grid, output, options); !s.ok()) return s;
+    if (output.numel() == 0) return Status::Ok();  // N, C or an output size is 0 (S8)
+    if (Status s = check_selected("grid_sample", "forward", input.rank - 2, &options.mode,
+                                  &options.padding, input.dtype);
+        !s.ok()) {
+        return s;
+    }
+    return run_grid_sample(input, grid, output, options);
 }
 
 }  // namespace gridsample

@@ -311,6 +311,15 @@ Status grid_sample_backward(const TensorView& grad_output, const TensorView& inp
         !s.ok()) {
         return s;
     }
+    // A gradient with no elements needs no kernel (run_backward), so no selection either.
+    const bool wanted = (grad_input != nullptr && grad_input->numel() > 0) ||
+                        (grad_grid != nullptr && grad_grid->numel() > 0);
+    if (Status s = wanted ? check_selected("grid_sample_backward", "backward", input.rank - 2,
+                                           &options.mode, &options.padding, input.dtype)
+                          : Status::Ok();
+        !s.ok()) {
+        return s;
+    }
     if (is_storage_type(input.dtype) && input.device.type == DeviceType::cpu) {
         return backward_in_float32(grad_output, input, grid, grad_input, grad_grid, options);
     }

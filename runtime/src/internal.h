@@ -30,6 +30,12 @@ Status unsupported(std::string message);
 // which no call matches, so that a table stays well-formed when a build leaves all of it out.
 Status not_compiled(const char* function, const char* operation, int spatial_dims,
                     const Interpolation* mode, const Padding* padding, DType dtype);
+// Ok when the build's selection holds the call's variant, not_compiled otherwise. The public
+// functions ask it first: a selection may compile kernels beyond it (the storage types' CPU
+// paths run on other operations' kernels, cmake/GridsampleVariants.cmake), and those stay
+// internal.
+Status check_selected(const char* function, const char* operation, int spatial_dims,
+                      const Interpolation* mode, const Padding* padding, DType dtype);
 
 // ---- validate.cpp ----------------------------------------------------------------------------
 // The element type of a kernel buffer holding `dtype` (bfloat16: uint16, its bits).
@@ -70,6 +76,10 @@ Status check_sampling_problem(const TensorView& input, const TensorView& grid,
 // S10: the grid's (or theta's, named `name`) dtype for the input's: the same, or float32 under a
 // storage type (uint8: float32 only).
 Status check_coordinate_dtype(const TensorView& input, const TensorView& t, const char* name);
+// grid_sample on validated, non-empty tensors, without the selection check (check_selected):
+// for the paths that build on it (the storage types' fused call on the CPU).
+Status run_grid_sample(const TensorView& input, const TensorView& grid, const TensorView& output,
+                       const Options& options);
 // The output shape S1 gives: (N, C, grid's spatial sizes...), input.rank entries.
 void sampled_shape(const TensorView& input, const TensorView& grid, int64_t* shape);
 // A tensor the call writes (or reads) whose shape is fixed by the problem: its rank (message
@@ -80,6 +90,11 @@ Status check_result_tensor(const TensorView& t, const char* name, const char* ra
 Status check_result_tensor(const TensorView& t, const char* name, const char* rank_hint,
                            const TensorView& input, const int64_t* expected, DType dtype,
                            const char* whose);
+
+// ---- affine_grid.cpp -------------------------------------------------------------------------
+// affine_grid on validated, non-empty tensors, without the selection check (check_selected).
+Status run_affine_grid(const TensorView& theta, const int64_t* size, int32_t size_len,
+                       const TensorView& grid, bool align_corners, const Stream& stream);
 
 // ---- halide_call.cpp -------------------------------------------------------------------------
 // A TensorView as a halide_buffer_t: dimensions reversed (Halide's dim 0 is innermost). Extents
