@@ -228,10 +228,13 @@ function(gridsample_variant_at variant isa out)
     set(result TRUE)
     string(REGEX MATCH "^[^:]+" generator "${variant}")
     if (isa STREQUAL "gpu")
-        if (generator STREQUAL "convert_elements")
+        if (generator STREQUAL "convert_elements" OR variant MATCHES "scattered_grid=true")
             set(result FALSE)
         endif ()
     else ()
+        if (variant MATCHES "scattered_grid=true" AND NOT isa IN_LIST GRIDSAMPLE_SCATTERED_CPU_ISAS)
+            set(result FALSE)
+        endif ()
         if (variant MATCHES "grid_dtype=same")
             set(result FALSE)
         endif ()
@@ -246,6 +249,31 @@ function(gridsample_variant_at variant isa out)
     endif ()
     set(${out} ${result} PARENT_SCOPE)
 endfunction()
+
+# GRIDSAMPLE_COMPACT_KERNELS: size over speed for the forward's CPU kernels: the `compact`
+# generator parameter (no channels-last RGB/RGBA specializations: such images take the general
+# strided branch, same results, about 32 KB less per aarch64 forward kernel), and no
+# scattered-grid variants (below). On by default in MinSizeRel builds (the trimmed presets).
+if (CMAKE_BUILD_TYPE STREQUAL "MinSizeRel")
+    set(compact_default ON)
+else ()
+    set(compact_default OFF)
+endif ()
+option(GRIDSAMPLE_COMPACT_KERNELS "Forward CPU kernels without the RGB/RGBA specializations"
+       ${compact_default})
+
+# Scattered grids: 2-D bilinear float32 and float64 grid_sample has a second CPU kernel, with the
+# schedule for grids whose points scatter over the input (generators/cpu/forward_schedule.h,
+# kScatteredRows: 1.5x faster on a random grid, 7-9% slower on a smooth one), which the runtime
+# calls for such grids (runtime/src/grid_sample.cpp). x86 only (ARM samples 2-D bilinear
+# channels-last, unmeasured there), at the levels below (a CPU between two runs the lower one's),
+# and not in compact or autoscheduled builds.
+set(GRIDSAMPLE_SCATTERED_CPU_ISAS baseline avx2 avx512_gather)
+set(gridsample_scattered_variants FALSE)
+if (NOT GRIDSAMPLE_TARGET_TRIPLE MATCHES "^arm" AND NOT GRIDSAMPLE_COMPACT_KERNELS
+    AND NOT GRIDSAMPLE_AUTOSCHEDULER)
+    set(gridsample_scattered_variants TRUE)
+endif ()
 
 # The dtypes each generator compiles: those of the operations selected that use it. On the CPU
 # the storage types' fused call, affine_grid and backward run through other kernels (above), so
@@ -330,6 +358,11 @@ foreach (generator IN LISTS GRIDSAMPLE_ALL_GENERATORS)
                     if (grid_dtype AND NOT halide_type STREQUAL "uint8")
                         list(APPEND GRIDSAMPLE_VARIANTS
                              "${generator}:${stem}_grid${dtype}:${params},grid_dtype=same")
+                    endif ()
+                    if (gridsample_scattered_variants AND generator STREQUAL "grid_sample"
+                        AND dims EQUAL 2 AND mode STREQUAL "bilinear" AND NOT grid_dtype)
+                        list(APPEND GRIDSAMPLE_VARIANTS
+                             "${generator}:${stem}_scattered:${params},scattered_grid=true")
                     endif ()
                 endforeach ()
             endforeach ()

@@ -34,6 +34,9 @@ public:
     GeneratorParam<int> interleaved_width{"interleaved_width", 0};
     // Size over speed (GRIDSAMPLE_COMPACT_KERNELS; cpu/forward_schedule.h, forward_layouts).
     GeneratorParam<bool> compact{"compact", false};
+    // The CPU schedule for grids whose points scatter over the input (cpu/forward_schedule.h,
+    // kScatteredRows): a variant of its own, which the runtime calls for such grids.
+    GeneratorParam<bool> scattered_grid{"scattered_grid", false};
 
     // input: (x, y, [z,] c, n), PyTorch's (N, C, [D,] H, W) reversed; any strides.
     Input<Buffer<>> input{"input"};
@@ -141,7 +144,7 @@ private:
         }
         schedule_forward_cpu(output, forward, layouts,
                              forward_schedule(mode, rows_per_block, tile_width, interleaved_rows,
-                                              interleaved_width),
+                                              interleaved_width, scattered_grid),
                              natural_vector_size(compute_type(dtype)), get_target());
         add_forward_cpu_passes(get_pipeline(), output, forward, get_target());
     }

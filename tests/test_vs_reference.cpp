@@ -50,9 +50,12 @@ protected:
 
     // Checks the case make(padding, dtype, rep, seed) for every padding x dtype x rep in
     // [0, reps), with the dispatcher limited to this test's ISA. The first case that runs tells
-    // whether this CPU has that ISA (if not, the test skips); every case must run on it.
+    // whether this CPU has that ISA (if not, the test skips); every case must run on it. With
+    // `lower_levels`, the cases call variants compiled at some levels only, so a case may run
+    // at a lower level than the cap (never a higher one), and none skips.
     void check_cases(uint64_t seed_base, int reps,
-                     const std::function<Case(gs::Padding, gs::DType, int, uint64_t)>& make) {
+                     const std::function<Case(gs::Padding, gs::DType, int, uint64_t)>& make,
+                     bool lower_levels = false) {
         const auto [isa, kernel] = GetParam();
         gs::set_max_cpu_isa(isa);
         const uint64_t test_seed = seed_base + 1000u * static_cast<uint64_t>(isa) +
@@ -67,6 +70,11 @@ protected:
                     const Case cs = make(padding, dtype, rep, mix_seed(test_seed, index++));
                     const CaseOutcome outcome = check_random_case(cs);
                     if (!outcome.ran) continue;
+                    if (lower_levels) {
+                        any_ran = true;
+                        ASSERT_LE(outcome.isa, isa) << cs.describe();
+                        continue;
+                    }
                     if (!any_ran && outcome.isa < isa) {
                         GTEST_SKIP() << "this CPU does not support " << isa_name(isa)
                                      << "; the dispatcher ran " << isa_name(outcome.isa);
@@ -147,6 +155,36 @@ TEST_P(CpuIsaVsReference, ManyChannelsMatchReference) {
         cs.shape.out[2] = 70;
         return cs;
     });
+}
+
+// Scattered grids: a random grid over an input large enough that a tile's taps spread over more
+// than 512 cache lines. 2-D bilinear float32 and float64 then run the variant scheduled for such
+// grids (generators/cpu/forward_schedule.h, kScatteredRows; runtime/src/grid_sample.cpp,
+// scattered_grid), compiled at the baseline, avx2 and avx512_gather levels: a cap between them
+// runs the lower one. Rows of 40 points: one 32-row tile and a remainder; 3 and 7 channels
+// (HoistTileInvariants acts from 6).
+TEST_P(CpuIsaVsReference, ScatteredGridsMatchReference) {
+    const Kernel kernel = std::get<1>(GetParam());
+    if (kernel.dims != 2 || kernel.mode != gs::Interpolation::bilinear) {
+        GTEST_SKIP() << "scattered-grid variants are 2-D bilinear";
+    }
+    check_cases(9000u, 2, [&](gs::Padding padding, gs::DType dtype, int rep, uint64_t seed) {
+        Case cs;
+        cs.kernel = kernel;
+        cs.padding = padding;
+        cs.align_corners = (seed % 2) == 1;
+        cs.dtype = dtype;
+        cs.layout = Layout::contiguous;
+        cs.seed = seed;
+        cs.shape.dims = 2;
+        cs.shape.n = 1 + rep;
+        cs.shape.c = rep == 0 ? 3 : 7;
+        cs.shape.in[1] = 160;
+        cs.shape.in[2] = 170;
+        cs.shape.out[1] = 40;
+        cs.shape.out[2] = 150;
+        return cs;
+    }, /*lower_levels=*/true);
 }
 
 std::string isa_kernel_name(const ::testing::TestParamInfo<std::tuple<gs::CpuIsa, Kernel>>& info) {

@@ -129,11 +129,30 @@ inline ForwardSchedule default_forward_schedule(Interpolation mode) {
     return {16, mode == Interpolation::nearest ? 128 : 64, 8, 64};
 }
 
+// Scattered grids (grid_sample's `scattered_grid` variants, 2-D bilinear; the runtime picks them
+// for a grid whose points scatter, runtime/src/grid_sample.cpp): tiles of 32 x 64 points. A
+// planar tile samples each channel plane from its taps in turn, so where a tile's points fall
+// anywhere in the plane (a random grid), each tile reads every line of every plane afresh: C
+// planes of a batch item, more than L2 holds, per tile. Twice the points per tile, half those
+// reads. 8x64x128x128 through a uniformly random grid, zeros padding, avx512_gather level, the
+// generated kernel alone (median of 15 calls, 2-3 alternating rounds), ms:
+//                              16x64 (default)  32x64   16x128   32x128
+//   random grid, 1 thread          23.8-24.6      16.2-16.5  16.4-16.9  15.3 (a heap allocation
+//   random grid, 2 threads         11.6            7.4-7.5              per task: its taps pass
+//   the bench's affine grid, 1 thr  6.1-6.5        6.6-7.0    6.9-7.4    the 16 KiB stack limit)
+//   the bench's affine grid, 2 thr  3.15-3.17      3.4-3.5
+// Hence a variant of its own rather than taller tiles for every grid. Also tried on the random
+// grid: the channels-last copy (channels_last_copy() enabled for bilinear) 16.5-17.3 ms at 16x64
+// to 32x64, no better; prefetching each next plane's whole tap box (NextChannelPrefetch with no
+// line limit) 27.6 instead of 24.2: the prefetches evict what the current plane still reads.
+inline constexpr int kScatteredRows = 32;
+
 // The generators' knobs (GeneratorParams rows_per_block, tile_width, interleaved_rows and
-// interleaved_width, for experiments): 0 keeps the default of the mode.
+// interleaved_width, for experiments): 0 keeps the default of the mode, or of scattered grids.
 inline ForwardSchedule forward_schedule(Interpolation mode, int rows, int width, int il_rows,
-                                        int il_width) {
+                                        int il_width, bool scattered = false) {
     ForwardSchedule s = default_forward_schedule(mode);
+    if (scattered) s.rows_per_block = kScatteredRows;
     if (rows > 0) s.rows_per_block = rows;
     if (width > 0) s.tile_width = width;
     if (il_rows > 0) s.interleaved_rows = il_rows;

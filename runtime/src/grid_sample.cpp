@@ -4,6 +4,10 @@
 
 #include "kernel_headers.inc"
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
 namespace gridsample {
 namespace {
 
@@ -18,31 +22,89 @@ struct GridSampleVariant {
     Padding padding;
     DType dtype;
     DType grid_dtype;  // the tensors' own, or float32 for the storage types' (S10)
+    bool scattered;    // scheduled for scattered grids (scattered_grid below)
     GridSampleKernel by_isa[kCpuIsaCount];
     GridSampleKernel by_gpu[kGpuBackendCount];
 };
 
 // Every compiled variant (generated from cmake/GridsampleVariants.cmake).
 constexpr GridSampleVariant kVariants[] = {
-    {0, {}, {}, {}, {}, {}, {}},  // matches no call (not_compiled, internal.h)
-#define GRIDSAMPLE_VARIANT_grid_sample(name, dims, mode, padding, dtype, grid_dtype) \
-    {dims, mode, padding, dtype, grid_dtype, GRIDSAMPLE_BY_ISA(name), GRIDSAMPLE_BY_GPU(name)},
+    {0, {}, {}, {}, {}, false, {}, {}},  // matches no call (not_compiled, internal.h)
+#define GRIDSAMPLE_VARIANT_grid_sample(name, dims, mode, padding, dtype, grid_dtype, scattered) \
+    {dims, mode, padding, dtype, grid_dtype, scattered, GRIDSAMPLE_BY_ISA(name),              \
+     GRIDSAMPLE_BY_GPU(name)},
 #include "kernel_table.inc"
 };
 
 // The variant for a call whose grid has dtype `grid_dtype`, on the CPU or a GPU. A storage type's
 // CPU kernels take a float32 grid (a 16-bit grid is converted first); its GPU kernels read either
-// grid type.
+// grid type. For a scattered grid, the variant scheduled for one where the build has it.
 const GridSampleVariant* find_variant(int dims, const Options& o, DType dtype, DType grid_dtype,
-                                      bool gpu) {
+                                      bool gpu, bool scattered) {
     const DType kernel_grid = is_storage_type(dtype) && !gpu ? DType::float32 : grid_dtype;
+    const GridSampleVariant* found = nullptr;
     for (const GridSampleVariant& v : kVariants) {
         if (v.spatial_dims == dims && v.mode == o.mode && v.padding == o.padding &&
-            v.dtype == dtype && v.grid_dtype == kernel_grid) {
-            return &v;
+            v.dtype == dtype && v.grid_dtype == kernel_grid &&
+            (found == nullptr || v.scattered == scattered)) {
+            found = &v;
         }
     }
-    return nullptr;
+    return found;
+}
+
+// Whether a 2-D grid's points scatter over the input, for the variants scheduled for such grids
+// (generators/cpu/forward_schedule.h, kScatteredRows; 2-D bilinear float32 and float64 on x86).
+// A block of the grid the size of a planar tile (16 x 64 points) in the middle of the first batch
+// item is mapped to input pixels (S3), and the box of its taps, rows times cache lines along x,
+// is compared with the most a tile's next-plane prefetch takes (512 lines,
+// generators/cpu/channel_prefetch.h): beyond that, a tile's taps spread over most of a plane.
+// The bench's affine grid gives boxes of about 150 lines on the 8x64x128x128 feature map; a
+// uniformly random grid the whole plane, 1024 lines. Reads at most 1024 grid points.
+bool scattered_grid(const TensorView& input, const TensorView& grid, bool align_corners) {
+    if (input.rank != 4 || input.device.type != DeviceType::cpu ||
+        (grid.dtype != DType::float32 && grid.dtype != DType::float64)) {
+        return false;
+    }
+    constexpr int64_t kRows = 16, kCols = 64, kMaxLines = 512, kLine = 64;
+    const int64_t height = input.sizes[2], width = input.sizes[3];
+    const int64_t rows = std::min(grid.sizes[1], kRows), cols = std::min(grid.sizes[2], kCols);
+    const int64_t y0 = (grid.sizes[1] - rows) / 2, x0 = (grid.sizes[2] - cols) / 2;
+    const auto* base = static_cast<const unsigned char*>(grid.data);
+    const int64_t bytes = element_size(grid.dtype);
+    auto component = [&](int64_t y, int64_t x, int64_t k) {
+        const int64_t at = y * grid.strides[1] + x * grid.strides[2] + k * grid.strides[3];
+        if (grid.dtype == DType::float32) {
+            float v;
+            std::memcpy(&v, base + at * bytes, sizeof v);
+            return static_cast<double>(v);
+        }
+        double v;
+        std::memcpy(&v, base + at * bytes, sizeof v);
+        return v;
+    };
+    // A pixel coordinate (S3, before padding), clamped to one pixel beyond the input.
+    auto pixel = [&](double g, int64_t size) {
+        const double p = align_corners ? (g + 1) / 2 * static_cast<double>(size - 1)
+                                       : ((g + 1) * static_cast<double>(size) - 1) / 2;
+        return std::clamp(std::floor(p), -1.0, static_cast<double>(size));
+    };
+    double x_lo = INFINITY, x_hi = -INFINITY, y_lo = INFINITY, y_hi = -INFINITY;
+    for (int64_t r = y0; r < y0 + rows; r++) {
+        for (int64_t c = x0; c < x0 + cols; c++) {
+            const double gx = component(r, c, 0), gy = component(r, c, 1);
+            if (!std::isfinite(gx) || !std::isfinite(gy)) continue;
+            const double px = pixel(gx, width), py = pixel(gy, height);
+            x_lo = std::min(x_lo, px), x_hi = std::max(x_hi, px);
+            y_lo = std::min(y_lo, py), y_hi = std::max(y_hi, py);
+        }
+    }
+    if (!(x_lo <= x_hi)) return false;
+    // Bilinear taps reach one pixel on along each axis.
+    const double lines = (y_hi - y_lo + 2) *
+                         std::floor((x_hi - x_lo + 2) * static_cast<double>(element_size(input.dtype)) /
+                                        kLine + 1);
+    return lines > kMaxLines;
 }
 
 // S8: everything about the arguments of grid_sample, in the order a caller would fix them.
@@ -202,8 +264,10 @@ Status check_result_tensor(const TensorView& t, const char* name, const char* ra
 Status run_grid_sample(const TensorView& input, const TensorView& grid, const TensorView& output,
                        const Options& options) {
     const bool gpu = input.device.type != DeviceType::cpu;
+    const bool scattered = !gpu && options.mode == Interpolation::bilinear &&
+                           scattered_grid(input, grid, options.align_corners);
     const GridSampleVariant* variant =
-        find_variant(input.rank - 2, options, input.dtype, grid.dtype, gpu);
+        find_variant(input.rank - 2, options, input.dtype, grid.dtype, gpu, scattered);
     if (variant == nullptr) {
         return not_compiled("grid_sample", "forward", input.rank - 2, &options.mode,
                             &options.padding, input.dtype);
