@@ -72,13 +72,18 @@ void* scratch_malloc(void*, size_t size) {
     Header* h = nullptr;
     if (size >= kLargeBlock) {
         {
-            // The smallest cached block that fits and is at most twice the request.
+            // The smallest cached block that fits and is at most twice the request; of equal
+            // ones the most recently freed, the one still in cache. Taking the oldest instead
+            // made one thread alternate between the blocks that two threads had left (two
+            // batch items' channels-last copies at once): 8x64x128x128 bicubic reflection, one
+            // thread, median of 20 calls after 20 at two threads, 22.7 ms against 16.0 before
+            // them; 15.7 and 15.8 with the most recent.
             std::lock_guard<std::mutex> lock(g_cache_mutex);
             size_t best = g_cache_count;
             for (size_t i = 0; i < g_cache_count; ++i) {
                 const size_t have = g_cache[i]->size;
                 if (have >= size && have / 2 <= size &&
-                    (best == g_cache_count || have < g_cache[best]->size)) {
+                    (best == g_cache_count || have <= g_cache[best]->size)) {
                     best = i;
                 }
             }
