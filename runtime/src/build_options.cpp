@@ -23,15 +23,10 @@ std::string listed(const char* list) {
     return out;
 }
 
-}  // namespace
-
-Status not_compiled(const char* function, const char* operation, int spatial_dims,
-                    const Interpolation* mode, const Padding* padding, DType dtype) {
-    std::string variant = std::to_string(spatial_dims) + "-D ";
-    if (mode != nullptr) variant += std::string(to_string(*mode)) + " ";
-    if (padding != nullptr) variant += std::string(to_string(*padding)) + " ";
-    variant += to_string(dtype);
-
+// What the selection lacks for a variant, "value to OPTION (this build has ...)" joined by
+// " and "; empty when the selection holds it.
+std::string missing_options(const char* operation, int spatial_dims, const Interpolation* mode,
+                            const Padding* padding, DType dtype) {
     std::string missing;
     auto need = [&](const char* list, const std::string& value, const char* option) {
         if (compiled(list, value)) return;
@@ -43,6 +38,18 @@ Status not_compiled(const char* function, const char* operation, int spatial_dim
     if (mode != nullptr) need(kCompiled_modes, to_string(*mode), "GRIDSAMPLE_MODES");
     if (padding != nullptr) need(kCompiled_paddings, to_string(*padding), "GRIDSAMPLE_PADDINGS");
     need(kCompiled_dtypes, to_string(dtype), "GRIDSAMPLE_DTYPES");
+    return missing;
+}
+
+}  // namespace
+
+Status not_compiled(const char* function, const char* operation, int spatial_dims,
+                    const Interpolation* mode, const Padding* padding, DType dtype) {
+    std::string variant = std::to_string(spatial_dims) + "-D ";
+    if (mode != nullptr) variant += std::string(to_string(*mode)) + " ";
+    if (padding != nullptr) variant += std::string(to_string(*padding)) + " ";
+    variant += to_string(dtype);
+    const std::string missing = missing_options(operation, spatial_dims, mode, padding, dtype);
     if (missing.empty()) {
         return unsupported(std::string(function) + ": no compiled variant for " + variant);
     }
@@ -53,14 +60,9 @@ Status not_compiled(const char* function, const char* operation, int spatial_dim
 
 Status check_selected(const char* function, const char* operation, int spatial_dims,
                       const Interpolation* mode, const Padding* padding, DType dtype) {
-    const bool selected =
-        compiled(kCompiled_operations, operation) &&
-        compiled(kCompiled_dims, std::to_string(spatial_dims)) &&
-        (mode == nullptr || compiled(kCompiled_modes, to_string(*mode))) &&
-        (padding == nullptr || compiled(kCompiled_paddings, to_string(*padding))) &&
-        compiled(kCompiled_dtypes, to_string(dtype));
-    return selected ? Status::Ok()
-                    : not_compiled(function, operation, spatial_dims, mode, padding, dtype);
+    return missing_options(operation, spatial_dims, mode, padding, dtype).empty()
+               ? Status::Ok()
+               : not_compiled(function, operation, spatial_dims, mode, padding, dtype);
 }
 
 }  // namespace gridsample::detail

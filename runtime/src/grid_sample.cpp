@@ -264,10 +264,14 @@ Status check_result_tensor(const TensorView& t, const char* name, const char* ra
 Status run_grid_sample(const TensorView& input, const TensorView& grid, const TensorView& output,
                        const Options& options) {
     const bool gpu = input.device.type != DeviceType::cpu;
-    const bool scattered = !gpu && options.mode == Interpolation::bilinear &&
-                           scattered_grid(input, grid, options.align_corners);
     const GridSampleVariant* variant =
-        find_variant(input.rank - 2, options, input.dtype, grid.dtype, gpu, scattered);
+        find_variant(input.rank - 2, options, input.dtype, grid.dtype, gpu, false);
+    // The grid is looked at only where the build has a scattered-grid twin of the variant.
+    if (const GridSampleVariant* twin =
+            find_variant(input.rank - 2, options, input.dtype, grid.dtype, gpu, true);
+        !gpu && twin != variant && scattered_grid(input, grid, options.align_corners)) {
+        variant = twin;
+    }
     if (variant == nullptr) {
         return not_compiled("grid_sample", "forward", input.rank - 2, &options.mode,
                             &options.padding, input.dtype);
