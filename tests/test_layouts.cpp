@@ -107,15 +107,24 @@ TEST_P(ChannelsLastMatchesPlanar, BitForBit) {
     // 1-5 channels, and from 8 on the planar calls with a vector of channels or more, which
     // sample a channels-last copy (cpu/forward_schedule.h: 8 float32 lanes on AVX2, 16 on
     // AVX-512, 4 for float64 on AVX2), including counts that are not multiples of the lanes.
-    for (int64_t channels : {1, 2, 3, 4, 5, 8, 9, 16, 17, 33}) {
-        for (uint32_t seed = 1; seed <= 4; seed++) {
-            if (GetParam().dtype == DType::float64) {
-                check<double>(GetParam(), channels, seed + 10 * static_cast<uint32_t>(channels));
-            } else {
-                check<float>(GetParam(), channels, seed + 10 * static_cast<uint32_t>(channels));
+    // 2-D: with a block of V channels per thread, each block is a task of its own; with fewer
+    // (8 threads here: 2 batch items of at most 3 blocks), the threads share each block.
+    for (int threads : {0, 8}) {
+        set_num_threads(threads);
+        for (int64_t channels : {1, 2, 3, 4, 5, 8, 9, 16, 17, 33}) {
+            if (threads != 0 && channels < 16) continue;
+            for (uint32_t seed = 1; seed <= 4; seed++) {
+                const uint32_t s = seed + 10 * static_cast<uint32_t>(channels) + 1000u * threads;
+                if (GetParam().dtype == DType::float64) {
+                    check<double>(GetParam(), channels, s);
+                } else {
+                    check<float>(GetParam(), channels, s);
+                }
+                if (HasFatalFailure()) break;
             }
-            if (HasFatalFailure()) return;
         }
+        set_num_threads(0);
+        if (HasFatalFailure()) return;
     }
 }
 

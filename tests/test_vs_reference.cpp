@@ -10,6 +10,7 @@
 #include "forward_check.h"
 #include "forward_configs.h"
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -46,7 +47,10 @@ INSTANTIATE_TEST_SUITE_P(AllKernels, RandomVsReference,
 
 class CpuIsaVsReference : public ::testing::TestWithParam<std::tuple<gs::CpuIsa, Kernel>> {
 protected:
-    void TearDown() override { gs::set_max_cpu_isa(gs::kHighestCpuIsa); }
+    void TearDown() override {
+        gs::set_max_cpu_isa(gs::kHighestCpuIsa);
+        gs::set_num_threads(0);
+    }
 
     // Checks the case make(padding, dtype, rep, seed) for every padding x dtype x rep in
     // [0, reps), with the dispatcher limited to this test's ISA. The first case that runs tells
@@ -162,13 +166,16 @@ TEST_P(CpuIsaVsReference, ManyChannelsMatchReference) {
 // grids (generators/cpu/forward_schedule.h, kScatteredRows; runtime/src/grid_sample.cpp,
 // scattered_grid), compiled at the baseline, avx2 and avx512_gather levels: a cap between them
 // runs the lower one. Rows of 40 points: one 32-row tile and a remainder; 3 and 7 channels
-// (HoistTileInvariants acts from 6).
+// (HoistTileInvariants acts from 6) sample planar tiles; 16 and 21 channels, with a block of V
+// channels per thread at two threads, sample channels-last blocks (channels_last_copy()), 21
+// with a last block shifted inwards.
 TEST_P(CpuIsaVsReference, ScatteredGridsMatchReference) {
     const Kernel kernel = std::get<1>(GetParam());
     if (kernel.dims != 2 || kernel.mode != gs::Interpolation::bilinear) {
         GTEST_SKIP() << "scattered-grid variants are 2-D bilinear";
     }
-    check_cases(9000u, 2, [&](gs::Padding padding, gs::DType dtype, int rep, uint64_t seed) {
+    gs::set_num_threads(2);  // (TearDown restores the default)
+    check_cases(9000u, 4, [&](gs::Padding padding, gs::DType dtype, int rep, uint64_t seed) {
         Case cs;
         cs.kernel = kernel;
         cs.padding = padding;
@@ -177,8 +184,8 @@ TEST_P(CpuIsaVsReference, ScatteredGridsMatchReference) {
         cs.layout = Layout::contiguous;
         cs.seed = seed;
         cs.shape.dims = 2;
-        cs.shape.n = 1 + rep;
-        cs.shape.c = rep == 0 ? 3 : 7;
+        cs.shape.n = rep == 2 ? 2 : 1 + rep % 2;
+        cs.shape.c = std::array<int, 4>{3, 7, 16, 21}[rep];
         cs.shape.in[1] = 160;
         cs.shape.in[2] = 170;
         cs.shape.out[1] = 40;

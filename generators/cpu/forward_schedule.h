@@ -69,7 +69,8 @@ ForwardLayouts forward_layouts(const In &input, const Out &output, int d, const 
 // bilinear stays planar on x86: its pair gathers (one 64-bit hardware gather loads both taps of
 // a row) and per-tile invariants (pair_gathers.h, tile_invariants.h) leave little to gain
 // (8x64x128x128: 16.5 / 9.5 planar, 15.3 / 16.6 channels-last, which does not gain from the
-// second thread).
+// second thread), except in the variant for scattered grids (kScatteredRows), where no tile's
+// taps stay near each other.
 //
 // ARM (NEON, V = 4 for float32), from the generated assembly of the 2-D bilinear float32 zeros
 // kernel (`-e assembly`, target arm-64-linux; timings under emulation mean nothing). NEON has no
@@ -87,16 +88,40 @@ ForwardLayouts forward_layouts(const In &input, const Out &output, int d, const 
 // `fcsel`, one `str s`); channels-last would be 24 per point and 4 channels plus the stores
 // along x, about 8 per element, and the copy's pass over the input on top: too little gain for a
 // second pass over memory. Images with fewer channels than V stay planar too.
+// The number of parallel tasks of the blocked channels-last loop nest (schedule_forward_cpu): one
+// per batch item and block of V channels.
+template <typename Out>
+Expr channel_block_tasks(const Out &output, int d, int vec) {
+    return output.dim(d + 1).extent() * ((output.dim(d).extent() + (vec - 1)) / vec);
+}
+
+// The threads of Halide's pool that a call may use (the library's thread setting, which caps
+// the pool): read where the loop nest is chosen. Pure: the setting cannot change while a kernel
+// runs (runtime/src/cpu_dispatch.cpp), and Halide's bounds inference only distinguishes the
+// branches of a specialization whose condition is pure (with an impure one it sized the input
+// for every branch at once: the channel blocks' bounds, shifted inwards, reached below channel 0
+// for fewer than V channels, and such calls failed their bounds check).
+inline Expr pool_threads() {
+    return Halide::Internal::Call::make(Halide::Int(32), "halide_get_num_threads", {},
+                                        Halide::Internal::Call::PureExtern);
+}
+
 template <typename In, typename Out>
 Expr channels_last_copy(const In &input, const Out &output, int d, Interpolation mode, int vec,
-                        const Halide::Target &target) {
-    const bool planar_bilinear =
-        d == 2 && mode == Interpolation::bilinear && target.arch != Halide::Target::ARM;
+                        const Halide::Target &target, bool scattered = false) {
+    const bool planar_bilinear = d == 2 && mode == Interpolation::bilinear &&
+                                 target.arch != Halide::Target::ARM && !scattered;
     if (mode == Interpolation::nearest || planar_bilinear) {
         return Expr();
     }
-    return input.dim(d).extent() >= vec && input.dim(d).stride() != 1 &&
-           output.dim(0).stride() == 1;
+    Expr condition = input.dim(d).extent() >= vec && input.dim(d).stride() != 1 &&
+                     output.dim(0).stride() == 1;
+    // Scattered 2-D bilinear samples channels-last only where every thread has a block of its
+    // own (see kScatteredRows); otherwise the planar scattered tiles.
+    if (scattered && d == 2 && mode == Interpolation::bilinear) {
+        condition = condition && channel_block_tasks(output, d, vec) >= pool_threads();
+    }
+    return condition;
 }
 
 // Schedule knobs: the tile of the planar (and strided) layouts, and of the channels-last RGB/RGBA
@@ -106,6 +131,7 @@ struct ForwardSchedule {
     int tile_width;          // points along x of a tile: its taps are computed once for all channels
     int interleaved_rows;    // the same two for the channels-last specializations
     int interleaved_width;
+    bool scattered = false;  // the scattered-grid variant (kScatteredRows)
 };
 
 // Tiles, measured on one thread of a Sapphire Rapids VM (AVX-512 with gathers), float32, zeros
@@ -142,10 +168,21 @@ inline ForwardSchedule default_forward_schedule(Interpolation mode) {
 //   the bench's affine grid, 1 thr  6.1-6.5        6.6-7.0    6.9-7.4    the 16 KiB stack limit)
 //   the bench's affine grid, 2 thr  3.15-3.17      3.4-3.5
 // Hence a variant of its own rather than taller tiles for every grid. Also tried on the random
-// grid: the channels-last copy (channels_last_copy() enabled for bilinear) 16.5-17.3 ms at 16x64
-// to 32x64, no better; prefetching each next plane's whole tap box (NextChannelPrefetch with no
-// line limit) 27.6 instead of 24.2: the prefetches evict what the current plane still reads.
+// grid: prefetching each next plane's whole tap box (NextChannelPrefetch with no line limit) 27.6
+// instead of 24.2: the prefetches evict what the current plane still reads.
+//
+// Better still, and what the variant does where the input has at least a vector of channels and
+// there is a block of V channels per thread (channels_last_copy()): sample a channels-last copy
+// of one block of V channels at a time (schedule_forward_cpu, `blocked`), which L2 holds whole,
+// so that the taps read it wherever they fall, V channels per load: 7.1-7.3 ms at 1 thread,
+// 3.6-3.8 at 2 (planar 32x64 tiles on the same day: 15.2-15.9, 5.9-6.5). The planar tiles
+// remain for fewer channels, channels-last tensors and fewer blocks than threads. (A copy of the
+// whole batch item instead, the blocks inside the tiles as for 3-D: 16.5-17.3 ms at one thread,
+// no better than planar: 4 MiB, which L2 does not hold.)
 inline constexpr int kScatteredRows = 32;
+
+// Output planes of z per parallel task of the 3-D channels-last kernels (schedule_forward_cpu).
+inline constexpr int kVolumeChunk = 8;
 
 // The generators' knobs (GeneratorParams rows_per_block, tile_width, interleaved_rows and
 // interleaved_width, for experiments): 0 keeps the default of the mode, or of scattered grids.
@@ -153,6 +190,7 @@ inline ForwardSchedule forward_schedule(Interpolation mode, int rows, int width,
                                         int il_width, bool scattered = false) {
     ForwardSchedule s = default_forward_schedule(mode);
     if (scattered) s.rows_per_block = kScatteredRows;
+    s.scattered = scattered;
     if (rows > 0) s.rows_per_block = rows;
     if (width > 0) s.tile_width = width;
     if (il_rows > 0) s.interleaved_rows = il_rows;
@@ -197,28 +235,83 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
         s.parallel(d == 2 ? Var(yo) : f.space[2]).parallel(f.n);
     };
     // Planar bicubic and trilinear with at least a vector of channels (f.use_channels_last, see
-    // channels_last_copy() for why): each batch item's input is first copied channels-last, in
-    // parallel over its rows; then per tile, as above, the taps once, and for each block of V
-    // channels (V = vec, the vector lanes; the last block shifted inwards to end at the last
-    // channel) each point's taps load V channels with one vector load each and the V results
-    // are stored into the V output planes. First, so that Halide knows in every later branch
-    // that the samples read the input itself.
+    // channels_last_copy() for why), and scattered 2-D bilinear: the input is copied
+    // channels-last, then per tile the taps once, and for each block of V channels (V = vec, the
+    // vector lanes; the last block shifted inwards to end at the last channel) each point's taps
+    // load V channels with one vector load each and the V results are stored into the V output
+    // planes. First, so that Halide knows in every later branch that the samples read the input
+    // itself.
+    //
+    // 2-D: the blocks of V channels are the outer loop (blocked). Each block is copied on its
+    // own (V channels of a 128 x 128 plane, float32: 1 MiB, which L2 holds) and then sampled by
+    // every tile, so the taps of a tile read a copy in L2 wherever they fall, and the tiles'
+    // taps are computed once per block. Where there are at least as many blocks (batch items x
+    // channel blocks) as threads, a block is one task, copied and sampled by the same thread;
+    // with fewer, the copy and the tiles of each block are shared out among the threads. 3-D:
+    // the blocks inside the tiles, after a copy of the whole batch item (a block of a 64^3
+    // volume, 17 MiB, fits no cache anyway), and a task is kVolumeChunk planes of z in turn, so
+    // that the input planes which consecutive output planes share are read from the copy once,
+    // by one thread, into its L2 (1x16x64^3 trilinear border, avx512_gather level, the kernel
+    // alone, ms at 1 / 2 threads: a plane a task 4.7-4.9 / 3.2-3.5; 4 planes 4.8-4.9 / 2.6-2.7;
+    // 8 planes 4.5-4.9 / 2.3-2.5; 16 planes 4.8-4.9 / 2.4-2.6, but 4 tasks in all). ARM too, unmeasured there:
+    // its vectors hold 4 float32 channels, and blocks of 4 would compute a tile's taps C/4
+    // times (x86: C/16 with AVX-512, C/8 with AVX2, where blocked still wins: AVX2 level,
+    // bicubic 17.3-18.6 / 10.2-11.0 ms before, 13.9-14.8 / 6.8-7.1 blocked).
+    //
+    // 8x64x128x128, avx512_gather level, float32, zeros padding, the generated kernel alone
+    // (min of 15 calls, 2 alternating rounds), ms at 1 / 2 threads:
+    //                                   before                  blocked, one block a task
+    //   bicubic, the bench's affine grid   12.5-13.0 / 7.7-10.5    10.0-10.6 / 4.8-5.3
+    //   bilinear, uniformly random grid    15.2-15.9 / 5.9-6.5     7.1-7.3 / 3.6-3.8
+    //   (bilinear before: planar scattered tiles)
+    // The blocks shared out among threads instead (tiles in parallel inside each block, the
+    // copy in parallel over rows): bicubic 7.1-7.3 ms and random bilinear 7.4-7.5 ms at 2
+    // threads, barely faster than one: each thread's taps read a copy half of which the other
+    // core wrote, from its L2.
     if (f.channels_last.defined()) {
         Stage s = out.specialize(f.use_channels_last);
-        Var co("co"), ci("ci");
+        const bool blocked = d == 2 && target.arch != Target::ARM;
+        Var co("co"), ci("ci"), xio("xio"), xii("xii");
         s.split(y, yo, yi, knobs.rows_per_block, TailStrategy::GuardWithIf)
             .split(x, xo, xi, knobs.tile_width, TailStrategy::GuardWithIf)
+            .split(xi, xio, xii, vec, TailStrategy::GuardWithIf)
             .split(f.c, co, ci, vec, TailStrategy::ShiftInwards);
-        std::vector<VarOrRVar> order{xi, ci, yi, co, xo, yo};
+        // Per V points of a tile row, the V channels' stores: V loads of V x V samples
+        // transposed, which TransposeBlocks turns into a network of shuffles.
+        std::vector<VarOrRVar> order{xii, ci, xio, yi};
+        if (!blocked) order.push_back(co);
+        order.insert(order.end(), {xo, yo});
+        if (blocked) order.push_back(co);
         for (int k = 2; k < d; k++) order.push_back(f.space[k]);
         order.push_back(f.n);
-        s.reorder(order).vectorize(xi, vec).unroll(ci);
-        s.parallel(d == 2 ? Var(yo) : f.space[2]).parallel(f.n);
+        s.reorder(order).vectorize(xii).unroll(ci);
+        // (The scattered variant samples channels-last only with a block per thread.)
+        const Expr one_block_a_task =
+            blocked && !knobs.scattered
+                ? channel_block_tasks(out.output_buffer(), d, vec) >= pool_threads()
+                : Expr();
+        if (blocked && knobs.scattered) {
+            s.parallel(co).parallel(f.n);
+        } else if (blocked) {
+            s.specialize(one_block_a_task).parallel(co).parallel(f.n);
+            s.parallel(yo).parallel(f.n);
+        } else if (d == 3) {
+            Var zo("zo"), zi("zi");
+            s.split(f.space[2], zo, zi, kVolumeChunk, TailStrategy::GuardWithIf)
+                .parallel(zo)
+                .parallel(f.n);
+        } else {
+            s.parallel(yo).parallel(f.n);
+        }
         // The samples of a tile row, V channels x tile_width points (2 KiB for float32 on AVX2,
         // on the stack), computed with the channels as the lanes; the output then reads them
-        // back transposed (constant-stride loads from the stack, which LLVM turns into
-        // shuffles) and stores vectors along x, rather than scattering the lanes of every
-        // channel vector into V planes element by element.
+        // back transposed (constant-stride loads from the stack, turned into shuffles by
+        // TransposeBlocks) and stores vectors along x, rather than scattering the lanes of
+        // every channel vector into V planes element by element. (The stores with their V
+        // channels unrolled inside each vector of x, so that a block's V loads are adjacent;
+        // with the vectors of x innermost, LLVM loaded each column element by element, a
+        // broadcast and a masked move per element on AVX-512: random bilinear above, blocked,
+        // one thread, 8.3-9.0 ms that way, 7.1-7.3 this way.)
         const std::vector<Var> sc = f.samples_channels_last.args();
         f.samples_channels_last.compute_at(out, yi).vectorize(sc[0]);
         // The copy: per row, blocks of V points x V channels, each loaded as V vectors along x
@@ -229,13 +322,12 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
         // in pages 64 KiB apart: L1 set conflicts and TLB misses).
         const std::vector<Var> cl = f.channels_last.args();
         Var cco("cco"), cci("cci"), cxo("cxo"), cxi("cxi");
-        f.channels_last.compute_at(out, f.n)
+        f.channels_last.compute_at(out, blocked ? Var(co) : f.n)
             .split(cl[0], cco, cci, vec, TailStrategy::ShiftInwards)
             .split(cl[1], cxo, cxi, vec, TailStrategy::GuardWithIf)
             .reorder(cci, cxi, cxo, cco)
             .vectorize(cci)
-            .unroll(cxi)
-            .parallel(cl[d]);
+            .unroll(cxi);
         // Its storage is V points on the stack: with the copy's border of zeros (forward.h) the
         // first and last blocks of a row are narrower, and with their extents unknown Halide
         // made a heap allocation per block (3-D trilinear 1x16x64^3 border, AVX2, one thread,
@@ -249,6 +341,12 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
         // The usual input, unit-stride along x: the block's rows are dense vector loads. With
         // the stride unknown every row is loaded lane by lane (NEON, float32: 60 instructions
         // per 4 x 4 block, `ldr s` and `ld1 {v.s}[i]` per element; 27 with dense rows).
+        // A block that is a task of its own is copied by its thread alone; otherwise in
+        // parallel over rows.
+        if (one_block_a_task.defined()) {
+            f.channels_last.specialize(one_block_a_task).specialize(layouts.input_unit_x);
+        }
+        if (!(blocked && knobs.scattered)) f.channels_last.parallel(cl[d]);
         f.channels_last.specialize(layouts.input_unit_x);
     }
     // Channels-last images with a few channels (RGB, RGBA): the channels of a point are
@@ -333,6 +431,7 @@ inline void add_forward_cpu_passes(Halide::Pipeline pipeline, const Halide::Func
     }
     if (f.channels_last.defined()) {
         pipeline.add_custom_lowering_pass(new TransposeBlocks(f.input_rows.name()));
+        pipeline.add_custom_lowering_pass(new TransposeBlocks(f.samples_channels_last.name()));
     }
     pipeline.add_custom_lowering_pass(
         new ByteWords("input", static_cast<int>(f.space.size()) + 2));
