@@ -78,7 +78,8 @@ public:
                 return to_compute(input(args), dtype, compute);
             },
             channels_last_condition(), autoschedule_form(using_autoscheduler(), get_target()),
-            /*finite_input=*/storage_of(dtype) == Storage::uint8);
+            /*finite_input=*/storage_of(dtype) == Storage::uint8,
+            /*float_remainder=*/!get_target().has_gpu_feature());
         std::vector<Expr> out_args(forward.space.begin(), forward.space.end());
         out_args.push_back(forward.c);
         out_args.push_back(forward.n);

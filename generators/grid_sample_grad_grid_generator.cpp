@@ -82,7 +82,8 @@ public:
         std::vector<Axis> axes;
         for (int k = 0; k < d; k++) {
             space.push_back(Var("s" + std::to_string(k)));
-            axes.push_back(make_axis(t, input.dim(k).extent(), align_corners));
+            axes.push_back(make_axis(t, input.dim(k).extent(), align_corners,
+                                     !get_target().has_gpu_feature()));
         }
         std::vector<Var> point = space;
         point.push_back(n);

@@ -103,7 +103,8 @@ public:
         for (int k = 0; k < d; k++) {
             space.push_back(Var("s" + std::to_string(k)));
             point.push_back(Var("p" + std::to_string(k)));
-            axes.push_back(make_axis(t, grad_input.dim(k).extent(), align_corners));
+            axes.push_back(make_axis(t, grad_input.dim(k).extent(), align_corners,
+                                     !get_target().has_gpu_feature()));
         }
         std::vector<Var> point_n = point;
         point_n.push_back(n);

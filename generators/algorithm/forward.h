@@ -63,13 +63,14 @@ using InputAt =
 // `use_channels_last` (if defined) holds, the output is Forward::samples_channels_last.
 // form: see AutoscheduleForm (backward_common.h). finite_input: every input element is finite
 // (uint8 images, S10), which lets out-of-range taps weigh 0 instead of reading 0 (below).
+// float_remainder: Axis::float_remainder (sampling_math.h), for CPU targets.
 inline Forward define_forward(
     int dims, Interpolation mode, Padding padding, Type t, const Expr &align_corners,
     const std::vector<Expr> &input_sizes,
     const std::function<Expr(int, const std::vector<Halide::Var> &)> &grid_component,
     const InputAt &direct_input_at,
     const Expr &use_channels_last = Expr(), const AutoscheduleForm &form = {},
-    bool finite_input = false) {
+    bool finite_input = false, bool float_remainder = false) {
     using namespace Halide;
     Forward f;
     f.mode = mode;
@@ -85,7 +86,7 @@ inline Forward define_forward(
     std::vector<AxisTaps> taps_of;
     std::vector<Axis> axes;
     for (int k = 0; k < dims; k++) {
-        axes.push_back(make_axis(t, input_sizes[k], align_corners));
+        axes.push_back(make_axis(t, input_sizes[k], align_corners, float_remainder));
         taps_of.push_back(
             axis_taps(grid_component(k, f.point), axes[k], mode, padding, align_corners));
     }

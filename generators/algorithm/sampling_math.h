@@ -39,12 +39,19 @@ struct Axis {
     Expr shift;         // x = (g + 1) * scale - shift: 0 if align_corners, else 1/2
     Expr reflect_lo;    // S3 bounds: [0, S-1] if align_corners, else [-1/2, S-1/2]
     Expr reflect_span;  // hi - lo: S-1 or S
+    // How reflect_index() takes a remainder: integer (%), or through float64 (vector code has no
+    // integer division: a scalar division per lane). Same results.
+    bool float_remainder = false;
 };
 
-inline Axis make_axis(Type t, const Expr &size, const Expr &align_corners) {
+// float_remainder: see Axis (the CPU kernels set it; GPUs keep the integer remainder, whose
+// float64 route would run at a fraction of the float32 rate on most GPUs).
+inline Axis make_axis(Type t, const Expr &size, const Expr &align_corners,
+                      bool float_remainder = false) {
     Axis a;
     a.t = t;
     a.size = size;
+    a.float_remainder = float_remainder;
     Expr s = Halide::cast(t, size);
     a.last = s - constant(t, 1);
     a.scale = Halide::select(align_corners, a.last, s) * constant(t, 0.5);
@@ -140,24 +147,42 @@ struct Tap {
     Expr in_range;
 };
 
+// The Euclidean remainder of i by p (|i| < 2^31, 1 <= p < 2^30, p the same for every lane):
+// Halide's %, or (in_float) through float64, where i and p are exact and the quotient
+// floor(i x (1/p)) is within 1 of floor(i / p) (two roundings, relative error under 2^-52, on a
+// quotient under 2^31), so one correction each way makes the remainder exact. In vector code %
+// by a value known only at run time is a scalar division per lane (x86 `idiv`, 16 per AVX-512
+// vector); bicubic reflection 8x64x128x128, avx512_gather level, the kernel through the bench:
+// see reflect_index().
+inline Expr euclidean_remainder(const Expr &i, const Expr &p, bool in_float) {
+    if (!in_float) return i % p;
+    Expr fi = Halide::cast<double>(i), fp = Halide::cast<double>(p);
+    Expr q = Halide::floor(fi * (Expr(1.0) / fp));
+    Expr r = Halide::cast<int>(fi - q * fp);  // exact: integers under 2^33 in magnitude
+    r = Halide::select(r < 0, r + p, r);
+    return Halide::select(r >= p, r - p, r);
+}
+
 // S3 on the integer tap i0 + d (|i0| < 2^31 - S, d in [-1, 2]): whole-sample reflection about
 // [0, S-1] with align_corners, half-sample reflection about [-1/2, S-1/2] without. Exactly what
 // the float formula gives for integer inputs. The reflection has period P (2(S-1), 2S) and is
 // even, so it is a fold of (i0 + d) mod P, which is i0 mod P (Euclidean) plus d brought back into
 // [0, P) by one addition or subtraction (P >= 2 where it is used). The remainder of i0 is the
-// same Expr for every tap of a point: the four bicubic taps take one integer division per period
-// instead of four (each a scalar division per lane in vector code).
-inline Expr reflect_index(const Expr &i0, int d, const Expr &size, const Expr &align_corners) {
-    auto wrap = [&](const Expr &period) {
-        Expr r = i0 % period + d;  // Euclidean remainder of i0, plus d: in [-1, P + 1]
-        r = Halide::select(r < 0, r + period, r);
-        return Halide::select(r >= period, r - period, r);
-    };
+// same Expr for every tap of a point, and P is chosen by align_corners before it is taken: one
+// remainder per point and axis (before, one per tap, then one per period: two per point and
+// axis, each a scalar division per lane in vector code). 8x64x128x128 bicubic reflection,
+// avx512_gather level, the kernel alone, ms at 1 / 2 threads: two integer remainders 14.7-15.5
+// / 7.6-8.3, one through float64 (Axis::float_remainder) 12.2-12.4 / 6.0.
+inline Expr reflect_index(const Expr &i0, int d, const Axis &a, const Expr &align_corners) {
+    const Expr &size = a.size;
     Expr period_ac = 2 * (size - 1);
-    Expr r_ac = Halide::select(period_ac == 0, 0, wrap(Halide::max(period_ac, 1)));
+    Expr period = Halide::select(align_corners, Halide::max(period_ac, 1), 2 * size);
+    Expr r = euclidean_remainder(i0, period, a.float_remainder) + d;  // in [-1, P + 1]
+    r = Halide::select(r < 0, r + period, r);
+    r = Halide::select(r >= period, r - period, r);
+    Expr r_ac = Halide::select(period_ac == 0, 0, r);
     r_ac = Halide::select(r_ac >= size, period_ac - r_ac, r_ac);
-    Expr r_half = wrap(2 * size);
-    r_half = Halide::select(r_half >= size, 2 * size - 1 - r_half, r_half);
+    Expr r_half = Halide::select(r >= size, 2 * size - 1 - r, r);
     return Halide::select(align_corners, r_ac, r_half);
 }
 
@@ -173,7 +198,7 @@ inline Tap pad_tap(const Expr &i0, int d, const Axis &a, Padding padding,
         return {Halide::clamp(i, 0, hi), always()};
     case Padding::reflection:
     default:
-        return {Halide::clamp(reflect_index(i0, d, a.size, align_corners), 0, hi),
+        return {Halide::clamp(reflect_index(i0, d, a, align_corners), 0, hi),
                 always()};
     }
 }
