@@ -264,7 +264,8 @@ option(GRIDSAMPLE_COMPACT_KERNELS "Forward CPU kernels without the RGB/RGBA spec
 
 # Scattered grids: 2-D bilinear float32 and float64 grid_sample has a second CPU kernel, with the
 # schedule for grids whose points scatter over the input (generators/cpu/forward_schedule.h,
-# kScatteredRows: 1.5x faster on a random grid, 7-9% slower on a smooth one), which the runtime
+# kScatteredRows: channels-last blocks of V channels in L2, else taller tiles; 2-4x faster on a
+# random grid, 7-15% slower on a smooth one), which the runtime
 # calls for such grids (runtime/src/grid_sample.cpp). x86 only (ARM samples 2-D bilinear
 # channels-last, unmeasured there), at the levels below (a CPU between two runs the lower one's),
 # and not in compact or autoscheduled builds.

@@ -247,16 +247,19 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
     // every tile, so the taps of a tile read a copy in L2 wherever they fall, and the tiles'
     // taps are computed once per block. Where there are at least as many blocks (batch items x
     // channel blocks) as threads, a block is one task, copied and sampled by the same thread;
-    // with fewer, the copy and the tiles of each block are shared out among the threads. 3-D:
-    // the blocks inside the tiles, after a copy of the whole batch item (a block of a 64^3
+    // with fewer, the copy and the tiles of each block are shared out among the threads.
+    //
+    // 3-D: the blocks inside the tiles, after a copy of the whole batch item (a block of a 64^3
     // volume, 17 MiB, fits no cache anyway), and a task is kVolumeChunk planes of z in turn, so
     // that the input planes which consecutive output planes share are read from the copy once,
     // by one thread, into its L2 (1x16x64^3 trilinear border, avx512_gather level, the kernel
     // alone, ms at 1 / 2 threads: a plane a task 4.7-4.9 / 3.2-3.5; 4 planes 4.8-4.9 / 2.6-2.7;
-    // 8 planes 4.5-4.9 / 2.3-2.5; 16 planes 4.8-4.9 / 2.4-2.6, but 4 tasks in all). ARM too, unmeasured there:
-    // its vectors hold 4 float32 channels, and blocks of 4 would compute a tile's taps C/4
-    // times (x86: C/16 with AVX-512, C/8 with AVX2, where blocked still wins: AVX2 level,
-    // bicubic 17.3-18.6 / 10.2-11.0 ms before, 13.9-14.8 / 6.8-7.1 blocked).
+    // 8 planes 4.5-4.9 / 2.3-2.5; 16 planes 4.8-4.9 / 2.4-2.6, but 4 tasks in all).
+    //
+    // ARM as 3-D, unmeasured there: its vectors hold 4 float32 channels, and blocks of 4 would
+    // compute a tile's taps C/4 times (x86: C/16 with AVX-512, C/8 with AVX2, where blocked
+    // still wins: AVX2 level, bicubic 17.3-18.6 / 10.2-11.0 ms before, 13.9-14.8 / 6.8-7.1
+    // blocked).
     //
     // 8x64x128x128, avx512_gather level, float32, zeros padding, the generated kernel alone
     // (min of 15 calls, 2 alternating rounds), ms at 1 / 2 threads:
