@@ -288,12 +288,14 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
         for (int k = 2; k < d; k++) order.push_back(f.space[k]);
         order.push_back(f.n);
         s.reorder(order).vectorize(xii).unroll(ci);
-        // (The scattered variant samples channels-last only with a block per thread.)
+        // The scattered variant samples channels-last only with a block per thread
+        // (channels_last_copy()); the others choose here.
+        const bool always_a_task = blocked && knobs.scattered;
         const Expr one_block_a_task =
-            blocked && !knobs.scattered
+            blocked && !always_a_task
                 ? channel_block_tasks(out.output_buffer(), d, vec) >= pool_threads()
                 : Expr();
-        if (blocked && knobs.scattered) {
+        if (always_a_task) {
             s.parallel(co).parallel(f.n);
         } else if (blocked) {
             s.specialize(one_block_a_task).parallel(co).parallel(f.n);
@@ -349,7 +351,7 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
         if (one_block_a_task.defined()) {
             f.channels_last.specialize(one_block_a_task).specialize(layouts.input_unit_x);
         }
-        if (!(blocked && knobs.scattered)) f.channels_last.parallel(cl[d]);
+        if (!always_a_task) f.channels_last.parallel(cl[d]);
         f.channels_last.specialize(layouts.input_unit_x);
     }
     // Channels-last images with a few channels (RGB, RGBA): the channels of a point are

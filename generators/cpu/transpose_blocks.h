@@ -84,22 +84,16 @@ private:
             if (!r || !is_const_one(load->predicate)) return;
             const auto *stride = r->stride.as<IntImm>();
             if (!stride || stride->value != lanes) return;
-            // base = block + k, with k a constant in [0, lanes) (block 0 where base is k).
-            Expr block = make_zero(r->base.type());
-            int64_t k = -1;
+            // base = block + k, with k a constant in [0, lanes): block 0 where base is a
+            // constant, k 0 where base has no constant term.
+            Expr block = r->base;
+            int64_t k = 0;
             if (const auto *imm = r->base.as<IntImm>()) {
+                block = make_zero(r->base.type());
                 k = imm->value;
-            } else if (const Add *add = r->base.as<Add>()) {
-                if (const auto *imm = add->b.as<IntImm>()) {
-                    k = imm->value;
-                    block = add->a;
-                } else {
-                    k = 0;
-                    block = r->base;
-                }
-            } else {
-                k = 0;
-                block = r->base;
+            } else if (const Add *add = r->base.as<Add>(); add && add->b.as<IntImm>()) {
+                block = add->a;
+                k = add->b.as<IntImm>()->value;
             }
             if (k >= 0 && k < lanes) {
                 found = {static_cast<int>(k), lanes, load->type, block};
