@@ -161,12 +161,13 @@ def cli_per_call(cli, w, inp, grid, out, threads, calls, rounds):
     for _ in range(rounds):
         onces.append(process_time(1))
         manys.append(process_time(1 + calls))
-    once = min(onces)
     # Per call: the fastest processes (what the target is stated in), and the slowest round
-    # against the fastest start-up, which shows how much the same call varies from process to
-    # process (with 4 KiB pages each process gets its own physical layout of the tensors: the
-    # image bilinear call measured 9.4 to 14.9 ms per call across ten processes, one thread).
-    return max(min(manys) - once, 0.0) / calls, max(max(manys) - once, 0.0) / calls
+    # against the fastest start-up: how much the same call varies from process to process
+    # (README, "Every peer, and the CLI from outside").
+    def per_call(many):
+        return max(many - min(onces), 0.0) / calls
+
+    return per_call(min(manys)), per_call(max(manys))
 
 
 # ---------------------------------------------------------------------------------------------
