@@ -9,7 +9,9 @@ and thread count:
   - ours through the CLI from outside: `gridsample sample --repeat K` timed as a process, per call
     (T(1 + K) - T(1)) / K, so that what a real process pays per call (allocations, page faults)
     shows, but not the start-up and file reading that every run has once; the fastest of
-    --cli-rounds processes counts, and the slowest is shown beside it;
+    --cli-rounds processes counts, and the slowest is shown beside it; each round also times the
+    same call in gridsample_bench (a process of its own), and the CLI is held to the fastest of
+    those, timed beside it;
   - ONNX Runtime's GridSample (opset 20) and ncnn's GridSample layer (no batch dimension: one
     extraction per batch item; its layout conversions are inside the timing, as in real use),
     on the same arrays, from Python; their outputs are checked against ours.
@@ -146,7 +148,7 @@ class NcnnPeer:
 # Ours through the CLI, timed from outside
 
 
-def cli_per_call(cli, w, inp, grid, out, threads, calls, rounds):
+def cli_per_call(cli, bench, w, inp, grid, out, threads, calls, rounds, min_time):
     base = [cli, "sample", "--input", inp, "--grid", grid, "--output", out, "--mode", w["mode"],
             "--padding", w["padding"], "--threads", str(threads)]
     if w["align_corners"]:
@@ -157,27 +159,37 @@ def cli_per_call(cli, w, inp, grid, out, threads, calls, rounds):
         subprocess.run(base + ["--repeat", str(repeat)], check=True, stdout=subprocess.DEVNULL)
         return time.perf_counter() - start
 
-    onces, manys = [], []
+    # Each round: the CLI once, the CLI K + 1 times, and the same call in the benchmark (a
+    # process of its own), so that the CLI and the benchmark it is held to are timed minutes
+    # apart never: this shared machine's speed drifts by 10-30% from minute to minute (README,
+    # "Every peer, and the CLI from outside").
+    onces, manys, benched = [], [], []
+    key = f"fwd/{w['name']}/ours/threads:{threads}"
     for _ in range(rounds):
         onces.append(process_time(1))
         manys.append(process_time(1 + calls))
+        benched.append(run_bench(bench, [w["name"]], [threads], 1, min_time,
+                                 kinds=("ours",), copy=False).get(key, math.inf))
     # Per call: the fastest processes (what the target is stated in), and the slowest round
-    # against the fastest start-up: how much the same call varies from process to process
-    # (README, "Every peer, and the CLI from outside").
+    # against the fastest start-up: how much the same call varies from process to process.
     def per_call(many):
         return max(many - min(onces), 0.0) / calls
 
-    return per_call(min(manys)), per_call(max(manys))
+    return per_call(min(manys)), per_call(max(manys)), min(benched)
 
 
 # ---------------------------------------------------------------------------------------------
 # gridsample_bench
 
 
-def run_bench(bench, names, threads, repetitions, min_time):
-    pattern = "^(fwd/(" + "|".join(re.escape(n) for n in names) + ")/(ours|torch|opencv_hwc|" \
-        "opencv_planar|ours_hwc)|copy/(" + "|".join(re.escape(n) for n in names) + \
-        "))/threads:(" + "|".join(str(t) for t in threads) + ")(/real_time)?$"
+BENCH_KINDS = ("ours", "torch", "opencv_hwc", "opencv_planar", "ours_hwc")
+
+
+def run_bench(bench, names, threads, repetitions, min_time, kinds=BENCH_KINDS, copy=True):
+    workloads = "|".join(re.escape(n) for n in names)
+    pattern = "^(fwd/(" + workloads + ")/(" + "|".join(kinds) + ")" + \
+        ("|copy/(" + workloads + ")" if copy else "") + \
+        ")/threads:(" + "|".join(str(t) for t in threads) + ")(/real_time)?$"
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         out = f.name
     try:
@@ -265,8 +277,10 @@ def main():
             # Enough calls through the CLI for about half a second of sampling per round.
             per_call = (row["ours"] or 10.0) / 1e3
             calls = max(5, min(200, int(0.5 / per_call)))
-            fastest, slowest = cli_per_call(cli, w, inp, grd, ours_out, t, calls, args.cli_rounds)
-            row["CLI"], row["CLI slowest"] = 1e3 * fastest, 1e3 * slowest
+            fastest, slowest, beside = cli_per_call(cli, bench, w, inp, grd, ours_out, t, calls,
+                                                    args.cli_rounds, args.min_time)
+            row["CLI"], row["CLI slowest"], row["bench beside"] = \
+                1e3 * fastest, 1e3 * slowest, beside
             ours = np.load(ours_out)
             for peer in peers:
                 try:
@@ -296,10 +310,11 @@ def main():
         f"{p.name} {p.version}" for p in peers) + (("; missing: " + "; ".join(missing))
                                                    if missing else ""))
     lines.append("")
-    lines.append("| workload | threads | ours ms | CLI ms/call | CLI / bench | CLI slowest | " +
+    lines.append("| workload | threads | ours ms | CLI ms/call | bench beside CLI ms | CLI / bench | "
+                 "CLI slowest | " +
                  " | ".join(f"{p} ms" for p in peer_names) +
                  " | fastest peer | vs fastest | roofline |")
-    lines.append("|---|---|---|---|---|---|" + "---|" * len(peer_names) + "---|---|---|")
+    lines.append("|---|---|---|---|---|---|---|" + "---|" * len(peer_names) + "---|---|---|")
     worst = {}
     for r in rows:
         ours = r["ours"]
@@ -313,13 +328,16 @@ def main():
             if mine:
                 candidates.append((v / mine, p))
         ratio, fastest = min(candidates) if candidates else (None, "-")
-        cli_ratio = r["CLI"] / ours if ours else None
+        # The CLI against the benchmark timed beside it, in the same rounds (cli_per_call).
+        beside = r["bench beside"]
+        cli_ratio = r["CLI"] / beside if beside and math.isfinite(beside) else None
         roof = r["copy"] / ours if ours and r["copy"] else None
         for key, v in (("vs fastest", ratio), ("CLI / bench", None if cli_ratio is None else
                                                  1 / cli_ratio)):
             if v is not None and (key not in worst or v < worst[key][0]):
                 worst[key] = (v, f"{r['name']} at {r['threads']} thread(s)")
         lines.append(f"| {r['name']} | {r['threads']} | {fmt_ms(ours)} | {fmt_ms(r['CLI'])} | " +
+                     f"{fmt_ms(beside)} | " +
                      (f"{cli_ratio:.2f}" if cli_ratio else "-") + " | " +
                      fmt_ms(r["CLI slowest"]) + " | " +
                      " | ".join(fmt_ms(r.get(p)) for p in peer_names) + f" | {fastest} | " +
