@@ -23,7 +23,11 @@
 // integer order of the bits is the order of the values, so an integer max finds it exactly),
 // in three levels so that each is parallel and short: kMaxPartials partial maxima (each over a
 // strided set of rows), kMaxLevel2 maxima of kMaxPartials / kMaxLevel2 partials each, and the
-// final one.
+// final one. Only M's exponent field is used, so for float64 the maximum is taken over the upper
+// 32 bits of the magnitudes (exponent and the top of the mantissa): the maximum of the upper
+// halves is the upper half of the maximum, the same exponent. Every reduction stays 32-bit, which
+// every GPU's atomics have (an autoscheduler may merge partial maxima with atomics, and Halide 21
+// writes a 64-bit one for OpenCL as `atomic_cmpxchg` on `long *`, which OpenCL lacks).
 #pragma once
 
 #include "Halide.h"
@@ -56,7 +60,11 @@ inline FixedPoint fixed_point_for(const std::function<Expr(const std::vector<Exp
     FixedPoint f;
     f.t = t;
     const int bits = t.bits();
-    const Type u = UInt(bits);
+    const Type u = UInt(32);
+    // The magnitude's bits, or their upper 32 (float64, see above).
+    auto magnitude = [&](const Expr &v) {
+        return bits == 64 ? cast(u, magnitude_bits(v) >> 32) : magnitude_bits(v);
+    };
     Expr rows = 1;
     for (size_t k = 1; k < extents.size(); k++) rows = rows * extents[k];
     // partial(p): the rows p, p + kMaxPartials, ... (all of their x), so that neighbouring
@@ -71,7 +79,7 @@ inline FixedPoint fixed_point_for(const std::function<Expr(const std::vector<Exp
     }
     // Inline reductions (maximum), so that each level is one loop inside its own kernel.
     f.partial = Func("max_bits_partial");
-    f.partial(f.p) = maximum(select(row < rows, magnitude_bits(value(coords)), cast(u, 0)));
+    f.partial(f.p) = maximum(select(row < rows, magnitude(value(coords)), cast(u, 0)));
     const int per_level2 = kMaxPartials / kMaxLevel2;
     RDom r2(0, per_level2, "max_level2");
     f.level2 = Func("max_bits_level2");
@@ -82,9 +90,9 @@ inline FixedPoint fixed_point_for(const std::function<Expr(const std::vector<Exp
 
     // 2^E_M > M: the exponent field of M's bits, minus the bias, plus one (denormals and 0 give
     // the smallest normal exponent, still a bound).
-    const int mantissa = bits == 64 ? 52 : 23;
+    const int mantissa_in_max = bits == 64 ? 52 - 32 : 23;
     const int bias = bits == 64 ? 1023 : 127;
-    Expr e_m = cast<int>(f.max_bits() >> mantissa) - (bias - 1);
+    Expr e_m = cast<int>(f.max_bits() >> mantissa_in_max) - (bias - 1);
     // 2^E_P >= P: ceil(log2(P)) = 32 - clz(P - 1) for P >= 1.
     Expr e_p = 32 - count_leading_zeros(cast<uint32_t>(Halide::max(points, 1) - 1));
     f.exponent = clamp(60 - e_m - e_p - 1, -(bias - 1), bias - 1);

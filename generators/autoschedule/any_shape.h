@@ -29,6 +29,7 @@
 #pragma once
 
 #include "Halide.h"
+#include "autoschedule/atomic_adds.h"
 
 #include <cstdlib>
 #include <map>
@@ -101,6 +102,11 @@ inline void any_shape_autoscheduler(const Halide::Pipeline &pipeline, const Hali
     *results = pipeline.apply_autoscheduler(target, Halide::AutoschedulerParams(base_name, extra));
     guard_every_split_tail(pipeline);
     results->schedule_source = guard_tails_in_source(results->schedule_source);
+    // Atomic updates whose load and store indices lowering writes apart (atomic_adds.h).
+    // (A copy of the handle: the passes are the pipeline's own.)
+    if (target.has_gpu_feature()) {
+        Halide::Pipeline(pipeline).add_custom_lowering_pass(new SameIndexAtomicAdds);
+    }
 #if defined(_WIN32)
     _putenv_s("HL_PERMIT_FAILED_UNROLL", "1");
 #else
