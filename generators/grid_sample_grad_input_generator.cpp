@@ -154,15 +154,21 @@ public:
         const int taps_per_axis = (int)taps_of[0].index.size();
         int corners = 1;
         for (int k = 0; k < d; k++) corners *= taps_per_axis;
-        Region r_region{{0, corners}};
+        // Nearest has one corner. Under an autoscheduler its loop of one iteration is left out:
+        // Mullapudi2016's GPU mode fails on such a loop (3-D nearest: "Condition failed:
+        // inner_iter != ordering.end()", the loop-of-one failure of autoschedule/estimates.h).
+        const bool corner_loop = corners > 1 || !using_autoscheduler();
+        Region r_region;
+        if (corner_loop) r_region.push_back({0, corners});
         for (int k = 0; k < d; k++) {
             r_region.push_back({0, grad_output.dim(k).extent()});
         }
         scatter = RDom(r_region, "r");
         const RDom &r = scatter;
+        const Expr corner = corner_loop ? Expr(r[0]) : Expr(0);
         // The tap data at the point r visits, and the tap `corner` of it.
         std::vector<Expr> r_point;
-        for (int k = 0; k < d; k++) r_point.push_back(r[k + 1]);
+        for (int k = 0; k < d; k++) r_point.push_back(r[k + (corner_loop ? 1 : 0)]);
         auto at_r = [&](Expr e) {
             for (int k = 0; k < d; k++) e = substitute(point[k].name(), r_point[k], e);
             return e;
@@ -174,7 +180,7 @@ public:
             // corner loop is unrolled, so each copy selects its tap statically.
             int stride = 1;
             for (int m = 0; m < k; m++) stride *= taps_per_axis;
-            Expr j = (r[0] / stride) % taps_per_axis;
+            Expr j = (corner / stride) % taps_per_axis;
             const AxisTaps &at = taps_of[k];
             Expr idx = at.index.back(), w = at.weight.back();
             for (int m = taps_per_axis - 2; m >= 0; m--) {
