@@ -30,6 +30,10 @@ struct Forward {
     // a tap then loads the neighbouring channels of a point with one vector load.
     // `input_rows` is the input itself, (space..., c, n), a stage the copy may stage blocks in.
     Halide::Func channels_last, samples_channels_last, input_rows;
+    // The taps `samples_channels_last` reads, its indices and the weights, per output point:
+    // apart from `taps`, so that a tile of the channels-last path computes and stores only what
+    // it reads (the planar indices and in-range flags are 9 of trilinear's 21 values a point).
+    Halide::Func taps_channels_last;
     Expr use_channels_last;
     Expr value;          // the output value at (space..., c, n), reading `taps`
     // The taps buffers holding the tap indices along x and along y ("taps.0", ...: tuple
@@ -137,7 +141,8 @@ inline Forward define_forward(
                      : f.input_rows(planar_args);
     }
     // The taps the channels-last path reads: its own indices (-1 out of range where bordered),
-    // always in range; the weights are the ones the planar path reads (set after materialize()).
+    // always in range, and the weights (stored apart from the planar path's, see
+    // Forward::taps_channels_last).
     std::vector<AxisTaps> channels_last_taps = taps_of;
     if (bordered) {
         for (AxisTaps &at : channels_last_taps) {
@@ -196,15 +201,21 @@ inline Forward define_forward(
             for (Expr &e : *list) slots.push_back(&e);
         }
         for (Expr &e : at.index) indices.push_back({&e, axes[k].size - 1});
-        if (use_channels_last.defined()) {
-            for (Expr &e : channels_last_taps[k].index) {
-                slots.push_back(&e);
-                indices.push_back({&e, axes[k].size - 1, bordered ? -1 : 0, /*opaque=*/true});
-            }
-        }
     }
     f.taps = materialize("taps", slots, indices, f.point, form);
-    for (int k = 0; k < dims; k++) channels_last_taps[k].weight = taps_of[k].weight;
+    if (use_channels_last.defined()) {
+        std::vector<Expr *> cl_slots;
+        std::vector<IndexRange> cl_indices;
+        for (int k = 0; k < dims; k++) {
+            AxisTaps &at = channels_last_taps[k];
+            for (Expr &e : at.index) {
+                cl_slots.push_back(&e);
+                cl_indices.push_back({&e, axes[k].size - 1, bordered ? -1 : 0, /*opaque=*/true});
+            }
+            for (Expr &e : at.weight) cl_slots.push_back(&e);
+        }
+        f.taps_channels_last = materialize("taps_cl", cl_slots, cl_indices, f.point, form);
+    }
     for (int k = 0; k < std::min(dims, 2); k++) {
         for (const Expr &e : taps_of[k].index) {
             (k == 0 ? f.x_index_taps : f.y_index_taps).push_back(taps_component(e));
