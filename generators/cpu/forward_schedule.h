@@ -403,10 +403,11 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
     }
     // The channels-last path's own taps (Forward::taps_channels_last), the same way, in the tiles
     // of that specialization only (Halide computes a Func where it is read). Against one `taps`
-    // for both paths, the generated kernel alone, avx512_gather level, min of 15-40 calls, 4-5
-    // alternating rounds (same bits): 8x64x128x128 bicubic zeros 10.95-12.2 ms at one thread
-    // (11.8-12.4 before), 5.33-5.63 at two (5.51-5.97); 1x16x64^3 trilinear border 2.61-2.85 at
-    // two (2.66-2.92), one thread within the noise.
+    // for both paths, the two generated kernels called in alternation in one process,
+    // avx512_gather level, median ratio of 30-60 pairs (same bits): 8x64x128x128 bicubic zeros
+    // 0.97-0.98 at one thread, 0.99 at two; 1x16x64^3 trilinear border 0.99 at one and two.
+    // (Storing the eight trilinear corner weights instead of the six axis weights, which saves
+    // the sampling loop 12 multiplies a point: 1.01-1.03, left out.)
     if (f.taps_channels_last.defined()) {
         f.taps_channels_last.compute_at(out, xo).vectorize(x, vec, TailStrategy::GuardWithIf);
         f.taps_channels_last.bound_storage(x, knobs.tile_width + 16)
