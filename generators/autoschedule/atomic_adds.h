@@ -19,9 +19,9 @@
 #include "Halide.h"
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
-#include <vector>
 
 namespace gridsample_gen {
 
@@ -29,28 +29,29 @@ class SameIndexAtomicAdds : public Halide::Internal::IRMutator {
 public:
     using IRMutator::visit;
 
-    // Stores rewritten so far (for the generator's log).
-    int rewritten() const { return rewritten_; }
-
 private:
     // The lets around the node being visited, each value with the lets around it substituted.
-    std::map<std::string, std::vector<Halide::Expr>> lets_;
+    std::map<std::string, Halide::Expr> lets_;
     bool in_atomic_ = false;
-    int rewritten_ = 0;
 
     Halide::Expr expand(const Halide::Expr &e) const {
         using namespace Halide::Internal;
-        std::map<std::string, Halide::Expr> current;
-        for (const auto &[name, values] : lets_) {
-            if (!values.empty()) current[name] = values.back();
-        }
-        return simplify(substitute_in_all_lets(substitute(current, substitute_in_all_lets(e))));
+        return simplify(substitute(lets_, substitute_in_all_lets(e)));
     }
 
     Halide::Internal::Stmt visit(const Halide::Internal::LetStmt *op) override {
-        lets_[op->name].push_back(expand(op->value));
+        // A let of a name already bound shadows it for its body.
+        auto outer = lets_.find(op->name);
+        std::optional<Halide::Expr> shadowed;
+        if (outer != lets_.end()) shadowed = outer->second;
+        const Halide::Expr value = expand(op->value);
+        lets_[op->name] = value;
         Halide::Internal::Stmt s = IRMutator::visit(op);
-        lets_[op->name].pop_back();
+        if (shadowed) {
+            lets_[op->name] = *shadowed;
+        } else {
+            lets_.erase(op->name);
+        }
         return s;
     }
 
@@ -87,7 +88,6 @@ private:
         } same(op, expand(op->index), *this);
         const Halide::Expr value = same.mutate(op->value);
         if (same.found == 0) return IRMutator::visit(op);
-        rewritten_ += same.found;
         return Store::make(op->name, value, op->index, op->param, op->predicate, op->alignment);
     }
 };

@@ -378,43 +378,41 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
     tile(out.specialize(layouts.dense), knobs.rows_per_block, knobs.tile_width);
     tile(out, knobs.rows_per_block, knobs.tile_width);
 
+    // One tile of taps on the stack: its size is known at compile time. (A malloc per tile cost
+    // a third of the time of 256 images of 28x28, one thread; storage hoisted to the parallel
+    // task instead is sized by Halide for the whole z range of a volume, 3 MiB per task and
+    // 816 MiB per call for 1x16x64^3 trilinear, page-faulted afresh by every call in a real
+    // process.) Rows are padded by 16 points: 16 x 64 x 4 bytes would make every float tap array
+    // exactly 4 KiB, so that a point's taps, one element per array, all fall in the same L1 set
+    // (bilinear 8x64x128x128, one thread, ms: 16.6 unpadded, 15.8 padded; HWC image 17.7 ->
+    // 17.1). 3-D: a tile is one plane of z.
+    auto taps_per_tile = [&](Func taps, int rows, int width) {
+        taps.compute_at(out, xo).vectorize(x, vec, TailStrategy::GuardWithIf);
+        taps.bound_storage(x, width + 16)
+            .bound_storage(y, rows)
+            .bound_storage(f.n, 1)
+            .store_in(MemoryType::Stack);
+        for (int k = 2; k < d; k++) taps.bound_storage(f.space[k], 1);
+    };
+    // `taps` is shared by every specialization (its rows as wide as the widest tile, as many as
+    // the tallest), and each of its arrays must stay within Halide's 16 KiB stack allocation
+    // limit: a larger one silently becomes a heap allocation per task, which made the nearest
+    // 8x64x128x128 feature map 1.37x slower (16 x 416 points of int32, 26 KiB). So a wider tile
+    // for one layout costs the others; check the generated assembly for halide_malloc calls after
+    // changing a tile.
     if (f.taps.defined()) {
-        f.taps.compute_at(out, xo).vectorize(x, vec, TailStrategy::GuardWithIf);
-        // One tile of taps on the stack: its size is known at compile time. (A malloc per
-        // tile cost a third of the time of 256 images of 28x28, one thread; storage hoisted to
-        // the parallel task instead is sized by Halide for the whole z range of a volume,
-        // 3 MiB per task and 816 MiB per call for 1x16x64^3 trilinear, page-faulted afresh by
-        // every call in a real process.) Rows are padded by 16 points: 16 x 64 x 4 bytes would
-        // make every float tap array exactly 4 KiB, so that a point's taps, one element per
-        // array, all fall in the same L1 set (bilinear 8x64x128x128, one thread, ms: 16.6
-        // unpadded, 15.8 padded; HWC image 17.7 -> 17.1). The storage is shared by every
-        // specialization (its rows as wide as the widest tile, as many as the tallest), and each
-        // of its arrays must stay within Halide's 16 KiB stack allocation limit: a larger one
-        // silently becomes a heap allocation per task, which made the nearest 8x64x128x128
-        // feature map 1.37x slower (16 x 416 points of int32, 26 KiB). So a wider tile for one
-        // layout costs the others; check the generated assembly for halide_malloc calls after
-        // changing a tile.
-        f.taps.bound_storage(x, std::max(knobs.tile_width, knobs.interleaved_width) + 16)
-            .bound_storage(y, std::max(knobs.rows_per_block, knobs.interleaved_rows))
-            .bound_storage(f.n, 1)
-            .store_in(MemoryType::Stack);
-        // 3-D: a tile is one plane of z.
-        for (int k = 2; k < d; k++) f.taps.bound_storage(f.space[k], 1);
+        taps_per_tile(f.taps, std::max(knobs.rows_per_block, knobs.interleaved_rows),
+                      std::max(knobs.tile_width, knobs.interleaved_width));
     }
-    // The channels-last path's own taps (Forward::taps_channels_last), the same way, in the tiles
-    // of that specialization only (Halide computes a Func where it is read). Against one `taps`
-    // for both paths, the two generated kernels called in alternation in one process,
-    // avx512_gather level, median ratio of 30-60 pairs (same bits): 8x64x128x128 bicubic zeros
-    // 0.97-0.98 at one thread, 0.99 at two; 1x16x64^3 trilinear border 0.99 at one and two.
-    // (Storing the eight trilinear corner weights instead of the six axis weights, which saves
-    // the sampling loop 12 multiplies a point: 1.01-1.03, left out.)
+    // The channels-last path's own taps (Forward::taps_channels_last), in the tiles of that
+    // specialization only (Halide computes a Func where it is read). Against one `taps` for both
+    // paths, the two generated kernels called in alternation in one process, avx512_gather
+    // level, median ratio of 30-60 pairs (same bits): 8x64x128x128 bicubic zeros 0.97-0.98 at
+    // one thread, 0.99 at two; 1x16x64^3 trilinear border 0.99 at one and two. (Storing the eight
+    // trilinear corner weights instead of the six axis weights, which saves the sampling loop 12
+    // multiplies a point: 1.01-1.03, left out.)
     if (f.taps_channels_last.defined()) {
-        f.taps_channels_last.compute_at(out, xo).vectorize(x, vec, TailStrategy::GuardWithIf);
-        f.taps_channels_last.bound_storage(x, knobs.tile_width + 16)
-            .bound_storage(y, knobs.rows_per_block)
-            .bound_storage(f.n, 1)
-            .store_in(MemoryType::Stack);
-        for (int k = 2; k < d; k++) f.taps_channels_last.bound_storage(f.space[k], 1);
+        taps_per_tile(f.taps_channels_last, knobs.rows_per_block, knobs.tile_width);
     }
 }
 
