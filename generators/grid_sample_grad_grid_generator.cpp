@@ -107,9 +107,13 @@ public:
                                         align_corners));
             send_out_of_range_taps_to_slot(taps_of[k], axes[k].size);
         }
+        // The per-point values go into `taps`, which the schedule places; with rows_outside
+        // (below) they stay inline, computed where each row's channel loop uses them.
+        rows_outside = get_target().has_gpu_feature() && mode == Interpolation::bicubic &&
+                       t.bits() == 64;
         std::vector<Expr *> slots;
         std::vector<IndexRange> indices;
-        for (int k = 0; k < d; k++) {
+        for (int k = 0; k < d && !rows_outside; k++) {
             AxisTaps &at = taps_of[k];
             for (auto *list : {&at.index, &at.weight, &at.dweight}) {
                 for (Expr &e : *list) slots.push_back(&e);
@@ -156,23 +160,38 @@ public:
         // (v_x1 - v_x0) weighted by the other axes' weights. Out-of-range taps read the zero
         // slot (v = 0). `lanes` accumulates grad_output * that per lane (channel ci of every
         // block), summing over the blocks; `channel_sum_k` then adds the V lanes.
-        RDom rcb(0, (channels + (block - 1)) / block, "rcb");
+        // rows_outside: on a GPU a thread keeps its point's taps in registers across its channel
+        // loop. For 2-D bicubic in float64, 16 tap offsets and in-range flags, 16 weights and
+        // derivatives of 8 bytes and the 16 values of a channel are more than the 64 registers
+        // Halide 21's CUDA runtime allows a kernel (the kernel used 110 and spilled 132 bytes).
+        // There the sum over the outermost axis's taps (rows) runs outside the channel loop
+        // instead of inside it: one pass over the channels per row (unrolled,
+        // gpu/backward_schedule.h), each computing its own taps and holding one row's; 56
+        // registers, no spills (ptxas, sm_90). The same terms, added in a different order (S11).
+        const Expr blocks = (channels + (block - 1)) / block;
+        const int row_count = static_cast<int>(taps_of[d - 1].index.size());
+        RDom rcb = rows_outside ? RDom(0, blocks, 0, row_count, "rcb") : RDom(0, blocks, "rcb");
+        if (rows_outside) row = rcb.y;
+        const Expr channel_block_index = rcb.x;
         std::function<Expr(int, int, std::vector<Expr> &)> nested =
             [&](int axis, int deriv_axis, std::vector<Expr> &idx) -> Expr {
             if (axis < 0) {
                 std::vector<Expr> args{ci};
                 args.insert(args.end(), idx.begin(), idx.end());
-                args.push_back(rcb);
+                args.push_back(channel_block_index);
                 args.push_back(n);
                 return input_block(args);
             }
             const AxisTaps &at = taps_of[axis];
+            const std::vector<Expr> &weights = axis == deriv_axis ? at.dweight : at.weight;
+            if (rows_outside && axis == d - 1) {
+                idx[axis] = mux(rcb.y, at.index);
+                return mux(rcb.y, weights) * nested(axis - 1, deriv_axis, idx);
+            }
             Expr sum;
             for (size_t j = 0; j < at.index.size(); j++) {
                 idx[axis] = at.index[j];
-                Expr inner = nested(axis - 1, deriv_axis, idx);
-                Expr f = axis == deriv_axis ? at.dweight[j] : at.weight[j];
-                Expr term = f * inner;
+                Expr term = weights[j] * nested(axis - 1, deriv_axis, idx);
                 sum = sum.defined() ? sum + term : term;
             }
             return sum;
@@ -181,7 +200,7 @@ public:
         lane_args.insert(lane_args.end(), point.begin(), point.end());
         std::vector<Expr> go_args{ci};
         go_args.insert(go_args.end(), space.begin(), space.end());
-        go_args.push_back(rcb);
+        go_args.push_back(channel_block_index);
         go_args.push_back(n);
         Expr go = grad_output_block(go_args);
         lanes(lane_args) = Tuple(std::vector<Expr>(d, constant(t, 0)));
@@ -235,7 +254,9 @@ public:
 
         if (using_autoscheduler()) return;
         if (get_target().has_gpu_feature()) {
-            schedule_grad_grid_gpu(grad_grid, {taps, lanes, channel_sum}, k_var, space, n);
+            GradGridFuncs f{taps, lanes, channel_sum, std::nullopt};
+            if (rows_outside) f.row = row;
+            schedule_grad_grid_gpu(grad_grid, f, k_var, space, n);
         } else {
             schedule_cpu();
         }
@@ -245,6 +266,8 @@ private:
     Var k_var{"k"}, n{"n"};
     std::vector<Var> space;
     int block = 1;
+    bool rows_outside = false;
+    RVar row;  // with rows_outside: the loop over the outermost axis's taps
     Var ci{"ci"}, cb{"cb"};
     Func taps{"taps"}, input_block{"input_block"}, grad_output_block{"grad_output_block"},
         lanes{"lanes"};

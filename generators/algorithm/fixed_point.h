@@ -41,6 +41,7 @@ namespace gridsample_gen {
 
 inline constexpr int kMaxPartials = 4096;
 inline constexpr int kMaxLevel2 = 64;
+inline constexpr int kMaxLevel3Parts = 2;  // max_bits' elements with level3_parts (below)
 
 struct FixedPoint {
     Halide::Type t;                 // the float type converted from and to
@@ -53,9 +54,16 @@ struct FixedPoint {
 
 // value(coords) is the tensor whose largest magnitude bounds the contributions (grad_output),
 // with extents[0] (x) innermost; points is P.
+// level3_parts: max_bits is a Func of kMaxLevel3Parts elements, the maxima of as many parts of
+// level2, and M's bits their maximum (the same value, max being exact in any grouping), instead
+// of a scalar Func. For the autoschedulers: Anderson2021 fails an internal assertion on a scalar
+// Func computed at root ("Condition failed: at_or_inside_block()", GPULoopInfo.cpp: it
+// featurizes every root stage as if inside a GPU block, and does not tile a scalar Func into
+// one), and another on a Func of one element ("zero parallel tilings"). The hand schedules keep
+// the scalar.
 inline FixedPoint fixed_point_for(const std::function<Expr(const std::vector<Expr> &)> &value,
                                   const std::vector<Expr> &extents, const Expr &points,
-                                  Halide::Type t) {
+                                  Halide::Type t, bool level3_parts = false) {
     using namespace Halide;
     FixedPoint f;
     f.t = t;
@@ -84,15 +92,27 @@ inline FixedPoint fixed_point_for(const std::function<Expr(const std::vector<Exp
     RDom r2(0, per_level2, "max_level2");
     f.level2 = Func("max_bits_level2");
     f.level2(f.p) = maximum(f.partial(f.p * per_level2 + r2));
-    RDom r3(0, kMaxLevel2, "max_level3");
     f.max_bits = Func("max_bits");
-    f.max_bits() = maximum(f.level2(r3));
+    Expr max_bits;
+    if (level3_parts) {
+        constexpr int per_part = kMaxLevel2 / kMaxLevel3Parts;
+        Var q("q");
+        RDom r3(0, per_part, "max_level3");
+        f.max_bits(q) = cast(u, 0);
+        f.max_bits(q) = Halide::max(f.max_bits(q), f.level2(q * per_part + r3));
+        max_bits = f.max_bits(0);
+        for (int i = 1; i < kMaxLevel3Parts; i++) max_bits = Halide::max(max_bits, f.max_bits(i));
+    } else {
+        RDom r3(0, kMaxLevel2, "max_level3");
+        f.max_bits() = maximum(f.level2(r3));
+        max_bits = f.max_bits();
+    }
 
     // 2^E_M > M: the exponent field of M's bits, minus the bias, plus one (denormals and 0 give
     // the smallest normal exponent, still a bound).
     const int mantissa_in_max = bits == 64 ? 52 - 32 : 23;
     const int bias = bits == 64 ? 1023 : 127;
-    Expr e_m = cast<int>(f.max_bits() >> mantissa_in_max) - (bias - 1);
+    Expr e_m = cast<int>(max_bits >> mantissa_in_max) - (bias - 1);
     // 2^E_P >= P: ceil(log2(P)) = 32 - clz(P - 1) for P >= 1.
     Expr e_p = 32 - count_leading_zeros(cast<uint32_t>(Halide::max(points, 1) - 1));
     f.exponent = clamp(60 - e_m - e_p - 1, -(bias - 1), bias - 1);

@@ -8,6 +8,7 @@
 #include "algorithm/fixed_point.h"
 #include "gpu/forward_schedule.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,10 +84,15 @@ inline void schedule_grad_input_gpu(Halide::Func out, GradInputFuncs f, const Ha
 struct GradGridFuncs {
     Halide::Func taps, lanes;
     std::vector<Halide::Func> channel_sum;
+    // Set where the sum over the outermost axis's taps runs outside the channel loop, one pass
+    // per row (the generator's rows_outside): the loop over the rows, unrolled so that each
+    // pass computes only its own row's taps.
+    std::optional<Halide::RVar> row;
 };
 
-// grad_grid: one thread per grid point, summing over the channels in registers, then its d
-// components (unrolled). Nearest (a grid gradient of 0) is the same tiles without the sums.
+// grad_grid: one thread per grid point, summing over the channels in registers (in one pass, or
+// one per row of taps), then its d components (unrolled). Nearest (a grid gradient of 0) is the
+// same tiles without the sums.
 inline void schedule_grad_grid_gpu(Halide::Func out, GradGridFuncs f, const Halide::Var &k,
                                    const std::vector<Halide::Var> &space, const Halide::Var &n) {
     using namespace Halide;
@@ -95,8 +101,9 @@ inline void schedule_grad_grid_gpu(Halide::Func out, GradGridFuncs f, const Hali
     out.never_partition_all();
     if (!f.lanes.defined()) return;
     const Var xi("xi");
-    f.taps.compute_at(out, xi);
+    if (f.taps.defined()) f.taps.compute_at(out, xi);
     f.lanes.compute_at(out, xi);
+    if (f.row) f.lanes.update().unroll(*f.row);
     for (Func &sum : f.channel_sum) sum.compute_at(out, xi);
 }
 
