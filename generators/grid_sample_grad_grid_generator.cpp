@@ -110,7 +110,7 @@ public:
         // The per-point values go into `taps`, which the schedule places; with rows_outside
         // (below) they stay inline, computed where each row's channel loop uses them.
         rows_outside = get_target().has_gpu_feature() && mode == Interpolation::bicubic &&
-                       t.bits() == 64;
+                       t.bits() == 64 && !using_autoscheduler();
         std::vector<Expr *> slots;
         std::vector<IndexRange> indices;
         for (int k = 0; k < d && !rows_outside; k++) {
@@ -168,6 +168,8 @@ public:
         // instead of inside it: one pass over the channels per row (unrolled,
         // gpu/backward_schedule.h), each computing its own taps and holding one row's; 56
         // registers, no spills (ptxas, sm_90). The same terms, added in a different order (S11).
+        // Not under an autoscheduler: it places the taps itself, and they must stay in `taps`
+        // for the opaque indices its bounds need (AutoscheduleForm, backward_common.h).
         const Expr blocks = (channels + (block - 1)) / block;
         const int row_count = static_cast<int>(taps_of[d - 1].index.size());
         RDom rcb = rows_outside ? RDom(0, blocks, 0, row_count, "rcb") : RDom(0, blocks, "rcb");
