@@ -5,7 +5,9 @@
 #     grid_sample built, timed, turned into training samples, and the cost model retrained;
 #   - the GPU kernels whose estimates work around autoscheduler failures
 #     (generators/autoschedule/estimates.h) compile under those autoschedulers (sweep.py):
-#     Li2018 on 2-D grid_sample_grad_input, Mullapudi2016's GPU mode on 3-D grid_sample.
+#     Li2018 on 2-D grid_sample_grad_input, Mullapudi2016's GPU mode on 3-D grid_sample; and
+#     Anderson2021 on a grid_sample_grad_input, whose fixed-point scale would be a scalar Func
+#     without its workaround (algorithm/fixed_point.h, level3_parts).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -18,3 +20,5 @@ rm -rf "$work"
     --kernels '^grid_sample_grad_input_2d_bilinear_zeros_f32_(cuda|opencl)$'
 "$python" "$here/sweep.py" --autoscheduler Mullapudi2016 \
     --kernels '^grid_sample_3d_bilinear_zeros_f32_(cuda|opencl)$'
+"$python" "$here/sweep.py" --autoscheduler Anderson2021 \
+    --kernels '^grid_sample_grad_input_2d_nearest_zeros_f32_cuda$'
