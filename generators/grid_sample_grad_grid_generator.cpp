@@ -205,13 +205,32 @@ public:
         go_args.push_back(channel_block_index);
         go_args.push_back(n);
         Expr go = grad_output_block(go_args);
-        lanes(lane_args) = Tuple(std::vector<Expr>(d, constant(t, 0)));
-        std::vector<Expr> update;
-        for (int k = 0; k < d; k++) {
-            std::vector<Expr> idx(d);
-            update.push_back(lanes(lane_args)[k] + go * nested(d - 1, k, idx));
+        // The lanes of coordinate k: lanes(...)[k]. Under Anderson2021 one Func per coordinate,
+        // lanes_k, instead: it counts a Tuple element as one access (d values a point), and in
+        // 3-D, where grad_grid's threads tile the 3 coordinates, that fails its memory
+        // transaction assertion ("total_bytes_used = 6336, total_bytes = 6144": 11 points of 12
+        // bytes a request), as the taps' Tuple did (AutoscheduleForm::one_func_per_value;
+        // experiments/autoschedulers/repro/anderson2021_tuple.cpp). The same values.
+        const bool lanes_per_axis = using_autoscheduler() && get_target().has_gpu_feature() &&
+                                    base_autoscheduler(autoscheduler_.value()) == "Anderson2021";
+        std::vector<Func> lanes_of;
+        if (lanes_per_axis) {
+            for (int k = 0; k < d; k++) {
+                Func f("lanes_" + std::to_string(k));
+                std::vector<Expr> idx(d);
+                f(lane_args) = constant(t, 0);
+                f(lane_args) += go * nested(d - 1, k, idx);
+                lanes_of.push_back(f);
+            }
+        } else {
+            lanes(lane_args) = Tuple(std::vector<Expr>(d, constant(t, 0)));
+            std::vector<Expr> update;
+            for (int k = 0; k < d; k++) {
+                std::vector<Expr> idx(d);
+                update.push_back(lanes(lane_args)[k] + go * nested(d - 1, k, idx));
+            }
+            lanes(lane_args) = Tuple(update);
         }
-        lanes(lane_args) = Tuple(update);
 
         RDom rl(0, block, "rl");
         std::vector<Expr> rl_args{rl};
@@ -220,7 +239,8 @@ public:
         for (int k = 0; k < d; k++) {
             Func sum("channel_sum_" + std::to_string(k));
             sum(point_args) = constant(t, 0);
-            sum(point_args) += lanes(rl_args)[k];
+            sum(point_args) +=
+                lanes_per_axis ? Expr(lanes_of[k](rl_args)) : Expr(lanes(rl_args)[k]);
             channel_sum.push_back(sum);
             // S9: times the chain factor of the axis (scale, border/reflection multiplier, 0
             // for NaN).
