@@ -35,6 +35,7 @@
 #include "gpu/backward_schedule.h"
 
 #include <functional>
+#include <optional>
 #include <vector>
 
 namespace gridsample_gen {
@@ -121,8 +122,8 @@ public:
             for (Expr &e : at.index) indices.push_back({&e, axes[k].size});
             slots.push_back(&at.coordinate_grad);
         }
-        taps = materialize("taps", slots, indices, point,
-                           autoschedule_form(using_autoscheduler(), get_target()));
+        const AutoscheduleForm form = autoschedule_form(using_autoscheduler(), get_target());
+        taps = materialize("taps", slots, indices, point, form);
 
         // The channels in blocks of V (channel_block(), backward_common.h), channels innermost:
         // input_block (ci, x, y, [z,] cb, n), with one zero slot past the end of every spatial
@@ -173,7 +174,7 @@ public:
         const Expr blocks = (channels + (block - 1)) / block;
         const int row_count = static_cast<int>(taps_of[d - 1].index.size());
         RDom rcb = rows_outside ? RDom(0, blocks, 0, row_count, "rcb") : RDom(0, blocks, "rcb");
-        if (rows_outside) row = rcb.y;
+        if (rows_outside) row = RVar(rcb.y);
         const Expr channel_block_index = rcb.x;
         std::function<Expr(int, int, std::vector<Expr> &)> nested =
             [&](int axis, int deriv_axis, std::vector<Expr> &idx) -> Expr {
@@ -205,14 +206,14 @@ public:
         go_args.push_back(channel_block_index);
         go_args.push_back(n);
         Expr go = grad_output_block(go_args);
-        // The lanes of coordinate k: lanes(...)[k]. Under Anderson2021 one Func per coordinate,
-        // lanes_k, instead: it counts a Tuple element as one access (d values a point), and in
-        // 3-D, where grad_grid's threads tile the 3 coordinates, that fails its memory
-        // transaction assertion ("total_bytes_used = 6336, total_bytes = 6144": 11 points of 12
-        // bytes a request), as the taps' Tuple did (AutoscheduleForm::one_func_per_value;
-        // experiments/autoschedulers/repro/anderson2021_tuple.cpp). The same values.
-        const bool lanes_per_axis = using_autoscheduler() && get_target().has_gpu_feature() &&
-                                    base_autoscheduler(autoscheduler_.value()) == "Anderson2021";
+        // The lanes of coordinate k: lanes(...)[k], or in the one-Func-per-value form
+        // (AutoscheduleForm, GPU autoschedulers) one Func per coordinate, lanes_k: Anderson2021
+        // counts a Tuple element as one access (d values a point), and in 3-D, where grad_grid's
+        // threads tile the 3 coordinates, that fails its memory transaction assertion
+        // ("total_bytes_used = 6336, total_bytes = 6144": 11 points of 12 bytes a request), as
+        // the taps' Tuple did (experiments/autoschedulers/repro/anderson2021_tuple.cpp). The
+        // same values.
+        const bool lanes_per_axis = form.one_func_per_value;
         std::vector<Func> lanes_of;
         if (lanes_per_axis) {
             for (int k = 0; k < d; k++) {
@@ -276,9 +277,7 @@ public:
 
         if (using_autoscheduler()) return;
         if (get_target().has_gpu_feature()) {
-            GradGridFuncs f{taps, lanes, channel_sum, std::nullopt};
-            if (rows_outside) f.row = row;
-            schedule_grad_grid_gpu(grad_grid, f, k_var, space, n);
+            schedule_grad_grid_gpu(grad_grid, {taps, lanes, channel_sum, row}, k_var, space, n);
         } else {
             schedule_cpu();
         }
@@ -289,7 +288,7 @@ private:
     std::vector<Var> space;
     int block = 1;
     bool rows_outside = false;
-    RVar row;  // with rows_outside: the loop over the outermost axis's taps
+    std::optional<RVar> row;  // with rows_outside: the loop over the outermost axis's taps
     Var ci{"ci"}, cb{"cb"};
     Func taps{"taps"}, input_block{"input_block"}, grad_output_block{"grad_output_block"},
         lanes{"lanes"};
