@@ -28,15 +28,19 @@ preset=${GRIDSAMPLE_PRESET:-release}
 
 bootstrap_args=()
 [[ "$what" == bench || "$what" == peers ]] && bootstrap_args+=(--bench)
-[[ "$preset" == asan || "$preset" == tsan ]] && bootstrap_args+=(--sanitize)
+[[ "$preset" == asan* || "$preset" == tsan ]] && bootstrap_args+=(--sanitize)
 [[ "$preset" == aarch64* ]] && bootstrap_args+=(--aarch64)
 scripts/bootstrap.sh "${bootstrap_args[@]}"
 export PATH="$root/.venv/bin:$PATH"
 # Presets that run the generators of the release build: the ARM ones (Halide's cross-compiling
-# flow: generators for this machine, kernels for the target), asan (which saves building them
-# again with clang) and the autoschedule-* ones (the same generators, run with an autoscheduler).
-# Those generators are brought up to date first, never used stale.
-if [[ "$preset" == aarch64* || "$preset" == asan || "$preset" == autoschedule-* ]]; then
+# flow: generators for this machine, kernels for the target), asan-kernels (which saves building
+# them again with clang) and the autoschedule-* ones (the same generators, run with an
+# autoscheduler). Preset asan links the release build's kernels themselves
+# (GRIDSAMPLE_KERNELS_FROM). What is used is brought up to date first, never used stale.
+if [[ "$preset" == asan ]]; then
+    cmake --preset release > /dev/null
+    cmake --build --preset release --target gridsample
+elif [[ "$preset" == aarch64* || "$preset" == asan-kernels || "$preset" == autoschedule-* ]]; then
     cmake --preset release > /dev/null
     cmake --build --preset release --target gridsample-halide_generators
 fi

@@ -5,9 +5,11 @@
 #     grid_sample built, timed, turned into training samples, and the cost model retrained;
 #   - the GPU kernels whose estimates work around autoscheduler failures
 #     (generators/autoschedule/estimates.h) compile under those autoschedulers (sweep.py):
-#     Li2018 on 2-D grid_sample_grad_input, Mullapudi2016's GPU mode on 3-D grid_sample; and
-#     Anderson2021 on a grid_sample_grad_input, whose fixed-point scale would be a scalar Func
-#     without its workaround (algorithm/fixed_point.h, level3_parts).
+#     Li2018 on 2-D grid_sample_grad_input (CUDA and OpenCL), Mullapudi2016's GPU mode on 3-D
+#     grid_sample (OpenCL; the workaround is the same for CUDA); and Anderson2021 on a
+#     grid_sample_grad_input, whose fixed-point scale would be a scalar Func without its
+#     workaround (algorithm/fixed_point.h, level3_parts). The last two take about 100 s each
+#     and run side by side, one per core.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -18,7 +20,16 @@ rm -rf "$work"
     --batches 1 --batch-size 8 --beam-size 4 --confirm-rounds 1 --min-time 0.1 --work "$work"
 "$python" "$here/sweep.py" --autoscheduler Li2018 \
     --kernels '^grid_sample_grad_input_2d_bilinear_zeros_f32_(cuda|opencl)$'
+# Side by side; each one's output is printed whole once both have finished.
 "$python" "$here/sweep.py" --autoscheduler Mullapudi2016 \
-    --kernels '^grid_sample_3d_bilinear_zeros_f32_(cuda|opencl)$'
+    --kernels '^grid_sample_3d_bilinear_zeros_f32_opencl$' > "$work/mullapudi2016.log" 2>&1 &
+mullapudi=$!
 "$python" "$here/sweep.py" --autoscheduler Anderson2021 \
-    --kernels '^grid_sample_grad_input_2d_nearest_zeros_f32_cuda$'
+    --kernels '^grid_sample_grad_input_2d_nearest_zeros_f32_cuda$' > "$work/anderson2021.log" 2>&1 &
+anderson=$!
+status=0
+wait "$mullapudi" || status=1
+cat "$work/mullapudi2016.log"
+wait "$anderson" || status=1
+cat "$work/anderson2021.log"
+exit "$status"
