@@ -30,13 +30,7 @@ inline const char* guard_side_name(GuardSide side) { return side == GuardSide::a
 class GuardedSpan {
 public:
     GuardedSpan(const gridsample::TensorView& host, GuardSide side) : host_(host) {
-        int64_t last = 0;
-        bool empty = false;
-        for (int32_t d = 0; d < host.rank; ++d) {
-            if (host.sizes[d] == 0) empty = true;
-            last += (host.sizes[d] - 1) * host.strides[d];
-        }
-        bytes_ = empty ? 0 : static_cast<size_t>(last + 1) * gridsample::element_size(host.dtype);
+        bytes_ = static_cast<size_t>(span_elements(host) * gridsample::element_size(host.dtype));
         const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
         const size_t data_pages = (bytes_ + page - 1) / page;
         mapped_ = (data_pages + 2) * page;

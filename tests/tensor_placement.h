@@ -6,10 +6,22 @@
 
 #include "gridsample/gridsample.h"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
 namespace gridsample_test {
+
+// The elements a view spans, from its first to its last (0 when it has none): what a copy of it
+// elsewhere must hold, strides and gaps included.
+inline int64_t span_elements(const gridsample::TensorView& view) {
+    int64_t last = 0;
+    for (int32_t d = 0; d < view.rank; ++d) {
+        if (view.sizes[d] == 0) return 0;
+        last += (view.sizes[d] - 1) * view.strides[d];
+    }
+    return last + 1;
+}
 
 // One library call's tensors.
 class PlacedCall {

@@ -36,10 +36,7 @@ protected:
     void SetUp() override { gs::set_max_cpu_isa(std::get<0>(GetParam())); }
     void TearDown() override { gs::set_max_cpu_isa(gs::kHighestCpuIsa); }
     Kernel kernel() const { return std::get<1>(GetParam()); }
-    const GuardedPlacement& where() {
-        if (!placement_) placement_ = std::make_unique<GuardedPlacement>(std::get<2>(GetParam()));
-        return *placement_;
-    }
+    const GuardedPlacement& where() const { return placement_; }
     // Skips when this CPU cannot run the level asked for (the dispatcher ran a lower one).
     void require_level(gs::CpuIsa ran) {
         const gs::CpuIsa isa = std::get<0>(GetParam());
@@ -51,7 +48,7 @@ protected:
     }
 
 private:
-    std::unique_ptr<GuardedPlacement> placement_;
+    GuardedPlacement placement_{std::get<2>(GetParam())};
 };
 
 TEST_P(GuardPages, Forward) {

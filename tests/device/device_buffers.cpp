@@ -486,15 +486,6 @@ void synchronize_device(gs::Device device) {
     }
 }
 
-int64_t span_elements(const gs::TensorView& view) {
-    int64_t last = 0;
-    for (int32_t d = 0; d < view.rank; ++d) {
-        if (view.sizes[d] == 0) return 0;
-        last += (view.sizes[d] - 1) * view.strides[d];
-    }
-    return last + 1;
-}
-
 // ------------------------------------------------------------------------------------------------
 // Buffers
 

@@ -71,9 +71,6 @@ void synchronize(gridsample::Device device);
 // on the default stream. OpenCL: synchronize(device).
 void synchronize_device(gridsample::Device device);
 
-// Elements from the view's first element to its last through its strides; 0 for an empty view.
-int64_t span_elements(const gridsample::TensorView& view);
-
 // A device buffer holding a copy of a host view's span.
 class DeviceBuffer {
 public:
