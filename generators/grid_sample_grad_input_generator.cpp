@@ -211,7 +211,7 @@ public:
                 [&](const std::vector<Expr> &coords) {
                     return to_compute(grad_output(coords), dtype, t);
                 },
-                extents, points, t, /*level3_parts=*/using_autoscheduler());
+                extents, points, t, /*for_autoscheduler=*/using_autoscheduler());
         }
         auto contribution = [&](const Expr &v) { return gpu ? fixed.to_fixed(v) : v; };
         acc(acc_pure) = gpu ? cast<int64_t>(0) : constant(t, 0);

@@ -2,9 +2,9 @@
 // GridsampleVariants.cmake): every compiled variant of every operation runs and matches the
 // reference (S11); every variant left out is refused with `unsupported`, a message that names the
 // variant and the option (and value) that would compile it, and nothing written (S8). In a full
-// build this checks that every variant is reachable; trimmed builds run only this suite.
-#include "backward_check.h"
-#include "forward_check.h"
+// build this checks that every variant is reachable; trimmed builds run only this suite (and, with
+// GPU backends, its device counterpart, device/test_device_build_selection.cpp).
+#include "build_selection_check.h"
 #include "storage_backward_check.h"
 #include "storage_forward_check.h"
 
@@ -18,45 +18,8 @@
 namespace {
 
 using namespace gridsample_test;
+using namespace gridsample_test::selection;
 namespace gs = gridsample;
-
-// The selection this build was configured with (tests/CMakeLists.txt), each as ",a,b,".
-bool has(const char* list, const std::string& value) {
-    return std::strstr(list, ("," + value + ",").c_str()) != nullptr;
-}
-
-// The GRIDSAMPLE_DTYPES value of a dtype: float32, float64, float16, bfloat16, uint8.
-const char* dtype_option_value(gs::DType t) { return gs::to_string(t); }
-
-// The options (with the value each lacks) that leave a variant out; empty when it is compiled.
-std::vector<std::string> missing_options(const char* operation, int dims, const gs::Interpolation* mode,
-                                         const gs::Padding* padding, gs::DType dtype) {
-    std::vector<std::string> missing;
-    auto need = [&](const char* list, const std::string& value, const char* option) {
-        if (!has(list, value)) missing.push_back("add " + value + " to " + std::string(option));
-    };
-    need(GRIDSAMPLE_TEST_OPERATIONS, operation, "GRIDSAMPLE_OPERATIONS");
-    need(GRIDSAMPLE_TEST_DIMS, std::to_string(dims), "GRIDSAMPLE_DIMS");
-    if (mode != nullptr) need(GRIDSAMPLE_TEST_MODES, mode_name(*mode), "GRIDSAMPLE_MODES");
-    if (padding != nullptr) need(GRIDSAMPLE_TEST_PADDINGS, padding_name(*padding), "GRIDSAMPLE_PADDINGS");
-    need(GRIDSAMPLE_TEST_DTYPES, dtype_option_value(dtype), "GRIDSAMPLE_DTYPES");
-    return missing;
-}
-
-// A refusal for a variant left out: `unsupported`, the variant's options named in the message.
-void expect_refused(const gs::Status& status, const std::vector<std::string>& missing,
-                    const std::string& what) {
-    EXPECT_EQ(status.code(), gs::StatusCode::unsupported) << what << ": " << status.message();
-    const std::string message = status.message();
-    EXPECT_NE(message.find("not compiled into this build"), std::string::npos) << what << ": " << message;
-    for (const std::string& m : missing) {
-        // "add float64 to GRIDSAMPLE_DTYPES" reads "add float64 to GRIDSAMPLE_DTYPES (this build
-        // has float32)" or, after the first, "... and float64 to GRIDSAMPLE_DTYPES ...".
-        const std::string tail = m.substr(4);
-        EXPECT_NE(message.find(tail), std::string::npos)
-            << what << ": the message does not say \"" << tail << "\": " << message;
-    }
-}
 
 // A refused call (expect_refused) that also left every element of `data` as it was (the sentinel).
 template <typename T>
@@ -76,72 +39,15 @@ int64_t element_count(const std::vector<int64_t>& sizes) {
 }
 
 TEST(BuildSelection, ForwardVariants) {
-    uint64_t seed = 31000;
-    int ran = 0, refused = 0;
-    for (const Kernel& kernel : kKernels) {
-        for (gs::Padding padding : kPaddings) {
-            for (gs::DType dtype : kDTypes) {
-                const forward::Case cs = forward::random_case(kernel, padding, (seed & 1) != 0, dtype,
-                                                              forward::Layout::contiguous, seed);
-                ++seed;
-                const std::vector<std::string> missing =
-                    missing_options("forward", kernel.dims, &kernel.mode, &padding, dtype);
-                if (missing.empty()) {
-                    // Every layout, so that the specializations a build compiles (or, with
-                    // GRIDSAMPLE_COMPACT_KERNELS, leaves to the general strided branch) are all
-                    // checked against the reference.
-                    for (forward::Layout layout : forward::kLayouts) {
-                        const forward::Case lc = forward::random_case(
-                            kernel, padding, (seed & 1) != 0, dtype, layout, seed * 8 + 1);
-                        EXPECT_TRUE(forward::check_random_case(lc).ran) << lc.describe();
-                    }
-                    ++ran;
-                    continue;
-                }
-                Rng rng(seed);
-                const ref::Array input = forward::random_input(cs, rng);
-                const ref::Array grid = forward::random_grid(cs, rng, 0.0);
-                const forward::LibraryResult got = forward::run_library(cs, input, grid);
-                expect_refused(got.status, missing, "grid_sample " + cs.describe());
-                EXPECT_EQ(got.touched_inside + got.touched_outside, 0) << cs.describe();
-                ++refused;
-            }
-        }
-    }
-    RecordProperty("ran", ran);
-    RecordProperty("refused", refused);
+    const Counts counts = check_forward_selection(host_placement(), 31000);
+    RecordProperty("ran", counts.ran);
+    RecordProperty("refused", counts.refused);
 }
 
 TEST(BuildSelection, BackwardVariants) {
-    uint64_t seed = 32000;
-    for (const Kernel& kernel : kKernels) {
-        for (gs::Padding padding : kPaddings) {
-            for (gs::DType dtype : kDTypes) {
-                for (backward::Want want : backward::kWants) {
-                    const backward::Case cs =
-                        backward::random_case(kernel, padding, (seed & 1) != 0, dtype,
-                                              backward::Layout::contiguous, want, seed);
-                    ++seed;
-                    const std::vector<std::string> missing =
-                        missing_options("backward", kernel.dims, &kernel.mode, &padding, dtype);
-                    if (missing.empty()) {
-                        EXPECT_TRUE(backward::check_random_case(cs).ran) << cs.describe();
-                        continue;
-                    }
-                    const backward::CaseData d = backward::random_data(cs, 0.0);
-                    const backward::LibraryResult got =
-                        backward::run_library(cs, d.grad_output, d.input, d.grid);
-                    expect_refused(got.status, missing, "grid_sample_backward " + cs.describe());
-                    const backward::GradientResult& gi = got.grad_input;
-                    const backward::GradientResult& gg = got.grad_grid;
-                    EXPECT_EQ(gi.touched_inside + gi.touched_outside + gg.touched_inside +
-                                  gg.touched_outside,
-                              0)
-                        << cs.describe();
-                }
-            }
-        }
-    }
+    const Counts counts = check_backward_selection(host_placement(), 32000);
+    RecordProperty("ran", counts.ran);
+    RecordProperty("refused", counts.refused);
 }
 
 template <typename T>

@@ -54,16 +54,37 @@ struct FixedPoint {
 
 // value(coords) is the tensor whose largest magnitude bounds the contributions (grad_output),
 // with extents[0] (x) innermost; points is P.
-// level3_parts: max_bits is a Func of kMaxLevel3Parts elements, the maxima of as many parts of
-// level2, and M's bits their maximum (the same value, max being exact in any grouping), instead
-// of a scalar Func. For the autoschedulers: Anderson2021 fails an internal assertion on a scalar
-// Func computed at root ("Condition failed: at_or_inside_block()", GPULoopInfo.cpp: it
-// featurizes every root stage as if inside a GPU block, and does not tile a scalar Func into
-// one), and another on a Func of one element ("zero parallel tilings"). The hand schedules keep
-// the scalar.
+// The bit length of an unsigned 32-bit value, 32 - count_leading_zeros(v), by a binary search
+// of selects: the same integer on every target. Halide 21's OpenCL code generator writes
+// count_leading_zeros as a call to halide_count_leading_zeros, a helper its C backend defines and
+// OpenCL C does not have; PoCL refused such programs ("use of undeclared identifier
+// 'halide_count_leading_zeros'"). The hand schedules compute the scale on the host, where the
+// intrinsic is fine; an autoscheduler may put it in a GPU kernel (Mullapudi2016's GPU mode did).
+// No upstream issue matches.
+inline Expr bit_length(Expr v) {
+    using namespace Halide;
+    Expr length = 0;
+    for (int shift : {16, 8, 4, 2, 1}) {
+        Expr step = select(v >= cast(v.type(), 1 << shift), shift, 0);
+        v = v >> cast(v.type(), step);
+        length = length + step;
+    }
+    return length + select(v >= cast(v.type(), 1), 1, 0);  // v is 0 or 1 here
+}
+
+// for_autoscheduler: the two forms the autoschedulers need (the results are the same):
+//  - max_bits is a Func of kMaxLevel3Parts elements, the maxima of as many parts of level2, and
+//    M's bits their maximum (the same value, max being exact in any grouping), instead of a
+//    scalar Func. Anderson2021 fails an internal assertion on a scalar Func computed at root
+//    ("Condition failed: at_or_inside_block()", GPULoopInfo.cpp: it featurizes every root stage
+//    as if inside a GPU block, and does not tile a scalar Func into one), and another on a Func
+//    of one element ("zero parallel tilings");
+//  - E_P through bit_length() rather than count_leading_zeros (above).
+// The hand schedules keep the scalar and the intrinsic.
 inline FixedPoint fixed_point_for(const std::function<Expr(const std::vector<Expr> &)> &value,
                                   const std::vector<Expr> &extents, const Expr &points,
-                                  Halide::Type t, bool level3_parts = false) {
+                                  Halide::Type t, bool for_autoscheduler = false) {
+    const bool level3_parts = for_autoscheduler;
     using namespace Halide;
     FixedPoint f;
     f.t = t;
@@ -114,7 +135,8 @@ inline FixedPoint fixed_point_for(const std::function<Expr(const std::vector<Exp
     const int bias = bits == 64 ? 1023 : 127;
     Expr e_m = cast<int>(max_bits >> mantissa_in_max) - (bias - 1);
     // 2^E_P >= P: ceil(log2(P)) = 32 - clz(P - 1) for P >= 1.
-    Expr e_p = 32 - count_leading_zeros(cast<uint32_t>(Halide::max(points, 1) - 1));
+    const Expr p_minus_1 = cast<uint32_t>(Halide::max(points, 1) - 1);
+    Expr e_p = for_autoscheduler ? bit_length(p_minus_1) : 32 - count_leading_zeros(p_minus_1);
     f.exponent = clamp(60 - e_m - e_p - 1, -(bias - 1), bias - 1);
     return f;
 }

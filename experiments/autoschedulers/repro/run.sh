@@ -10,7 +10,7 @@ halide=$("$root/.venv/bin/python" -c "import halide, os; print(os.path.dirname(h
 out=${1:-$root/build/autoscheduler-repro}
 mkdir -p "$out"
 for repro in strict_float_bounds anderson2021_tuple anderson2021_scalar_func li2018_gpu_reduction \
-    mullapudi2016_gpu_loop_of_one opencl_atomics64; do
+    mullapudi2016_gpu_loop_of_one opencl_atomics64 opencl_count_leading_zeros; do
     c++ -std=c++17 -O1 -I"$halide/include" "$here/$repro.cpp" -o "$out/$repro" \
         -Wl,-rpath,"$halide/lib64" "$halide/lib64/libHalide.so" -lpthread -ldl || exit 1
 done
@@ -30,8 +30,10 @@ run anderson2021_tuple anderson2021
 run anderson2021_scalar_func anderson2021
 run li2018_gpu_reduction li2018
 run mullapudi2016_gpu_loop_of_one mullapudi2016
-# Needs an OpenCL device (PoCL here); no autoscheduler plugin.
-for mode in "" workaround; do
-    "$out/opencl_atomics64" $mode 2>&1 | tr '\n' ' ' | head -c 400
-    echo
+# Need an OpenCL device (PoCL here); no autoscheduler plugin.
+for repro in opencl_atomics64 opencl_count_leading_zeros; do
+    for mode in "" workaround; do
+        "$out/$repro" $mode 2>&1 | tr '\n' ' ' | head -c 400
+        echo
+    done
 done
