@@ -74,6 +74,12 @@ struct Counts {
     int ran = 0, refused = 0;
 };
 
+// The counts as properties of the running test (in its XML report).
+inline void record(const Counts &counts) {
+    ::testing::Test::RecordProperty("ran", counts.ran);
+    ::testing::Test::RecordProperty("refused", counts.refused);
+}
+
 // grid_sample: every kernel family x padding x dtype; a compiled variant on every layout.
 inline Counts check_forward_selection(const Placement& where, uint64_t seed) {
     Counts counts;

@@ -39,15 +39,11 @@ int64_t element_count(const std::vector<int64_t>& sizes) {
 }
 
 TEST(BuildSelection, ForwardVariants) {
-    const Counts counts = check_forward_selection(host_placement(), 31000);
-    RecordProperty("ran", counts.ran);
-    RecordProperty("refused", counts.refused);
+    record(check_forward_selection(host_placement(), 31000));
 }
 
 TEST(BuildSelection, BackwardVariants) {
-    const Counts counts = check_backward_selection(host_placement(), 32000);
-    RecordProperty("ran", counts.ran);
-    RecordProperty("refused", counts.refused);
+    record(check_backward_selection(host_placement(), 32000));
 }
 
 template <typename T>

@@ -18,15 +18,11 @@ using namespace gridsample_test::selection;
 class DeviceBuildSelection : public DeviceSuite<gridsample::Device> {};
 
 TEST_P(DeviceBuildSelection, ForwardVariants) {
-    const Counts counts = check_forward_selection(placement(), 41000);
-    RecordProperty("ran", counts.ran);
-    RecordProperty("refused", counts.refused);
+    record(check_forward_selection(placement(), 41000));
 }
 
 TEST_P(DeviceBuildSelection, BackwardVariants) {
-    const Counts counts = check_backward_selection(placement(), 42000);
-    RecordProperty("ran", counts.ran);
-    RecordProperty("refused", counts.refused);
+    record(check_backward_selection(placement(), 42000));
 }
 
 GRIDSAMPLE_INSTANTIATE_DEVICE_SUITE(DeviceBuildSelection);
