@@ -41,7 +41,7 @@ namespace gridsample_gen {
 
 inline constexpr int kMaxPartials = 4096;
 inline constexpr int kMaxLevel2 = 64;
-inline constexpr int kMaxLevel3Parts = 2;  // max_bits' elements with level3_parts (below)
+inline constexpr int kMaxLevel3Parts = 2;  // max_bits' elements under an autoscheduler (below)
 
 struct FixedPoint {
     Halide::Type t;                 // the float type converted from and to
@@ -84,7 +84,6 @@ inline Expr bit_length(Expr v) {
 inline FixedPoint fixed_point_for(const std::function<Expr(const std::vector<Expr> &)> &value,
                                   const std::vector<Expr> &extents, const Expr &points,
                                   Halide::Type t, bool for_autoscheduler = false) {
-    const bool level3_parts = for_autoscheduler;
     using namespace Halide;
     FixedPoint f;
     f.t = t;
@@ -115,7 +114,7 @@ inline FixedPoint fixed_point_for(const std::function<Expr(const std::vector<Exp
     f.level2(f.p) = maximum(f.partial(f.p * per_level2 + r2));
     f.max_bits = Func("max_bits");
     Expr max_bits;
-    if (level3_parts) {
+    if (for_autoscheduler) {  // max_bits of kMaxLevel3Parts elements (above)
         constexpr int per_part = kMaxLevel2 / kMaxLevel3Parts;
         Var q("q");
         RDom r3(0, per_part, "max_level3");
