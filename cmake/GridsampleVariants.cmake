@@ -211,6 +211,13 @@ set(GRIDSAMPLE_STORAGE_CPU_GENERATORS grid_sample)
 # most CPUs run (AVX2, and AVX-512 with fast gathers, where the float32 kernels they are measured
 # against run too) and the baseline every x86-64 CPU runs.
 set(GRIDSAMPLE_STORAGE_CPU_ISAS baseline avx2 avx512_gather)
+# The CPU levels that compile float64, every generator, for the same reason: float64 is the
+# dtype of exact comparisons rather than of speed, and its kernels at sse41 and avx512 took 14
+# minutes of the release build's 160 minutes of compile jobs on 2 cores (ninja's log). An SSE4.1
+# CPU runs the baseline's float64 kernels (on an AMD EPYC, 2-D bilinear 8x64x128x128, one
+# thread: 56.9 / 57.7 ms baseline, 54.6 / 55.5 ms sse41, two runs), an AVX-512 CPU without fast
+# gathers AVX2's.
+set(GRIDSAMPLE_FLOAT64_CPU_ISAS baseline avx2 avx512_gather)
 # The short name of a dtype in variant names: f32, f64, f16, bf16, u8.
 function(gridsample_dtype_suffix dtype out)
     set(suffix_float32 f32)
@@ -222,8 +229,8 @@ function(gridsample_dtype_suffix dtype out)
 endfunction()
 # Whether a variant (an entry of GRIDSAMPLE_VARIANTS) is compiled at CPU level `isa`, or for
 # the GPU backends (isa "gpu"). The GPUs compile every sampling variant, storage types included;
-# the CPU levels the storage types at GRIDSAMPLE_STORAGE_CPU_ISAS, with a float32 grid only; the
-# element conversions run on the CPU only.
+# the CPU levels the storage types at GRIDSAMPLE_STORAGE_CPU_ISAS, with a float32 grid only, and
+# float64 at GRIDSAMPLE_FLOAT64_CPU_ISAS; the element conversions run on the CPU only.
 function(gridsample_variant_at variant isa out)
     set(result TRUE)
     string(REGEX MATCH "^[^:]+" generator "${variant}")
@@ -236,6 +243,9 @@ function(gridsample_variant_at variant isa out)
             set(result FALSE)
         endif ()
         if (variant MATCHES "grid_dtype=same")
+            set(result FALSE)
+        endif ()
+        if (variant MATCHES "[:,]dtype=float64(,|$)" AND NOT isa IN_LIST GRIDSAMPLE_FLOAT64_CPU_ISAS)
             set(result FALSE)
         endif ()
         foreach (dtype IN LISTS GRIDSAMPLE_STORAGE_DTYPES)

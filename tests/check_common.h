@@ -76,6 +76,40 @@ inline const char* isa_name(gs::CpuIsa isa) {
     }
     return "?";
 }
+// ------------------------------------------------------------------------------------------------
+// CPU levels: float32 is compiled at every x86 level; float64 and the storage types at three of
+// them, baseline, avx2 and avx512_gather (GRIDSAMPLE_FLOAT64_CPU_ISAS and
+// GRIDSAMPLE_STORAGE_CPU_ISAS in cmake/GridsampleVariants.cmake), and a call runs the highest of
+// those at or below the level float32 runs at.
+
+inline bool reduced_level(gs::CpuIsa isa) {
+    return isa == gs::CpuIsa::baseline || isa == gs::CpuIsa::avx2 ||
+           isa == gs::CpuIsa::avx512_gather;
+}
+
+// The level a float32 call runs at now (what the CPU and the build give under the cap).
+inline gs::CpuIsa float32_level() {
+    float in[4] = {1, 2, 3, 4}, grid[2] = {0, 0}, out[1] = {0};
+    const gs::Status s = gs::grid_sample(gs::TensorView(in, {1, 1, 2, 2}),
+                                         gs::TensorView(grid, {1, 1, 1, 2}),
+                                         gs::TensorView(out, {1, 1, 1, 1}));
+    EXPECT_TRUE(s.ok()) << s.message();
+    return gs::last_dispatched_cpu_isa();
+}
+
+// Whether a call of `dtype` that ran at `ran` ran where it should, float32 running at `level32`:
+// float32 at level32; the other dtypes at level32 where it is one of their levels, else at one of
+// theirs below it (which one depends on the levels the build compiles).
+inline ::testing::AssertionResult ran_at_dtype_level(gs::DType dtype, gs::CpuIsa ran,
+                                                     gs::CpuIsa level32) {
+    const bool ok = dtype == gs::DType::float32 || reduced_level(level32)
+                        ? ran == level32
+                        : reduced_level(ran) && ran < level32;
+    if (ok) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "ran " << gs::to_string(ran) << " where float32 runs "
+                                         << gs::to_string(level32);
+}
+
 inline std::string kernel_name(const Kernel& k) {
     return std::to_string(k.dims) + "d_" + mode_name(k.mode);
 }

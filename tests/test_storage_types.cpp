@@ -65,30 +65,14 @@ INSTANTIATE_TEST_SUITE_P(AllKernels, StorageVsReference,
                          kernel_padding_name);
 
 // ------------------------------------------------------------------------------------------------
-// Every CPU level: the storage types are compiled at fewer levels than float32
-// (GRIDSAMPLE_STORAGE_CPU_ISAS: baseline, avx2, avx512_gather); a call runs the highest of them
-// at or below the level float32 runs. Shapes that take the channels-last copy (many channels),
+// Every CPU level: the storage types are compiled at fewer levels than float32 (check_common.h:
+// reduced_level); a call runs the highest of them at or below the level float32 runs. Shapes that take the channels-last copy (many channels),
 // rows wider than the tiles, and interleaved 3- and 4-channel images.
 
 class StorageCpuLevels : public ::testing::TestWithParam<std::tuple<gs::CpuIsa, Kernel>> {
 protected:
     void TearDown() override { gs::set_max_cpu_isa(gs::kHighestCpuIsa); }
 };
-
-bool storage_level(gs::CpuIsa isa) {
-    return isa == gs::CpuIsa::baseline || isa == gs::CpuIsa::avx2 ||
-           isa == gs::CpuIsa::avx512_gather;
-}
-
-// The level a float32 call runs at now (what the CPU and the build give under the cap).
-gs::CpuIsa float32_level() {
-    float in[4] = {1, 2, 3, 4}, grid[2] = {0, 0}, out[1] = {0};
-    const gs::Status s = gs::grid_sample(gs::TensorView(in, {1, 1, 2, 2}),
-                                         gs::TensorView(grid, {1, 1, 1, 2}),
-                                         gs::TensorView(out, {1, 1, 1, 1}));
-    EXPECT_TRUE(s.ok()) << s.message();
-    return gs::last_dispatched_cpu_isa();
-}
 
 TEST_P(StorageCpuLevels, MatchesReference) {
     const auto [isa, kernel] = GetParam();
@@ -138,12 +122,7 @@ TEST_P(StorageCpuLevels, MatchesReference) {
             storage_random_data(sc, input, grid);
             const StorageResult got = check_storage_case(sc, input, grid, l);
             if (!got.status.ok()) continue;
-            EXPECT_TRUE(storage_level(got.isa) && got.isa <= level32)
-                << sc.describe() << "\n  ran " << isa_name(got.isa) << ", float32 runs "
-                << isa_name(level32);
-            if (storage_level(level32)) {
-                EXPECT_EQ(got.isa, level32) << sc.describe();
-            }
+            EXPECT_TRUE(ran_at_dtype_level(dtype, got.isa, level32)) << sc.describe();
         }
     }
 }
