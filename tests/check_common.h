@@ -13,6 +13,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "grid_sample_reference.h"
@@ -109,6 +110,31 @@ inline ::testing::AssertionResult ran_at_dtype_level(gs::DType dtype, gs::CpuIsa
     return ::testing::AssertionFailure() << "ran " << gs::to_string(ran) << " where float32 runs "
                                          << gs::to_string(level32);
 }
+
+// A test of one CPU level and kernel family: runs with dispatch capped at that level (the cap
+// and the thread count restored afterwards), skips where this CPU or build does not run it, and
+// knows the level float32 runs at (level32(), the level itself where the test runs).
+class CpuLevelTest : public ::testing::TestWithParam<std::tuple<gs::CpuIsa, Kernel>> {
+protected:
+    void SetUp() override {
+        gs::set_max_cpu_isa(isa());
+        level32_ = float32_level();
+        if (level32_ < isa()) {
+            GTEST_SKIP() << "this CPU or build does not run " << gs::to_string(isa())
+                         << "; float32 runs " << gs::to_string(level32_);
+        }
+    }
+    void TearDown() override {
+        gs::set_max_cpu_isa(gs::kHighestCpuIsa);
+        gs::set_num_threads(0);
+    }
+    gs::CpuIsa isa() const { return std::get<0>(GetParam()); }
+    Kernel kernel() const { return std::get<1>(GetParam()); }
+    gs::CpuIsa level32() const { return level32_; }
+
+private:
+    gs::CpuIsa level32_ = gs::CpuIsa::baseline;
+};
 
 inline std::string kernel_name(const Kernel& k) {
     return std::to_string(k.dims) + "d_" + mode_name(k.mode);

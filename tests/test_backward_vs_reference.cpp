@@ -51,19 +51,11 @@ INSTANTIATE_TEST_SUITE_P(AllKernels, RandomBackward,
 // Every compiled CPU variant: the dispatcher is limited to each ISA in turn. Each case also runs
 // twice and must give the same bits (S9).
 
-class CpuIsaBackward : public ::testing::TestWithParam<std::tuple<gs::CpuIsa, Kernel>> {
-protected:
-    void TearDown() override { gs::set_max_cpu_isa(gs::kHighestCpuIsa); }
-};
+class CpuIsaBackward : public CpuLevelTest {};
 
 TEST_P(CpuIsaBackward, MatchesReferenceAndRepeatsBitForBit) {
     const auto [isa, kernel] = GetParam();
-    gs::set_max_cpu_isa(isa);
-    const gs::CpuIsa level32 = float32_level();
-    if (level32 < isa) {
-        GTEST_SKIP() << "this CPU or build does not run " << isa_name(isa) << "; float32 runs "
-                     << isa_name(level32);
-    }
+    const gs::CpuIsa level32 = this->level32();
     const uint64_t test_seed = 25000u + 1000u * static_cast<uint64_t>(isa) +
                                10u * static_cast<uint64_t>(kernel.dims) +
                                static_cast<uint64_t>(kernel.mode);
@@ -110,22 +102,11 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, CpuIsaBackward,
 // bits, with many output points landing on the same input pixels (a shrinking grid) and several
 // channel blocks and batches, so that the scatter's tasks really run in parallel.
 
-class DeterministicBackward : public ::testing::TestWithParam<std::tuple<gs::CpuIsa, Kernel>> {
-protected:
-    void TearDown() override {
-        gs::set_num_threads(0);
-        gs::set_max_cpu_isa(gs::kHighestCpuIsa);
-    }
-};
+class DeterministicBackward : public CpuLevelTest {};
 
 TEST_P(DeterministicBackward, BitIdenticalAcrossThreadCountsAndRuns) {
     const auto [isa, kernel] = GetParam();
-    gs::set_max_cpu_isa(isa);
-    const gs::CpuIsa level32 = float32_level();
-    if (level32 < isa) {
-        GTEST_SKIP() << "this CPU or build does not run " << isa_name(isa) << "; float32 runs "
-                     << isa_name(level32);
-    }
+    const gs::CpuIsa level32 = this->level32();
     const uint64_t test_seed = 29000u + 10u * static_cast<uint64_t>(kernel.dims) +
                                static_cast<uint64_t>(kernel.mode);
     uint64_t index = 0;

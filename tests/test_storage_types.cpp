@@ -66,22 +66,15 @@ INSTANTIATE_TEST_SUITE_P(AllKernels, StorageVsReference,
 
 // ------------------------------------------------------------------------------------------------
 // Every CPU level: the storage types are compiled at fewer levels than float32 (check_common.h:
-// reduced_level); a call runs the highest of them at or below the level float32 runs. Shapes that take the channels-last copy (many channels),
-// rows wider than the tiles, and interleaved 3- and 4-channel images.
+// reduced_level); a call runs the highest of them at or below the level float32 runs. Shapes
+// that take the channels-last copy (many channels), rows wider than the tiles, and interleaved 3-
+// and 4-channel images.
 
-class StorageCpuLevels : public ::testing::TestWithParam<std::tuple<gs::CpuIsa, Kernel>> {
-protected:
-    void TearDown() override { gs::set_max_cpu_isa(gs::kHighestCpuIsa); }
-};
+class StorageCpuLevels : public CpuLevelTest {};
 
 TEST_P(StorageCpuLevels, MatchesReference) {
     const auto [isa, kernel] = GetParam();
-    gs::set_max_cpu_isa(isa);
-    const gs::CpuIsa level32 = float32_level();
-    if (level32 < isa) {
-        GTEST_SKIP() << "this CPU or build does not run " << isa_name(isa) << "; float32 runs "
-                     << isa_name(level32);
-    }
+    const gs::CpuIsa level32 = this->level32();
     const uint64_t test_seed = 23000u + 1000u * static_cast<uint64_t>(isa) +
                                10u * static_cast<uint64_t>(kernel.dims) +
                                static_cast<uint64_t>(kernel.mode);

@@ -45,28 +45,17 @@ INSTANTIATE_TEST_SUITE_P(AllKernels, RandomVsReference,
 // ------------------------------------------------------------------------------------------------
 // Every compiled CPU variant: the dispatcher is limited to each ISA in turn.
 
-class CpuIsaVsReference : public ::testing::TestWithParam<std::tuple<gs::CpuIsa, Kernel>> {
+class CpuIsaVsReference : public CpuLevelTest {
 protected:
-    void TearDown() override {
-        gs::set_max_cpu_isa(gs::kHighestCpuIsa);
-        gs::set_num_threads(0);
-    }
-
     // Checks the case make(padding, dtype, rep, seed) for every padding x dtype x rep in
-    // [0, reps), with the dispatcher limited to this test's ISA; skips where this CPU or build
-    // does not run that ISA. Every case must run at its dtype's level (check_common.h:
+    // [0, reps), with the dispatcher limited to this test's ISA (CpuLevelTest). Every case must run at its dtype's level (check_common.h:
     // ran_at_dtype_level). With `lower_levels`, the cases call variants compiled at some levels
     // only, so a case may run at a lower level than the cap (never a higher one).
     void check_cases(uint64_t seed_base, int reps,
                      const std::function<Case(gs::Padding, gs::DType, int, uint64_t)>& make,
                      bool lower_levels = false) {
         const auto [isa, kernel] = GetParam();
-        gs::set_max_cpu_isa(isa);
-        const gs::CpuIsa level32 = float32_level();
-        if (level32 < isa) {
-            GTEST_SKIP() << "this CPU or build does not run " << isa_name(isa)
-                         << "; float32 runs " << isa_name(level32);
-        }
+        const gs::CpuIsa level32 = this->level32();
         const uint64_t test_seed = seed_base + 1000u * static_cast<uint64_t>(isa) +
                                    10u * static_cast<uint64_t>(kernel.dims) +
                                    static_cast<uint64_t>(kernel.mode);
