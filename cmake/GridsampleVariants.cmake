@@ -216,8 +216,8 @@ set(GRIDSAMPLE_STORAGE_CPU_ISAS baseline avx2 avx512_gather)
 # minutes of the release build's 160 minutes of compile jobs on 2 cores (ninja's log). An SSE4.1
 # CPU runs the baseline's float64 kernels (on an AMD EPYC, 2-D bilinear 8x64x128x128, one
 # thread: 56.9 / 57.7 ms baseline, 54.6 / 55.5 ms sse41, two runs), an AVX-512 CPU without fast
-# gathers AVX2's.
-set(GRIDSAMPLE_FLOAT64_CPU_ISAS baseline avx2 avx512_gather)
+# gathers AVX2's. The same levels as the storage types (the tests' check_common.h assumes one set).
+set(GRIDSAMPLE_FLOAT64_CPU_ISAS ${GRIDSAMPLE_STORAGE_CPU_ISAS})
 # The short name of a dtype in variant names: f32, f64, f16, bf16, u8.
 function(gridsample_dtype_suffix dtype out)
     set(suffix_float32 f32)
