@@ -1,8 +1,9 @@
 // The fixture and naming of the device suites. Every suite is instantiated twice, with the prefix
 // OpenCL for the OpenCL devices and Cuda for the CUDA devices, and parameter names that start
-// with the device (opencl0, cuda0), so that a GoogleTest filter (--gtest_filter='OpenCL/*') or a
-// ctest regex (-R opencl0) selects one backend or device. Where a device is missing (no driver, no
-// such device, the backend not compiled) its tests skip and say why.
+// with the device (opencl0, cuda0), so that a GoogleTest filter (--gtest_filter='OpenCL/*') or,
+// with GRIDSAMPLE_CTEST_PER_CASE=ON, a ctest regex (-R opencl0) selects one backend or device.
+// Where a device is missing (no driver, no such device, the backend not compiled) its tests skip
+// and say why.
 #pragma once
 
 #include "check_common.h"
