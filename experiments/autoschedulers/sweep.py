@@ -2,7 +2,8 @@
 """Does every kernel compile under an autoscheduler? Runs each kernel's generator the way a build
 runs it (its target and parameters, from that build's build.ninja), through the AnyShape wrapper
 with the chosen autoscheduler, and writes one table: per kernel, whether it compiled, the
-generator's seconds, and the first line of its error.
+generator's seconds and peak memory, and the first line of its error (a generator killed by a
+signal is reported as such: SIGKILL is usually the out-of-memory killer, so lower --jobs).
 
     experiments/autoschedulers/sweep.py --autoscheduler Li2018 --kernels '_cuda$' \\
         --out experiments/autoschedulers/results/sweep_li2018_cuda.md
@@ -63,12 +64,18 @@ def run_one(argv, kernel, scheduler, params, plugin, timeout):
             params = default_params(scheduler, gpu)
         cmd += [f"autoscheduler.{p}" for p in params]
         start = time.time()
-        try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-            ok, text = r.returncode == 0, r.stderr + r.stdout
-        except subprocess.TimeoutExpired:
-            ok, text = False, f"timed out after {timeout} s"
+        log = os.path.join(out, "generator.log")
+        code, peak = run_measured(cmd, timeout, log)
         seconds = time.time() - start
+        with open(log, errors="replace") as f:
+            text = f.read()
+    ok = code == 0
+    if code is None:
+        text = f"timed out after {timeout} s"
+    elif code < 0:
+        # A generator killed by a signal prints nothing; SIGKILL is usually the kernel's
+        # out-of-memory killer (Adams2019's searches on the backward kernels take 10-16 GB).
+        text = f"killed by signal {-code}" + (" (SIGKILL: out of memory?)" if code == -9 else "")
     error = ""
     if not ok:
         lines = [l.strip() for l in text.splitlines() if l.strip()]
@@ -78,7 +85,26 @@ def run_one(argv, kernel, scheduler, params, plugin, timeout):
         error = " ".join(lines[at:at + 4]) if lines and lines[at].endswith(":") else \
             (lines[at] if lines else "")
         error = error.replace("|", "/")[:240]
-    return kernel, ok, seconds, error
+    return kernel, ok, seconds, peak, error
+
+
+def run_measured(cmd, timeout, log):
+    """Runs cmd, its output into the file log; returns (exit code, negative for a signal, or None
+    after timeout seconds, when it is killed; the process's peak resident memory in bytes)."""
+    with open(log, "w") as f:
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)
+    deadline = time.time() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage.ru_maxrss * 1024
+        if time.time() > deadline:
+            proc.kill()
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return None, usage.ru_maxrss * 1024
+        time.sleep(0.2)
 
 
 def main():
@@ -109,11 +135,13 @@ def main():
                  f"{args.autoscheduler}", "",
                  f"`{' '.join(['experiments/autoschedulers/sweep.py'] + sys.argv[1:])}`, "
                  f"{time.strftime('%Y-%m-%d')}: {status}.", "",
-                 "| kernel | compiles | generator s | error |", "|---|---|---|---|"]
-        for kernel, ok, seconds, error in sorted(results):
-            lines.append(f"| {kernel} | {'yes' if ok else 'no'} | {seconds:.1f} | {error} |")
+                 "| kernel | compiles | generator s | peak memory GB | error |",
+                 "|---|---|---|---|---|"]
+        for kernel, ok, seconds, peak, error in sorted(results):
+            lines.append(f"| {kernel} | {'yes' if ok else 'no'} | {seconds:.1f} | "
+                         f"{peak / 2**30:.1f} | {error} |")
         if done:
-            secs = sorted(s for _, _, s, _ in done)
+            secs = sorted(s for _, _, s, _, _ in done)
             lines += ["", f"Generator seconds of the kernels that compile: median "
                       f"{secs[len(secs) // 2]:.1f}, max {secs[-1]:.1f}."]
         return "\n".join(lines) + "\n"
@@ -130,7 +158,7 @@ def main():
                                args.timeout) for kernel, argv in sorted(commands.items())]
         for future in as_completed(futures):
             results.append(future.result())
-            kernel, ok, seconds, _ = results[-1]
+            kernel, ok, seconds, _, _ = results[-1]
             print(f"{len(results)}/{len(commands)} {kernel}: {'ok' if ok else 'FAILED'} "
                   f"{seconds:.1f} s", file=sys.stderr, flush=True)
             write(table(results, len(commands)))  # the table so far, kept if the run stops
