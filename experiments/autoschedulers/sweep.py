@@ -74,8 +74,8 @@ def run_one(argv, kernel, scheduler, params, plugin, timeout):
         text = f"timed out after {timeout} s"
     elif code < 0:
         # A generator killed by a signal prints nothing; SIGKILL is usually the kernel's
-        # out-of-memory killer (Adams2019's default searches on the backward kernels took 9.5 GB to more
-        # than the 23 GB of a 24 GB machine).
+        # out-of-memory killer (Adams2019's default searches on the backward kernels took from
+        # 9.5 GB to more than the 23 GB of a 24 GB machine).
         text = f"killed by signal {-code}" + (" (SIGKILL: out of memory?)" if code == -9 else "")
     error = ""
     if not ok:
