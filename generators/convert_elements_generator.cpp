@@ -5,6 +5,7 @@
 // cmake/GridsampleVariants.cmake.
 #include "Halide.h"
 #include "algorithm/storage_types.h"
+#include "autoschedule/any_shape.h"
 
 #include <vector>
 

@@ -32,15 +32,19 @@ DEFAULT_FILTER = (r"^(fwd/[^/]+/(ours|fused)|bwd/[^/]+/(both|grad_grid)/ours)"
 ISAS = ["avx512_gather", "avx512", "avx2", "sse41", "baseline"]
 
 
-def schedule_name(build):
-    """The column title of a build: the autoscheduler of an autoschedule-* build, else hand."""
+def cache_value(build, variable):
+    """A variable of a build's CMakeCache.txt (empty when unset)."""
     cache = os.path.join(ROOT, "build", build, "CMakeCache.txt")
     with open(cache) as f:
         for line in f:
-            if line.startswith("GRIDSAMPLE_AUTOSCHEDULER:"):
-                value = line.split("=", 1)[1].strip()
-                return value or "hand"
-    return "hand"
+            if line.startswith(variable + ":"):
+                return line.split("=", 1)[1].strip()
+    return ""
+
+
+def schedule_name(build):
+    """The column title of a build: the autoscheduler of an autoschedule-* build, else hand."""
+    return cache_value(build, "GRIDSAMPLE_AUTOSCHEDULER") or "hand"
 
 
 def kernels_of(benchmark, isa):
@@ -163,7 +167,11 @@ def main():
             f"`{' '.join(['experiments/autoschedulers/compare.py'] + sys.argv[1:])}`, "
             f"{time.strftime('%Y-%m-%d')}, {cpu}, {os.cpu_count()} cores, the "
             f"{args.isa} kernels. A `-` is a benchmark that failed on that build "
-            "(its error is in the benchmark's output).", ""]
+            "(its error is in the benchmark's output).", "",
+            "The builds: " + "; ".join(
+                f"`{b}` ({n}" + (f", `GRIDSAMPLE_AUTOSCHEDULER_PARAMS={p}`" if p else "") + ")"
+                for b, n, p in ((b, n, cache_value(b, "GRIDSAMPLE_AUTOSCHEDULER_PARAMS"))
+                                for b, n in zip(args.builds, names))) + ".", ""]
     text = "\n".join(head + lines) + "\n"
     print(text)
     if args.out:
