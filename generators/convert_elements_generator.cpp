@@ -58,7 +58,10 @@ public:
     }
 
 private:
-    std::vector<Var> v{Var("v0"), Var("v1"), Var("v2"), Var("v3"), Var("v4")};
+    // Not v0..v4: Halide names the Vars it makes itself v<number> (Li2018's splits among them),
+    // and a split whose new Var took the name of one of these stopped that autoscheduler ("can't
+    // create var v1 using a split or tile, because v1 is already used in this Func's schedule").
+    std::vector<Var> v{Var("d0"), Var("d1"), Var("d2"), Var("d3"), Var("d4")};
 };
 
 }  // namespace

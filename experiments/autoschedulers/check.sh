@@ -9,7 +9,10 @@
 #     grid_sample (OpenCL; the workaround is the same for CUDA); and Anderson2021 on a
 #     grid_sample_grad_input, whose fixed-point scale would be a scalar Func without its
 #     workaround (algorithm/fixed_point.h, level3_parts). The last two take about 100 s each
-#     and run side by side, one per core.
+#     and run side by side, one per core;
+#   - the CPU kernels that the autoschedule-check build leaves out (it compiles float32 only)
+#     compile under an autoscheduler too: the storage types' element conversions and 2-D nearest
+#     grid_sample in float16, bfloat16 and uint8 (Mullapudi2016, a few seconds).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -18,6 +21,8 @@ work="$root/build/autotune-check"
 rm -rf "$work"
 "$python" "$here/autotune.py" grid_sample spatial_dims=2 mode=nearest padding=zeros dtype=float32 \
     --batches 1 --batch-size 8 --beam-size 4 --confirm-rounds 1 --min-time 0.1 --work "$work"
+"$python" "$here/sweep.py" --autoscheduler Mullapudi2016 \
+    --kernels '^(convert_elements_(f16_f32|f32_bf16)|grid_sample_2d_nearest_zeros_(f16|bf16|u8))_baseline$'
 "$python" "$here/sweep.py" --autoscheduler Li2018 \
     --kernels '^grid_sample_grad_input_2d_bilinear_zeros_f32_(cuda|opencl)$'
 # Side by side; each one's output is printed whole once both have finished.

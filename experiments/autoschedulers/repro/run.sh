@@ -10,7 +10,7 @@ halide=$("$root/.venv/bin/python" -c "import halide, os; print(os.path.dirname(h
 out=${1:-$root/build/autoscheduler-repro}
 mkdir -p "$out"
 for repro in strict_float_bounds anderson2021_tuple anderson2021_scalar_func li2018_gpu_reduction \
-    mullapudi2016_gpu_loop_of_one opencl_atomics64 opencl_count_leading_zeros; do
+    li2018_var_names mullapudi2016_gpu_loop_of_one opencl_atomics64 opencl_count_leading_zeros; do
     c++ -std=c++17 -O1 -I"$halide/include" "$here/$repro.cpp" -o "$out/$repro" \
         -Wl,-rpath,"$halide/lib64" "$halide/lib64/libHalide.so" -lpthread -ldl || exit 1
 done
@@ -29,6 +29,7 @@ run strict_float_bounds adams2019 Adams2019
 run anderson2021_tuple anderson2021
 run anderson2021_scalar_func anderson2021
 run li2018_gpu_reduction li2018
+run li2018_var_names li2018
 run mullapudi2016_gpu_loop_of_one mullapudi2016
 # Need an OpenCL device (PoCL here); no autoscheduler plugin.
 for repro in opencl_atomics64 opencl_count_leading_zeros; do
