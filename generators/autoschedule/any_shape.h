@@ -81,6 +81,71 @@ inline std::string guard_tails_in_source(std::string source) {
            source;
 }
 
+// GPU kernels: a Func computed at a GPU thread loop with more thread loops inside it is computed
+// at the innermost one instead, once per thread.
+//
+// Why: the guarded tails above make the last block's threads past the output's edge skip the
+// body, but only the body inside the innermost thread loop. Mullapudi2016's GPU mode tiles the
+// output into blocks of 32x8x2 threads (x, channels, batch items) and computes producers (the
+// 3-D taps) at the outermost thread loop; those run for every thread, the ones past the edge
+// included, and write a scratch buffer that Halide sizes for the threads inside it: on PoCL,
+// where that buffer is host memory, every 3-D bilinear kernel called on a volume narrower than
+// a block corrupted the heap ("double free or corruption", or a segmentation fault). Computed
+// inside the innermost thread loop, the producer is under the guard.
+// The schedule source gets the same change. No upstream issue matches.
+inline void compute_inside_gpu_threads(const Halide::Pipeline &pipeline, std::string *source) {
+    using Halide::Internal::Dim;
+    using Halide::Internal::ForType;
+    using Halide::Internal::Function;
+    std::map<std::string, Function> functions;
+    for (const Halide::Func &output : pipeline.outputs()) {
+        for (auto &[name, function] : Halide::Internal::find_transitive_calls(output.function())) {
+            functions.emplace(name, function);
+        }
+    }
+    auto plain = [](const std::string &var) { return var.substr(var.rfind('.') + 1); };
+    for (auto &[name, function] : functions) {
+        Function f = function;
+        Halide::LoopLevel level = f.schedule().compute_level();
+        level.lock();  // (its accessors read only locked levels; lowering locks it anyway)
+        if (level.is_root() || level.is_inlined()) continue;
+        auto consumer = functions.find(level.func());
+        if (consumer == functions.end()) continue;
+        // (-1: not named, which is the last stage: the pure definition where there is no update)
+        const int stage = level.get_stage_index();
+        const int updates = (int)consumer->second.updates().size();
+        const int resolved = stage < 0 ? updates : stage;
+        const Halide::Internal::Definition &def =
+            resolved == 0 ? consumer->second.definition() : consumer->second.update(resolved - 1);
+        const std::vector<Dim> &dims = def.schedule().dims();  // innermost first
+        const std::string at = level.var().name();
+        int innermost_thread = -1, at_index = -1;
+        for (int i = 0; i < (int)dims.size(); i++) {
+            if (dims[i].for_type == ForType::GPUThread && innermost_thread < 0) innermost_thread = i;
+            if (plain(dims[i].var) == plain(at)) at_index = i;
+        }
+        if (innermost_thread < 0 || at_index <= innermost_thread ||
+            dims[at_index].for_type != ForType::GPUThread) {
+            continue;
+        }
+        const std::string inner = plain(dims[innermost_thread].var);
+        Halide::LoopLevel moved(level.func(), inner, false, stage, true);
+        f.schedule().compute_level() = moved;
+        f.schedule().store_level() = moved;
+        // ".compute_at(<consumer>, <at>)" in the source. The source's name for the consumer is not
+        // known here, so every compute_at at a variable of that name changes: in the kernels
+        // seen, the Funcs computed at a thread variable are all computed at the output's.
+        const std::string from = ", " + plain(at) + ")", to = ", " + inner + ")";
+        for (size_t pos = source->find(from); pos != std::string::npos;
+             pos = source->find(from, pos + to.size())) {
+            const size_t call = source->rfind(".compute_at(", pos);
+            if (call != std::string::npos && source->find('\n', call) > pos) {
+                source->replace(pos, from.size(), to);
+            }
+        }
+    }
+}
+
 // The autoscheduler that schedules a generator run with these parameters: AnyShape's base, or the
 // one named directly (empty under the hand schedules). For the generators' workarounds of one
 // autoscheduler's failures.
@@ -101,6 +166,7 @@ inline void any_shape_autoscheduler(const Halide::Pipeline &pipeline, const Hali
     extra.erase("base");
     *results = pipeline.apply_autoscheduler(target, Halide::AutoschedulerParams(base_name, extra));
     guard_every_split_tail(pipeline);
+    if (target.has_gpu_feature()) compute_inside_gpu_threads(pipeline, &results->schedule_source);
     results->schedule_source = guard_tails_in_source(results->schedule_source);
     // Atomic updates whose load and store indices lowering writes apart (atomic_adds.h).
     // (A copy of the handle: the passes are the pipeline's own.)
