@@ -104,8 +104,8 @@ public:
         for (int k = 0; k < d; k++) {
             std::vector<Expr> g_args{k};
             g_args.insert(g_args.end(), point.begin(), point.end());
-            taps_of.push_back(axis_taps(to_compute(grid(g_args), grid_t, t), axes[k], mode, padding,
-                                        align_corners));
+            const Expr g = grid(within_bounds(grid, g_args, using_autoscheduler()));
+            taps_of.push_back(axis_taps(to_compute(g, grid_t, t), axes[k], mode, padding, align_corners));
             send_out_of_range_taps_to_slot(taps_of[k], axes[k].size);
         }
         // The per-point values go into `taps`, which the schedule places; with rows_outside
@@ -146,13 +146,17 @@ public:
             args.insert(args.end(), space.begin(), space.end());
             args.push_back(cb);
             args.push_back(n);
-            input_block(args) = select(likely(inside), to_compute(input(in_args), dtype, t), constant(t, 0));
+            input_block(args) = select(likely(inside),
+                                      to_compute(input(within_bounds(input, in_args, using_autoscheduler())), dtype, t),
+                                      constant(t, 0));
 
             std::vector<Expr> go_args(space.begin(), space.end());
             go_args.push_back(min(c, channels - 1));
             go_args.push_back(n);
             grad_output_block(args) =
-                select(likely(c < channels), to_compute(grad_output(go_args), dtype, t), constant(t, 0));
+                select(likely(c < channels),
+                       to_compute(grad_output(within_bounds(grad_output, go_args, using_autoscheduler())), dtype, t),
+                       constant(t, 0));
         }
 
         // Per channel c: d(sample)/d(coordinate k) = sum over the taps of v * dweight_k * the
