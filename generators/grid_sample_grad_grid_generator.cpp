@@ -100,12 +100,15 @@ public:
 
         // The taps of each axis at an output point (the forward's, bit for bit), out-of-range
         // taps sent to the zero slot of `input_block`.
+        // Under an autoscheduler every input load is clamped to its buffer (within_bounds).
+        const bool clamp_loads = using_autoscheduler();
         std::vector<AxisTaps> taps_of;
         for (int k = 0; k < d; k++) {
             std::vector<Expr> g_args{k};
             g_args.insert(g_args.end(), point.begin(), point.end());
-            const Expr g = grid(within_bounds(grid, g_args, using_autoscheduler()));
-            taps_of.push_back(axis_taps(to_compute(g, grid_t, t), axes[k], mode, padding, align_corners));
+            const Expr g = grid(within_bounds(grid, g_args, clamp_loads));
+            taps_of.push_back(
+                axis_taps(to_compute(g, grid_t, t), axes[k], mode, padding, align_corners));
             send_out_of_range_taps_to_slot(taps_of[k], axes[k].size);
         }
         // The per-point values go into `taps`, which the schedule places; with rows_outside
@@ -146,17 +149,15 @@ public:
             args.insert(args.end(), space.begin(), space.end());
             args.push_back(cb);
             args.push_back(n);
-            input_block(args) = select(likely(inside),
-                                      to_compute(input(within_bounds(input, in_args, using_autoscheduler())), dtype, t),
-                                      constant(t, 0));
+            const Expr in = input(within_bounds(input, in_args, clamp_loads));
+            input_block(args) = select(likely(inside), to_compute(in, dtype, t), constant(t, 0));
 
             std::vector<Expr> go_args(space.begin(), space.end());
             go_args.push_back(min(c, channels - 1));
             go_args.push_back(n);
+            const Expr go = grad_output(within_bounds(grad_output, go_args, clamp_loads));
             grad_output_block(args) =
-                select(likely(c < channels),
-                       to_compute(grad_output(within_bounds(grad_output, go_args, using_autoscheduler())), dtype, t),
-                       constant(t, 0));
+                select(likely(c < channels), to_compute(go, dtype, t), constant(t, 0));
         }
 
         // Per channel c: d(sample)/d(coordinate k) = sum over the taps of v * dweight_k * the

@@ -104,6 +104,7 @@ inline void compute_inside_gpu_threads(const Halide::Pipeline &pipeline, std::st
         }
     }
     auto plain = [](const std::string &var) { return var.substr(var.rfind('.') + 1); };
+    std::map<std::string, std::string> moves;  // thread variable -> the innermost one
     for (auto &[name, function] : functions) {
         Function f = function;
         Halide::LoopLevel level = f.schedule().compute_level();
@@ -121,7 +122,9 @@ inline void compute_inside_gpu_threads(const Halide::Pipeline &pipeline, std::st
         const std::string at = level.var().name();
         int innermost_thread = -1, at_index = -1;
         for (int i = 0; i < (int)dims.size(); i++) {
-            if (dims[i].for_type == ForType::GPUThread && innermost_thread < 0) innermost_thread = i;
+            if (dims[i].for_type == ForType::GPUThread && innermost_thread < 0) {
+                innermost_thread = i;
+            }
             if (plain(dims[i].var) == plain(at)) at_index = i;
         }
         if (innermost_thread < 0 || at_index <= innermost_thread ||
@@ -132,10 +135,13 @@ inline void compute_inside_gpu_threads(const Halide::Pipeline &pipeline, std::st
         Halide::LoopLevel moved(level.func(), inner, false, stage, true);
         f.schedule().compute_level() = moved;
         f.schedule().store_level() = moved;
-        // ".compute_at(<consumer>, <at>)" in the source. The source's name for the consumer is not
-        // known here, so every compute_at at a variable of that name changes: in the kernels
-        // seen, the Funcs computed at a thread variable are all computed at the output's.
-        const std::string from = ", " + plain(at) + ")", to = ", " + inner + ")";
+        moves[plain(at)] = inner;
+    }
+    // ".compute_at(<consumer>, <at>)" in the source. The source's name for the consumer is not
+    // known here, so every compute_at at a variable of that name changes: in the kernels seen,
+    // the Funcs computed at a thread variable are all computed at the output's.
+    for (const auto &[at, inner] : moves) {
+        const std::string from = ", " + at + ")", to = ", " + inner + ")";
         for (size_t pos = source->find(from); pos != std::string::npos;
              pos = source->find(from, pos + to.size())) {
             const size_t call = source->rfind(".compute_at(", pos);
