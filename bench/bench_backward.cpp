@@ -129,6 +129,7 @@ void ours_backward(const BackwardWorkload& bw, int threads, const std::string& k
     const gridsample::Options options{w.mode, w.padding, w.align_corners};
     const gridsample::TensorView* gi = bw.grad_input ? &b.grad_input_view : nullptr;
     timed_loop(state, key, [&] {
+        if (!d.grid_status.ok()) return state.SkipWithError(d.grid_unusable().message().c_str());
         const gridsample::Status s = gridsample::grid_sample_backward(
             b.grad_output_view, d.input_view, d.grid_view, gi, &b.grad_grid_view, options);
         if (!s.ok()) state.SkipWithError(s.message().c_str());
@@ -192,6 +193,27 @@ const bool registered = [] {
 }();
 
 }  // namespace
+
+void print_backward_digests(int threads) {
+    gridsample::set_num_threads(threads);
+    for (const BackwardWorkload& bw : backward_workloads()) {
+        const Workload& w = forward_workload(bw.forward_name);
+        Data& d = data_for(w);
+        BackwardData& b = backward_data_for(w);
+        const gridsample::Options options{w.mode, w.padding, w.align_corners};
+        const gridsample::TensorView* gi = bw.grad_input ? &b.grad_input_view : nullptr;
+        fill_unwritten(b.grad_grid);
+        if (gi) fill_unwritten(b.grad_input);
+        const gridsample::Status status =
+            !d.grid_status.ok() ? d.grid_unusable()
+                                : gridsample::grid_sample_backward(b.grad_output_view, d.input_view,
+                                                                   d.grid_view, gi,
+                                                                   &b.grad_grid_view, options);
+        const std::string base = "bwd/" + bw.name() + "/ours/threads:" + std::to_string(threads);
+        print_digest(base + "/grad_grid", status, b.grad_grid, /*may_differ=*/true);
+        if (gi) print_digest(base + "/grad_input", status, b.grad_input, /*may_differ=*/true);
+    }
+}
 
 std::string backward_table() {
     const std::map<std::string, double>& t = timings();

@@ -5,6 +5,8 @@
 //
 //   gridsample_bench [google benchmark flags] [--table=FILE.md]
 //   gridsample_bench --dump_workloads=DIR   (writes the workloads' data for bench/peers/compare.py)
+//   gridsample_bench --digests[=DIR]   (a digest of every output of ours, for comparing builds;
+//                                      workloads.h)
 #include "peers.h"
 #include "workloads.h"
 
@@ -44,27 +46,31 @@ void counting_free(void* user_context, void* ptr) { g_library_free(user_context,
 // output, the fused affine_grid_sample, and the two calls it replaces.
 enum class Ours { planar, hwc, fused, two_step };
 
+// One call of ours on a workload's data (the output of `which`: output_view, or output_hwc_view).
+gridsample::Status call_ours(const Workload& w, Ours which, Data& d) {
+    if (!d.grid_status.ok()) return d.grid_unusable();
+    const gridsample::Options options{w.mode, w.padding, w.align_corners};
+    switch (which) {
+    case Ours::hwc:
+        return gridsample::grid_sample(d.input_hwc_view, d.grid_view, d.output_hwc_view, options);
+    case Ours::fused:
+        return gridsample::affine_grid_sample(d.input_view, d.theta_view, d.output_view, options);
+    case Ours::two_step: {
+        const gridsample::Status s = gridsample::affine_grid(
+            d.theta_view, w.input_shape.data(), static_cast<int32_t>(w.input_shape.size()),
+            d.grid_view, w.align_corners);
+        if (!s.ok()) return s;
+        return gridsample::grid_sample(d.input_view, d.grid_view, d.output_view, options);
+    }
+    default:
+        return gridsample::grid_sample(d.input_view, d.grid_view, d.output_view, options);
+    }
+}
+
 void ours_forward(const Workload& w, Ours which, int threads, benchmark::State& state) {
     Data& d = data_for(w);
     gridsample::set_num_threads(threads);
-    const gridsample::Options options{w.mode, w.padding, w.align_corners};
-    auto call = [&] {
-        switch (which) {
-        case Ours::hwc:
-            return gridsample::grid_sample(d.input_hwc_view, d.grid_view, d.output_hwc_view, options);
-        case Ours::fused:
-            return gridsample::affine_grid_sample(d.input_view, d.theta_view, d.output_view, options);
-        case Ours::two_step: {
-            const gridsample::Status s = gridsample::affine_grid(
-                d.theta_view, w.input_shape.data(), static_cast<int32_t>(w.input_shape.size()),
-                d.grid_view, w.align_corners);
-            if (!s.ok()) return s;
-            return gridsample::grid_sample(d.input_view, d.grid_view, d.output_view, options);
-        }
-        default:
-            return gridsample::grid_sample(d.input_view, d.grid_view, d.output_view, options);
-        }
-    };
+    auto call = [&] { return call_ours(w, which, d); };
     if (which == Ours::planar) {
         call();  // the first call installs the library's allocator
         g_allocated = 0;
@@ -329,6 +335,30 @@ std::string make_table(const TableReporter& r) {
     return out.str();
 }
 
+// --digests: every output of ours, at every thread count (workloads.h, print_digest).
+void print_digests() {
+    for (int t : thread_counts()) {
+        gridsample::set_num_threads(t);
+        const std::string suffix = "/threads:" + std::to_string(t);
+        for (const Workload& w : forward_workloads()) {
+            Data& d = data_for(w);
+            auto print = [&](const char* impl, Ours which) {
+                std::vector<unsigned char>& out = which == Ours::hwc ? d.output_hwc : d.output;
+                fill_unwritten(out);
+                print_digest("fwd/" + w.name + "/" + impl + suffix, call_ours(w, which, d), out);
+            };
+            print("ours", Ours::planar);
+            if (w.compare_opencv) print("ours_hwc", Ours::hwc);
+            if (w.grid == GridKind::affine) {
+                print("fused", Ours::fused);
+                print("two_step", Ours::two_step);
+            }
+        }
+        print_backward_digests(t);
+    }
+    gridsample::set_num_threads(0);
+}
+
 void register_benchmarks() {
     register_gather_benchmarks(thread_counts());
     for (int t : thread_counts()) {
@@ -381,6 +411,11 @@ int main(int argc, char** argv) {
     for (int i = 0; i < argc; i++) {
         if (std::strncmp(argv[i], "--table=", 8) == 0) {
             table_path = argv[i] + 8;
+        } else if (std::strcmp(argv[i], "--digests") == 0 ||
+                   std::strncmp(argv[i], "--digests=", 10) == 0) {
+            if (argv[i][9] == '=') gridsample_bench::set_outputs_dir(argv[i] + 10);
+            gridsample_bench::print_digests();
+            return 0;
         } else if (std::strncmp(argv[i], "--dump_workloads=", 17) == 0) {
             std::string error;
             if (!gridsample_bench::dump_workloads(argv[i] + 17, error)) {

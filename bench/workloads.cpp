@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -21,6 +22,40 @@ int64_t product(const std::vector<int64_t>& v) {
     int64_t p = 1;
     for (int64_t x : v) p *= x;
     return p;
+}
+
+void fill_unwritten(std::vector<unsigned char>& output) {
+    std::fill(output.begin(), output.end(), static_cast<unsigned char>(0xff));
+}
+
+namespace {
+std::string& outputs_dir() {
+    static std::string dir;
+    return dir;
+}
+}  // namespace
+
+void set_outputs_dir(const std::string& dir) { outputs_dir() = dir; }
+
+void print_digest(const std::string& name, const gridsample::Status& status,
+                  const std::vector<unsigned char>& output, bool may_differ) {
+    if (status.ok() && may_differ && !outputs_dir().empty()) {
+        std::string file = name;
+        std::replace(file.begin(), file.end(), '/', '.');
+        std::ofstream(outputs_dir() + "/" + file + ".bin", std::ios::binary)
+            .write(reinterpret_cast<const char*>(output.data()),
+                   static_cast<std::streamsize>(output.size()));
+    }
+    if (status.code() == gridsample::StatusCode::unsupported) {
+        std::printf("%s unsupported: %s\n", name.c_str(), status.message().c_str());
+    } else if (!status.ok()) {
+        std::printf("%s error: %s\n", name.c_str(), status.message().c_str());
+    } else {
+        uint64_t h = 14695981039346656037ull;  // FNV-1a, 64 bits
+        for (unsigned char b : output) h = (h ^ b) * 1099511628211ull;
+        std::printf("%s %016llx\n", name.c_str(), static_cast<unsigned long long>(h));
+    }
+    std::fflush(stdout);
 }
 
 int all_cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
@@ -194,13 +229,18 @@ void fill(Data& d, const Workload& w) {
     const std::vector<int64_t> theta_shape{n, dims, dims + 1};
     d.theta_view =
         gridsample::TensorView::make(d.theta.data(), w.grid_dtype(), 3, theta_shape.data());
-    const gridsample::Status st = gridsample::affine_grid(
+    d.grid_status = gridsample::affine_grid(
         d.theta_view, w.input_shape.data(), static_cast<int32_t>(w.input_shape.size()),
         d.grid_view, w.align_corners);
-    if (!st.ok()) std::abort();
 }
 
 }  // namespace
+
+gridsample::Status Data::grid_unusable() const {
+    if (grid_status.ok()) return grid_status;
+    return gridsample::Status(gridsample::StatusCode::unsupported,
+                              "the workload's grid (affine_grid): " + grid_status.message());
+}
 
 Data& data_for(const Workload& w) {
     static std::map<std::tuple<std::vector<int64_t>, int, bool, int, int>, Data> cache;

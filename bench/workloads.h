@@ -48,6 +48,11 @@ const std::vector<Workload>& forward_workloads();
 struct Data {
     std::vector<unsigned char> input, grid, output;
     gridsample::TensorView input_view, grid_view, output_view;
+    // How the affine grid was made (gridsample::affine_grid): not ok in a trimmed build without
+    // that kernel, and then the grid is left zero and every call on it is reported unsupported.
+    gridsample::Status grid_status;
+    // grid_status as the status of a call on this data: ok, or unsupported naming affine_grid.
+    gridsample::Status grid_unusable() const;
     std::vector<unsigned char> theta;  // affine grids: the (N, d, d+1) matrices they come from
     gridsample::TensorView theta_view;
     // The same input and an output in the channels-last layout ((N, [D,] H, W, C) in memory,
@@ -72,6 +77,22 @@ std::vector<int> thread_counts();
 // The backward results (bench_backward.cpp) as a markdown table with its summary lines; empty
 // when no backward benchmark ran.
 std::string backward_table();
+
+// --digests[=DIR] (bench_main.cpp): one line per output of ours, "<name> <digest>" with the
+// 64-bit FNV-1a digest of the output's bytes in hex, or "<name> unsupported: <message>" (a kernel
+// this build leaves out) or "<name> error: <message>" for the call's status. Every output is
+// filled with 0xff bytes (NaN, fill_unwritten) before its call, so an element a kernel fails to
+// write changes the digest. Two builds whose lines match computed the same bits on every
+// workload. The backward's sums may differ in their last bits between schedules and CPU levels
+// (SEMANTICS.md S13 holds only the forward to the same bits everywhere): with DIR, the outputs
+// printed with `may_differ` are also written there, as DIR/<name, '/' as '.'>.bin (their raw
+// bytes), for a comparison within S11's tolerances (experiments/autoschedulers/compare.py).
+void fill_unwritten(std::vector<unsigned char>& output);
+void set_outputs_dir(const std::string& dir);
+void print_digest(const std::string& name, const gridsample::Status& status,
+                  const std::vector<unsigned char>& output, bool may_differ = false);
+// The backward workloads' lines at `threads` (bench_backward.cpp).
+void print_backward_digests(int threads);
 
 // The gather throughput benchmarks (gather_throughput.cpp): gather/l1 and gather/l2 at each thread
 // count, where the CPU has hardware gathers; the float32 elements one iteration gathers over all

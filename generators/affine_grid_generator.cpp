@@ -47,7 +47,10 @@ public:
         }
         base.push_back(constant(t, 1));
         std::vector<Expr> theta_row;
-        for (int j = 0; j <= d; j++) theta_row.push_back(to_compute(theta(j, kk, n), dtype, t));
+        for (int j = 0; j <= d; j++) {
+            const Expr at = theta(within_bounds(theta, {j, kk, n}, using_autoscheduler()));
+            theta_row.push_back(to_compute(at, dtype, t));
+        }
         std::vector<Expr> args{kk};
         for (const Var &v : space) args.push_back(v);
         args.push_back(n);

@@ -73,7 +73,9 @@ public:
                 base.push_back(constant(t, 1));
                 std::vector<Expr> row;
                 for (int j = 0; j <= d; j++) {
-                    row.push_back(to_compute(theta(j, k, point.back()), theta_t, t));
+                    const Expr at = theta(within_bounds(theta, {j, k, point.back()},
+                                                        using_autoscheduler()));
+                    row.push_back(to_compute(at, theta_t, t));
                 }
                 return affine_component(row, base);
             },
@@ -81,7 +83,9 @@ public:
                 std::vector<Expr> args(idx.begin(), idx.end());
                 args.push_back(c);
                 args.push_back(n);
-                return to_compute(input(args), dtype, t);
+                // The taps are in range (clamped); the channel and the batch item are clamped.
+                return to_compute(input(within_bounds(input, args, using_autoscheduler(), d)),
+                                  dtype, t);
             },
             channels_last_condition(), autoschedule_form(using_autoscheduler(), get_target()),
             /*finite_input=*/storage_of(dtype) == Storage::uint8,

@@ -33,7 +33,10 @@ public:
         const Type compute = storage_of(from) == Storage::float64 || storage_of(to) == Storage::float64
                                  ? Float(64)
                                  : Float(32);
-        output(v) = to_storage(to_compute(input(v), from, compute), to, get_target());
+        const std::vector<Expr> at(v.begin(), v.end());
+        output(v) = to_storage(
+            to_compute(input(within_bounds(input, at, using_autoscheduler())), from, compute), to,
+            get_target());
     }
 
     void schedule() {

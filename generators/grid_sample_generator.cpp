@@ -69,13 +69,16 @@ public:
             [&](int k, const std::vector<Var> &point) {
                 std::vector<Expr> args{k};
                 args.insert(args.end(), point.begin(), point.end());
-                return to_compute(grid(args), grid_t, compute);
+                return to_compute(grid(within_bounds(grid, args, using_autoscheduler())), grid_t,
+                                  compute);
             },
             [&](const std::vector<Expr> &idx, const Var &c, const Var &n) {
                 std::vector<Expr> args(idx.begin(), idx.end());
                 args.push_back(c);
                 args.push_back(n);
-                return to_compute(input(args), dtype, compute);
+                // The taps are in range (clamped); the channel and the batch item are clamped.
+                return to_compute(input(within_bounds(input, args, using_autoscheduler(), d)),
+                                  dtype, compute);
             },
             channels_last_condition(), autoschedule_form(using_autoscheduler(), get_target()),
             /*finite_input=*/storage_of(dtype) == Storage::uint8,

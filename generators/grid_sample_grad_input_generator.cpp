@@ -116,8 +116,9 @@ public:
         for (int k = 0; k < d; k++) {
             std::vector<Expr> g_args{k};
             g_args.insert(g_args.end(), point_n.begin(), point_n.end());
-            taps_of.push_back(axis_taps(to_compute(grid(g_args), grid_t, t), axes[k], mode, padding,
-                                        align_corners));
+            const Expr g = grid(within_bounds(grid, g_args, using_autoscheduler()));
+            taps_of.push_back(
+                axis_taps(to_compute(g, grid_t, t), axes[k], mode, padding, align_corners));
             send_out_of_range_taps_to_slot(taps_of[k], axes[k].size);
         }
         std::vector<Expr *> slots;
@@ -143,8 +144,9 @@ public:
             std::vector<Expr> go_args(point.begin(), point.end());
             go_args.push_back(min(c, channels - 1));
             go_args.push_back(n);
+            const Expr go = grad_output(within_bounds(grad_output, go_args, using_autoscheduler()));
             grad_output_block(args) =
-                select(likely(c < channels), to_compute(grad_output(go_args), dtype, t), constant(t, 0));
+                select(likely(c < channels), to_compute(go, dtype, t), constant(t, 0));
         }
 
         // The scatter: r walks the output points (x fastest) and, innermost, every tap of a

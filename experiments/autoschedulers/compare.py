@@ -14,8 +14,19 @@ generator run, autoscheduler and LLVM included).
 
 The benchmarks: the planar forward (fwd/<workload>/ours), the fused affine forward
 (fwd/<workload>/fused) and the backward (bwd/<workload>/both and grad_grid), at 1 and 2 threads.
+
+Before timing, every build's outputs on every workload of the suite (forward planar,
+channels-last, fused and two-step, both gradients; at 1 and all threads) are compared with the
+first build's (`gridsample_bench --digests`): the forward's bit for bit, the gradients within
+SEMANTICS.md S11 where their bits differ (sums in another order, or another CPU level's); the
+table says what differed or failed.
+`--verify` does only that and exits non-zero when a build's output differs from the first
+build's or a call failed where the first build's succeeded (CI runs it on an autoscheduled build):
+
+    experiments/autoschedulers/compare.py --verify --builds release autoschedule-check
 """
 import argparse
+import array
 import json
 import math
 import os
@@ -102,6 +113,80 @@ def run_bench(build, bench_filter, repetitions, min_time):
     return times
 
 
+def digests(build, outputs_dir):
+    """{output name: digest, or "unsupported: ..." / "error: ..."} of a build's benchmark binary;
+    the outputs that may differ in their last bits (the backward's) are written to outputs_dir."""
+    binary = os.path.join(ROOT, "build", build, "bench", "gridsample_bench")
+    out = subprocess.run([binary, f"--digests={outputs_dir}"], check=True, capture_output=True,
+                         text=True).stdout
+    return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+
+
+# SEMANTICS.md S11's backward tolerances, relative to the largest gradient magnitude.
+BACKWARD_TOLERANCE = {"f": 1e-4, "d": 1e-10}
+
+
+def relative_difference(name, want_dir, have_dir):
+    """max |have - want| / max |want| of an output both builds wrote (inf where sizes differ or
+    the output has a NaN where the other has not: an element left unwritten)."""
+    typecode = "d" if "_f64/" in name else "f"
+    file = name.replace("/", ".") + ".bin"
+    arrays = []
+    for d in (want_dir, have_dir):
+        a = array.array(typecode)
+        with open(os.path.join(d, file), "rb") as f:
+            a.frombytes(f.read())
+        arrays.append(a)
+    want, have = arrays
+    if len(want) != len(have) or any(map(math.isnan, have)) != any(map(math.isnan, want)):
+        return math.inf, typecode
+    largest = max(map(abs, want), default=0.0)
+    diff = max(map(abs, map(float.__sub__, have, want)), default=0.0)
+    return (diff / largest if largest > 0 else diff), typecode
+
+
+def verify(builds):
+    """Compares every build's outputs with the first build's: the forward's bit for bit (S13: the
+    same bits on every CPU level), the backward's within S11. Returns (lines, problems)."""
+    first = builds[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        dirs = {b: os.path.join(tmp, str(i)) for i, b in enumerate(builds)}
+        for d in dirs.values():
+            os.mkdir(d)
+        ref = digests(first, dirs[first])
+        lines, problems = [], 0
+        for b in builds[1:]:
+            got = digests(b, dirs[b])
+            same, close, worst, differ, failed, skipped = 0, 0, 0.0, [], [], 0
+            for name, want in ref.items():
+                have = got.get(name, "missing")
+                if want.startswith(("unsupported", "error")) or have.startswith("unsupported"):
+                    skipped += 1  # not computed by both builds
+                elif have.startswith(("error", "missing")):
+                    failed.append(f"{name} ({have})")
+                elif have == want:
+                    same += 1
+                elif name.startswith("bwd/"):
+                    rel, typecode = relative_difference(name, dirs[first], dirs[b])
+                    if rel <= BACKWARD_TOLERANCE[typecode]:
+                        close += 1
+                        worst = max(worst, rel)
+                    else:
+                        differ.append(f"{name} (relative difference {rel:.3g})")
+                else:
+                    differ.append(name)
+            problems += len(differ) + len(failed)
+            line = (f"- `{b}` against `{first}`: {same} outputs bit-identical, {close} within "
+                    f"S11 (backward sums in another order; largest difference {worst:.2g} of the "
+                    f"largest gradient), {len(differ)} different, {len(failed)} failed, "
+                    f"{skipped} not computed by both builds")
+            lines.append(line)
+            lines += [f"  - different: {n}" for n in differ]
+            lines += [f"  - failed: {n}" for n in failed]
+            print(line, file=sys.stderr, flush=True)
+    return lines, problems
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -114,7 +199,15 @@ def main():
     parser.add_argument("--isa", default="avx2",
                         help="the CPU level the benchmarks run (for the generator times)")
     parser.add_argument("--out", help="write the table here (markdown) as well as to stdout")
+    parser.add_argument("--verify", action="store_true",
+                        help="only compare the builds' outputs with the first build's")
     args = parser.parse_args()
+
+    print("comparing outputs", file=sys.stderr, flush=True)
+    verified, problems = verify(args.builds)
+    if args.verify:
+        print("\n".join(verified))
+        sys.exit(1 if problems else 0)
 
     names = [schedule_name(b) for b in args.builds]
     best = {b: {} for b in args.builds}
@@ -171,7 +264,11 @@ def main():
             "The builds: " + "; ".join(
                 f"`{b}` ({n}" + (f", `GRIDSAMPLE_AUTOSCHEDULER_PARAMS={p}`" if p else "") + ")"
                 for b, n, p in ((b, n, cache_value(b, "GRIDSAMPLE_AUTOSCHEDULER_PARAMS"))
-                                for b, n in zip(args.builds, names))) + ".", ""]
+                                for b, n in zip(args.builds, names))) + ".", "",
+            "Outputs on every workload of the suite (forward planar, channels-last, fused and "
+            "two-step, both gradients; 1 and all threads), compared with the first build's "
+            "(`--digests`; the forward bit for bit, the gradients within S11):", ""]
+    head += verified + [""]
     text = "\n".join(head + lines) + "\n"
     print(text)
     if args.out:

@@ -53,23 +53,6 @@ inline AutoscheduleForm autoschedule_form(bool using_autoscheduler, const Halide
     return {using_autoscheduler, using_autoscheduler && target.has_gpu_feature()};
 }
 
-// The coordinates of a load from an input `buffer`, clamped to its bounds where `on` (under an
-// autoscheduler). An autoscheduled schedule may compute a producer over more than its consumer
-// needs: Adams2019's greedy grad_grid (2-D bilinear) splits the batch by 3 in a fused parallel
-// loop and computes the per-point sums outside that split's guarded tail, and Halide's bounds
-// through the fused loop came out loose: the call asked grad_output for batch items 0 to 13 of 8
-// and failed ("Input buffer grad_output is accessed at 13, which is beyond the max (7)"). Clamped,
-// such lanes read a value at the edge that nothing stores; inside the bounds a load is unchanged.
-template <typename Buffer>
-std::vector<Halide::Expr> within_bounds(const Buffer &buffer, std::vector<Halide::Expr> args,
-                                        bool on) {
-    if (!on) return args;
-    for (size_t i = 0; i < args.size(); i++) {
-        args[i] = Halide::clamp(args[i], buffer.dim((int)i).min(), buffer.dim((int)i).max());
-    }
-    return args;
-}
-
 // Moves every non-constant Expr that `slots` points to into one Func over `point` (one tuple
 // element each) and replaces it by a load from there, so that the Func's schedule decides where
 // the per-point math is computed. Flags are stored as uint8 (Funcs hold no bool elements), and

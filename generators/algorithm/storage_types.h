@@ -20,6 +20,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace gridsample_gen {
 
@@ -53,6 +54,27 @@ inline Halide::Type grid_type(const Halide::Type &t, GridDType g) {
                         s == Storage::uint8)
         << "grid_dtype=float32 is for float16, bfloat16 and uint8 tensors";
     return g == GridDType::same ? t : Halide::Float(32);
+}
+
+// The coordinates of a load from an input `buffer`, those of dimension `first` and after clamped to
+// its bounds where `on` (under an autoscheduler; the dimensions before `first` hold indices that
+// are in range by construction, such as clamped taps). An autoscheduled schedule may compute a
+// producer over more than its consumer needs, and Halide then asks the input for that region:
+// Adams2019's greedy grad_grid (2-D bilinear) splits the batch by 3 in a fused parallel loop and
+// computes the per-point sums outside that split's guarded tail; its bounds through the fused loop
+// came out loose, and the call asked grad_output for batch items 0 to 13 of 8 and failed ("Input
+// buffer grad_output is accessed at 13, which is beyond the max (7)"). Every generator reads its
+// inputs through this, so no autoscheduled schedule can fail that way. Clamped, such lanes read a
+// value at the edge that nothing stores; inside the bounds a load is unchanged. The hand schedules
+// compute exactly what they store (`on` is false): their loads stay unclamped.
+template <typename Buffer>
+std::vector<Expr> within_bounds(const Buffer &buffer, std::vector<Expr> args, bool on,
+                                size_t first = 0) {
+    if (!on) return args;
+    for (size_t i = first; i < args.size(); i++) {
+        args[i] = Halide::clamp(args[i], buffer.dim((int)i).min(), buffer.dim((int)i).max());
+    }
+    return args;
 }
 
 // The type a kernel's buffer holds for a storage type (bfloat16: its bits).
