@@ -6,6 +6,14 @@
 #   GRIDSAMPLE_GPU_AUTOSCHEDULER         the GPU kernels: Mullapudi2016 (its experimental GPU mode,
 #                                        switched on here), Li2018 or Anderson2021
 #   GRIDSAMPLE_GPU_AUTOSCHEDULER_PARAMS  its parameters
+#   GRIDSAMPLE_AUTOSCHEDULER_PARAMS_FOR  per-kernel parameters, CPU and GPU: a list of
+#                                        REGEX:key=value,key=value,... entries; a kernel whose
+#                                        name (<variant>_<level or backend>) matches REGEX takes
+#                                        those parameters over the ones above, later entries over
+#                                        earlier ones. For example, Adams2019's beam search for the
+#                                        2-D bilinear forward and its greedy search elsewhere:
+#   -DGRIDSAMPLE_AUTOSCHEDULER_PARAMS="parallelism=2;beam_size=1"
+#   -DGRIDSAMPLE_AUTOSCHEDULER_PARAMS_FOR="^(affine_)?grid_sample_2d_bilinear_:beam_size=32"
 #
 # The algorithm is the same either way; the generators only skip their schedules
 # (using_autoscheduler()). Each kernel runs through the AnyShape wrapper
@@ -31,6 +39,14 @@ set(GRIDSAMPLE_GPU_AUTOSCHEDULER "" CACHE STRING
     "Autoscheduler for the GPU kernels (Mullapudi2016, Li2018, Anderson2021; empty: hand schedules)")
 set(GRIDSAMPLE_GPU_AUTOSCHEDULER_PARAMS "" CACHE STRING
     "Parameters of GRIDSAMPLE_GPU_AUTOSCHEDULER, key=value;...")
+set(GRIDSAMPLE_AUTOSCHEDULER_PARAMS_FOR "" CACHE STRING
+    "Per-kernel autoscheduler parameters, REGEX:key=value,...;... (over the _PARAMS above)")
+foreach (entry IN LISTS GRIDSAMPLE_AUTOSCHEDULER_PARAMS_FOR)
+    if (NOT entry MATCHES "^.+:[A-Za-z0-9_.]+=[^,]+(,[A-Za-z0-9_.]+=[^,]+)*$")
+        message(FATAL_ERROR "GRIDSAMPLE_AUTOSCHEDULER_PARAMS_FOR: '${entry}' is not "
+                            "REGEX:key=value,key=value,...")
+    endif ()
+endforeach ()
 option(GRIDSAMPLE_RUNGEN "A RunGen benchmark driver target (<kernel>.rungen) for every CPU kernel" OFF)
 
 set(GRIDSAMPLE_CPU_AUTOSCHEDULERS Mullapudi2016 Li2018 Adams2019)
@@ -71,7 +87,24 @@ function(gridsample_autoschedule_args kind name out)
     if (kind STREQUAL "GPU" AND scheduler STREQUAL "Mullapudi2016")
         list(APPEND params autoscheduler.experimental_gpu_schedule=1)
     endif ()
-    foreach (param IN LISTS ${option}_PARAMS)
+    # key=value pairs, the kernel's own (GRIDSAMPLE_AUTOSCHEDULER_PARAMS_FOR) replacing the
+    # build's, each key given once.
+    set(pairs ${${option}_PARAMS})
+    foreach (entry IN LISTS GRIDSAMPLE_AUTOSCHEDULER_PARAMS_FOR)
+        string(FIND "${entry}" ":" colon REVERSE)
+        string(SUBSTRING "${entry}" 0 ${colon} regex)
+        math(EXPR start "${colon} + 1")
+        string(SUBSTRING "${entry}" ${start} -1 own)
+        if (name MATCHES "${regex}")
+            string(REPLACE "," ";" own "${own}")
+            foreach (pair IN LISTS own)
+                string(REGEX REPLACE "=.*" "" key "${pair}")
+                list(FILTER pairs EXCLUDE REGEX "^${key}=")
+                list(APPEND pairs "${pair}")
+            endforeach ()
+        endif ()
+    endforeach ()
+    foreach (param IN LISTS pairs)
         list(APPEND params autoscheduler.${param})
     endforeach ()
     set(args PLUGINS Halide::${scheduler} SCHEDULE ${name}_schedule STMT ${name}_stmt)
