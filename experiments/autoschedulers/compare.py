@@ -18,8 +18,9 @@ The benchmarks: the planar forward (fwd/<workload>/ours), the fused affine forwa
 Before timing, every build's outputs on every workload of the suite (forward planar,
 channels-last, fused and two-step, both gradients; at 1 and all threads) are compared with the
 first build's (`gridsample_bench --digests`): the forward's bit for bit, the gradients within
-SEMANTICS.md S11 where their bits differ (sums in another order, or another CPU level's); the
-table says what differed or failed.
+SEMANTICS.md S11 where their bits differ (sums in another order, or another CPU level's); and
+each build's outputs at 1 and at all threads with each other, bit for bit (S13); the table says
+what differed or failed.
 `--verify` does only that and exits non-zero when a build's output differs from the first
 build's or a call failed where the first build's succeeded (CI runs it on an autoscheduled build):
 
@@ -145,9 +146,19 @@ def relative_difference(name, want_dir, have_dir):
     return (diff / largest if largest > 0 else diff), typecode
 
 
+def thread_count_differences(outputs):
+    """The outputs whose bits differ between thread counts (S13: none may)."""
+    by_output = {}
+    for name, digest in outputs.items():
+        if not digest.startswith(("unsupported", "error")):
+            by_output.setdefault(re.sub(r"/threads:\d+", "", name), set()).add(digest)
+    return sorted(name for name, seen in by_output.items() if len(seen) > 1)
+
+
 def verify(builds):
     """Compares every build's outputs with the first build's: the forward's bit for bit (S13: the
-    same bits on every CPU level), the backward's within S11. Returns (lines, problems)."""
+    same bits on every CPU level), the backward's within S11; and within each build, every output
+    at 1 and at all threads, bit for bit (S13). Returns (lines, problems)."""
     first = builds[0]
     with tempfile.TemporaryDirectory() as tmp:
         dirs = {b: os.path.join(tmp, str(i)) for i, b in enumerate(builds)}
@@ -155,8 +166,13 @@ def verify(builds):
             os.mkdir(d)
         ref = digests(first, dirs[first])
         lines, problems = [], 0
+        uneven = thread_count_differences(ref)
+        problems += len(uneven)
+        lines.append(f"- `{first}`: {len(uneven)} outputs that differ between thread counts")
+        lines += [f"  - differs between thread counts: {n}" for n in uneven]
         for b in builds[1:]:
             got = digests(b, dirs[b])
+            uneven = thread_count_differences(got)
             same, close, worst, differ, failed, skipped = 0, 0, 0.0, [], [], 0
             for name, want in ref.items():
                 have = got.get(name, "missing")
@@ -175,14 +191,16 @@ def verify(builds):
                         differ.append(f"{name} (relative difference {rel:.3g})")
                 else:
                     differ.append(name)
-            problems += len(differ) + len(failed)
+            problems += len(differ) + len(failed) + len(uneven)
             line = (f"- `{b}` against `{first}`: {same} outputs bit-identical, {close} within "
                     f"S11 (backward sums in another order; largest difference {worst:.2g} of the "
                     f"largest gradient), {len(differ)} different, {len(failed)} failed, "
-                    f"{skipped} not computed by both builds")
+                    f"{skipped} not computed by both builds; {len(uneven)} outputs that differ "
+                    f"between thread counts")
             lines.append(line)
             lines += [f"  - different: {n}" for n in differ]
             lines += [f"  - failed: {n}" for n in failed]
+            lines += [f"  - differs between thread counts: {n}" for n in uneven]
             print(line, file=sys.stderr, flush=True)
     return lines, problems
 
