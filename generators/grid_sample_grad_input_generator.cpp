@@ -226,33 +226,31 @@ public:
         // Back to grad_input's layout: one row of the block at a time with the channels
         // outermost (acc_rows), then each channel's row.
         //
-        // Under an autoscheduler the coordinates of these two reads are clamped to grad_input's
-        // (within_bounds' reason, storage_types.h, for the intermediate Funcs): Li2018 computes
-        // acc, acc_rows and grad_input at the root, each one fused loop split into tasks of its
-        // estimate's size and rounded up, and through those loops Halide sized acc for batch
-        // items -17159 to 17159 of a 1x40x10x12x16 volume's one (3.3 G elements, refused by the
-        // allocator). Clamped, acc covers grad_input's region; inside it nothing changes.
-        const bool clamp_reads = using_autoscheduler();
-        auto inside = [&](const Expr &e, int k) {
-            return clamp_reads ? clamp(e, grad_input.dim(k).min(), grad_input.dim(k).max()) : e;
-        };
+        // Under an autoscheduler these two reads take their coordinates from grad_input's clamped
+        // to it (`at`; within_bounds' reason, storage_types.h, for the intermediate Funcs):
+        // Li2018 computes acc, acc_rows and grad_input at the root, each one fused loop split
+        // into tasks of its estimate's size and rounded up, and through those loops Halide sized
+        // acc for batch items -17159 to 17159 of a 1x40x10x12x16 volume's one (3.3 G elements,
+        // refused by the allocator). Clamped, acc covers grad_input's region; inside it nothing
+        // changes.
+        std::vector<Expr> out_args(space.begin(), space.end());
+        out_args.push_back(c_var);
+        out_args.push_back(n);
+        const std::vector<Expr> at = within_bounds(grad_input, out_args, using_autoscheduler());
         std::vector<Expr> rows_args{space[0], ci};
         rows_args.insert(rows_args.end(), space.begin() + 1, space.end());
         rows_args.push_back(cb);
         rows_args.push_back(n);
         std::vector<Expr> acc_read{ci};
-        for (int k = 0; k < d; k++) acc_read.push_back(inside(space[k], k));
-        acc_read.push_back(clamp_reads ? clamp(Expr(cb), 0, (channels - 1) / block) : Expr(cb));
-        acc_read.push_back(inside(n, d + 1));
+        acc_read.insert(acc_read.end(), at.begin(), at.begin() + d);
+        acc_read.push_back(using_autoscheduler() ? clamp(Expr(cb), 0, (channels - 1) / block)
+                                                 : Expr(cb));
+        acc_read.push_back(at[d + 1]);
         acc_rows(rows_args) = acc(acc_read);
-        std::vector<Expr> out_args(space.begin(), space.end());
-        out_args.push_back(c_var);
-        out_args.push_back(n);
-        const Expr c_in = inside(c_var, d);
-        std::vector<Expr> from_rows{inside(space[0], 0), c_in % block};
-        for (int k = 1; k < d; k++) from_rows.push_back(inside(space[k], k));
-        from_rows.push_back(c_in / block);
-        from_rows.push_back(inside(n, d + 1));
+        std::vector<Expr> from_rows{at[0], at[d] % block};
+        from_rows.insert(from_rows.end(), at.begin() + 1, at.begin() + d);
+        from_rows.push_back(at[d] / block);
+        from_rows.push_back(at[d + 1]);
         grad_input(out_args) =
             to_storage(gpu ? fixed.from_fixed(acc_rows(from_rows)) : acc_rows(from_rows), dtype,
                        get_target());

@@ -56,9 +56,10 @@ inline Halide::Type grid_type(const Halide::Type &t, GridDType g) {
     return g == GridDType::same ? t : Halide::Float(32);
 }
 
-// The coordinates of a load from an input `buffer`, those of dimension `first` and after clamped to
-// its bounds where `on` (under an autoscheduler; the dimensions before `first` hold indices that
-// are in range by construction, such as clamped taps). An autoscheduled schedule may compute a
+// The coordinates of a load from an input `buffer` (or of a point of an output, to bound what it
+// reads from its producers), those of dimension `first` and after clamped to its bounds where
+// `on` (under an autoscheduler; the dimensions before `first` hold indices that are in range by
+// construction, such as clamped taps). An autoscheduled schedule may compute a
 // producer over more than its consumer needs, and Halide then asks the input for that region:
 // Adams2019's greedy grad_grid (2-D bilinear) splits the batch by 3 in a fused parallel loop and
 // computes the per-point sums outside that split's guarded tail; its bounds through the fused loop
