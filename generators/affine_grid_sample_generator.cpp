@@ -32,6 +32,9 @@ public:
     GeneratorParam<int> tile_width{"tile_width", 0};
     GeneratorParam<int> interleaved_rows{"interleaved_rows", 0};
     GeneratorParam<int> interleaved_width{"interleaved_width", 0};
+    // GPU experiment knob: channels per unrolled step of a thread's channel loop (1: not unrolled;
+    // gpu/forward_schedule.h).
+    GeneratorParam<int> gpu_channel_unroll{"gpu_channel_unroll", 1, 1, 16};
     // Size over speed (GRIDSAMPLE_COMPACT_KERNELS; cpu/forward_schedule.h, forward_layouts).
     GeneratorParam<bool> compact{"compact", false};
 
@@ -118,7 +121,7 @@ public:
 
         if (using_autoscheduler()) return;
         if (get_target().has_gpu_feature()) {
-            schedule_forward_gpu(output, forward);
+            schedule_forward_gpu(output, forward, gpu_channel_unroll);
             return;
         }
         Expr dense = input.dim(0).stride() == 1 && output.dim(0).stride() == 1;

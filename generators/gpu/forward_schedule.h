@@ -56,8 +56,17 @@ inline void gpu_point_tiles(Halide::Stage s, const std::vector<Halide::VarOrRVar
     }
 }
 
-inline void schedule_forward_gpu(Halide::Func out, Forward &f) {
-    gpu_point_tiles(out, {f.c}, f.space, {f.n});
+// `channel_unroll` > 1 (an experiment knob, the generators' gpu_channel_unroll): the channel loop
+// split by that factor and unrolled, so that a thread has that many channels' tap loads in flight
+// at once; the last channels are guarded (GuardWithIf), so any channel count works.
+inline void schedule_forward_gpu(Halide::Func out, Forward &f, int channel_unroll = 1) {
+    if (channel_unroll > 1) {
+        Halide::Var co("co"), ci("ci");
+        out.split(f.c, co, ci, channel_unroll, Halide::TailStrategy::GuardWithIf).unroll(ci);
+        gpu_point_tiles(out, {ci, co}, f.space, {f.n});
+    } else {
+        gpu_point_tiles(out, {f.c}, f.space, {f.n});
+    }
     out.never_partition_all();
     if (f.taps.defined()) f.taps.compute_at(out, Halide::Var("xi"));
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds what a machine with an NVIDIA GPU needs to test and benchmark gridsample's CUDA kernels,
-# and packs it into build/gpu-bundle/ and build/gpu-bundle.tar.gz. Runs on the build machine (no
+# and packs it into build/gpu-bundle/ and build/gpu-bundle.tar.xz. Runs on the build machine (no
 # GPU needed); the GPU machine needs no compiler, CMake or network, only Python 3 with PyTorch
 # (CUDA) for the benchmark and the differential test.
 #
@@ -8,7 +8,8 @@
 #       --no-build   pack the existing build as it is
 #
 # Then, on the GPU machine:
-#   tar xzf gpu-bundle.tar.gz && cd gpu-bundle && scripts/gpu/run_on_gpu.sh [OUTPUT_DIR]
+#   tar xJf gpu-bundle.tar.xz && cd gpu-bundle && scripts/gpu/run_on_gpu.sh [OUTPUT_DIR]
+#   (without xz there: python3 -m tarfile -e gpu-bundle.tar.xz .)
 #
 # What it builds: by default the release preset in its own tree, build/gpu, with the CUDA backend
 # only and the baseline CPU level only (GRIDSAMPLE_GPU_BACKENDS=cuda, GRIDSAMPLE_CPU_ISAS=baseline,
@@ -39,7 +40,7 @@
 # run_on_gpu.sh links those paths to the bundle's copies on the GPU machine when they do not exist
 # there.
 #
-# GRIDSAMPLE_BUNDLE_LIMIT_MB (default 60, in MB of 10^6 bytes) is the most build/gpu-bundle.tar.gz,
+# GRIDSAMPLE_BUNDLE_LIMIT_MB (default 60, in MB of 10^6 bytes) is the most build/gpu-bundle.tar.xz,
 # the file to copy, may weigh. GRIDSAMPLE_GPU_TEST_FILTER (default *Cuda*:*cuda*, the names of the
 # CUDA tests) picks the tests: the executables bundled and the tests run_on_gpu.sh runs.
 set -euo pipefail
@@ -83,7 +84,7 @@ for f in "$lib" "$cli"; do
 done
 
 out=build/gpu-bundle
-rm -rf "$out" build/gpu-bundle.tar.gz
+rm -rf "$out" build/gpu-bundle.tar.gz build/gpu-bundle.tar.xz
 mkdir -p "$out"
 
 # Copies a build output into the bundle at the same relative path, stripped.
@@ -177,15 +178,17 @@ fi
     echo "tests: ${tests[*]#"$bdir/tests/"}"
 } > "$out/BUILD_INFO"
 
-tar -C build -czf build/gpu-bundle.tar.gz gpu-bundle
+# xz with a 64 MiB dictionary: every executable links the same kernels, and a window wider than
+# one executable stores them about once (gzip's 32 KiB window gave 60 MB where this gives 10).
+tar -C build -cf - gpu-bundle | xz -9 -T2 > build/gpu-bundle.tar.xz
 dir_bytes=$(du -sb "$out" | cut -f1)
-tar_bytes=$(stat -c %s build/gpu-bundle.tar.gz)
+tar_bytes=$(stat -c %s build/gpu-bundle.tar.xz)
 mb() { awk -v b="$1" 'BEGIN {printf "%.1f MB", b / 1e6}'; }
-echo "prepare: build/gpu-bundle.tar.gz: $(mb "$tar_bytes") (limit $limit_mb MB); unpacked" \
+echo "prepare: build/gpu-bundle.tar.xz: $(mb "$tar_bytes") (limit $limit_mb MB); unpacked" \
     "$(mb "$dir_bytes") in $(find "$out" -type f | wc -l) files"
 if ((tar_bytes > limit_mb * 1000000)); then
     echo "prepare: the bundle exceeds ${limit_mb} MB; its largest files:" >&2
     find "$out" -type f -printf '%s %p\n' | sort -rn | head -8 >&2 || true
     exit 1
 fi
-echo "prepare: on the GPU machine: tar xzf gpu-bundle.tar.gz && cd gpu-bundle && scripts/gpu/run_on_gpu.sh [OUTPUT_DIR]"
+echo "prepare: on the GPU machine: tar xJf gpu-bundle.tar.xz && cd gpu-bundle && scripts/gpu/run_on_gpu.sh [OUTPUT_DIR]"

@@ -3,12 +3,14 @@
 # bundle that scripts/gpu/prepare.sh makes (it needs no compiler, CMake or network there; Python 3
 # with PyTorch built for CUDA for steps 2 and 3):
 #
-#   tar xzf gpu-bundle.tar.gz && cd gpu-bundle && scripts/gpu/run_on_gpu.sh [OUTPUT_DIR]
+#   tar xJf gpu-bundle.tar.xz && cd gpu-bundle && scripts/gpu/run_on_gpu.sh [OUTPUT_DIR]
+#   (without xz there: python3 -m tarfile -e gpu-bundle.tar.xz .)
 #
 # Steps, each under a timeout, all within a total budget of 8 minutes; a failed step does not stop
 # the others:
 #   1. each bundled test executable with its CUDA tests only (GoogleTest filter *Cuda*:*cuda*),
-#      at most 2 minutes each and 4 minutes for all;
+#      split into GRIDSAMPLE_GPU_TEST_SHARDS shards (default 4) that run side by side, at most
+#      GRIDSAMPLE_GPU_TEST_JOBS processes at a time (default: the cores), 4 minutes for all;
 #   2. the differential test of the CLI on CUDA against PyTorch (tools/torch_diff.py), when the
 #      bundle has it, at most 90 seconds;
 #   3. bench/gpu/bench_gpu.py, gridsample vs PyTorch CUDA, with the time left (gpu_latest.md,
@@ -24,6 +26,8 @@
 #   GRIDSAMPLE_GPU_BUDGET_S   the total time budget in seconds (default 480)
 #   GRIDSAMPLE_BENCH_ARGS     extra arguments for bench_gpu.py (e.g. --quick)
 #   GRIDSAMPLE_GPU_TEST_FILTER  the GoogleTest filter of step 1 (default: the bundle's, *Cuda*:*cuda*)
+#   GRIDSAMPLE_GPU_TEST_SHARDS, GRIDSAMPLE_GPU_TEST_JOBS  step 1's shards per executable (4) and
+#                             processes at a time (the cores)
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 out=${1:-./gpu-results}
@@ -145,26 +149,73 @@ fi
 # Read by the tests if they take the data directory from the environment.
 export GRIDSAMPLE_TEST_DATA_DIR=$root/tests/data
 
-# 1. The CUDA tests.
-tests_deadline=$((SECONDS + 240))
+# 1. The CUDA tests. Each executable is split into shards (GoogleTest's GTEST_TOTAL_SHARDS) and
+# the shards of all of them run at once, at most test_jobs processes at a time, within 4 minutes
+# in all: the CPU references and the driver's first compilation of each kernel spread over the
+# cores. Each executable's shard logs are joined into one log.
+test_jobs=${GRIDSAMPLE_GPU_TEST_JOBS:-$(nproc 2> /dev/null || echo 4)}
+shards=${GRIDSAMPLE_GPU_TEST_SHARDS:-4}
+tests_end=$((SECONDS + $(min 240 "$(remaining)")))
 if ((${#tests[@]} == 0)); then
     echo "no test executables under $root/$bdir/tests" > "$out/tests.log"
     record "CUDA tests" "FAILED (no test executables)" 0 "$out/tests.log"
 fi
+echo "== CUDA tests: ${#tests[@]} executables x $shards shards, $test_jobs at a time, up to $((tests_end - SECONDS)) s"
+for t in "${tests[@]}"; do
+    name=$(basename "$t")
+    for ((s = 0; s < shards; s++)); do
+        while (($(jobs -rp | wc -l) >= test_jobs)); do wait -n; done
+        left=$((tests_end - SECONDS))
+        if ((left < 5)); then
+            echo "not run: no time left for the tests" > "$out/$name.shard$s.log"
+            echo "125 0" > "$out/$name.shard$s.rc"
+            continue
+        fi
+        (
+            begin=$SECONDS
+            GTEST_TOTAL_SHARDS=$shards GTEST_SHARD_INDEX=$s timeout -k 10 "$left" "$t" \
+                --gtest_filter="$filter" --gtest_output="xml:$out/$name.shard$s.xml" \
+                --gtest_color=no > "$out/$name.shard$s.log" 2>&1
+            echo "$? $((SECONDS - begin))" > "$out/$name.shard$s.rc"
+        ) &
+    done
+done
+wait
 for t in "${tests[@]}"; do
     name=$(basename "$t")
     log="$out/$name.log"
-    run_cmd "$log" "$(min 120 "$(min "$(remaining)" $((tests_deadline - SECONDS)))")" \
-        "$t" --gtest_filter="$filter" --gtest_output="xml:$out/$name.xml" --gtest_color=no
-    # GoogleTest's closing counts, e.g. "12 tests ran: 11 passed, 1 skipped".
-    ran=$(sed -nE 's/^\[==========\] ([0-9]+) tests? from .* ran\..*/\1/p' "$log" | tail -1)
-    counts=$(sed -nE 's/^\[ *(PASSED|SKIPPED|FAILED) *\] ([0-9]+) tests?.*/\2 \1/p' "$log" |
-        tr '[:upper:]' '[:lower:]' | paste -sd, - | sed 's/,/, /g')
-    detail=""
-    [[ -n "$ran" ]] && detail="; $ran tests ran${counts:+: $counts}"
-    [[ "$ran" == 0 ]] && detail="; no CUDA tests"
-    passed=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) tests?.*/\1/p' "$log" | tail -1)
-    if [[ $gpu_present == yes && $step_result == passed && ${ran:-0} != 0 && ${passed:-0} == 0 ]]; then
+    : > "$log"
+    ran=0 passed=0 skipped=0 failed_tests=0 worst=0 step_secs=0
+    for ((s = 0; s < shards; s++)); do
+        shard_log="$out/$name.shard$s.log"
+        read -r rc secs < "$out/$name.shard$s.rc" 2> /dev/null || { rc=125 secs=0; }
+        { echo "===== shard $s of $shards: exit $rc, $secs s"; cat "$shard_log" 2> /dev/null; } >> "$log"
+        rm -f "$shard_log" "$out/$name.shard$s.rc"
+        ((secs > step_secs)) && step_secs=$secs
+        # A timeout outranks any other failure.
+        if ((rc == 124 || rc == 137)); then worst=124; elif ((rc != 0 && worst != 124)); then worst=$rc; fi
+    done
+    # GoogleTest's closing counts of every shard, e.g. "12 tests ran: 11 passed, 1 skipped".
+    sum() { sed -nE "s/$1/\1/p" "$log" | awk '{n += $1} END {print n + 0}'; }
+    ran=$(sum '^\[==========\] ([0-9]+) tests? from .* ran\..*')
+    passed=$(sum '^\[  PASSED  \] ([0-9]+) tests?.*')
+    skipped=$(sum '^\[  SKIPPED \] ([0-9]+) tests?.*')
+    failed_tests=$(sum '^\[  FAILED  \] ([0-9]+) tests?.*')
+    if ((worst == 0)); then
+        step_result=passed
+    elif ((worst == 124)); then
+        step_result="FAILED (timed out)"
+    elif ((worst == 125)); then
+        step_result="FAILED (not run: out of time)"
+    else
+        step_result="FAILED (exit $worst)"
+    fi
+    if ((ran == 0)); then
+        detail="; no CUDA tests"
+    else
+        detail="; $ran tests ran: $passed passed, $skipped skipped, $failed_tests failed"
+    fi
+    if [[ $gpu_present == yes && $step_result == passed ]] && ((ran != 0 && passed == 0)); then
         step_result="FAILED (every CUDA test skipped, with a GPU present)"
     fi
     record "$name (CUDA tests)" "$step_result$detail" "$step_secs" "$log"

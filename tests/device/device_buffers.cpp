@@ -200,6 +200,10 @@ struct CudaDriver {
     CUresult (*cuStreamCreate)(CUstream*, unsigned int) = nullptr;
     CUresult (*cuStreamSynchronize)(CUstream) = nullptr;
     CUresult (*cuGetErrorName)(CUresult, const char**) = nullptr;
+    // For OwnStream only (optional: the suites run without them).
+    CUresult (*cuCtxCreate)(CUcontext*, unsigned int, CUdevice) = nullptr;
+    CUresult (*cuCtxDestroy)(CUcontext) = nullptr;
+    CUresult (*cuStreamDestroy)(CUstream) = nullptr;
 
     std::string error_name(CUresult r) const {
         const char* name = nullptr;
@@ -242,6 +246,9 @@ const CudaDriver& cuda_driver() {
                         load(library, "cuStreamCreate", d->cuStreamCreate) &&
                         load(library, "cuStreamSynchronize", d->cuStreamSynchronize);
         load(library, "cuGetErrorName", d->cuGetErrorName);  // optional
+        load(library, "cuCtxCreate_v2", d->cuCtxCreate);       // optional (OwnStream)
+        load(library, "cuCtxDestroy_v2", d->cuCtxDestroy);
+        load(library, "cuStreamDestroy_v2", d->cuStreamDestroy);
         if (!ok) {
             d->error = "libcuda.so.1 lacks a driver API function the tests use";
             return d;
@@ -306,12 +313,12 @@ CudaDevice& cuda_device(gs::Device device) {
     return c;
 }
 
-// Makes the device's primary context current for the scope.
+// Makes the device's primary context, or `context` where given, current for the scope.
 class CudaScope {
 public:
-    explicit CudaScope(gs::Device device) : device_(device) {
-        CudaDevice& c = cuda_device(device);
-        if (CUresult r = cuda_driver().cuCtxPushCurrent(c.context); r != 0) {
+    explicit CudaScope(gs::Device device, void* context = nullptr) : device_(device) {
+        CUcontext c = context != nullptr ? static_cast<CUcontext>(context) : cuda_device(device).context;
+        if (CUresult r = cuda_driver().cuCtxPushCurrent(c); r != 0) {
             throw DeviceError(cuda_error("cuCtxPushCurrent", device, r));
         }
     }
@@ -487,10 +494,111 @@ void synchronize_device(gs::Device device) {
 }
 
 // ------------------------------------------------------------------------------------------------
+// Streams of the test's own
+
+OwnStream::OwnStream(gs::Device device, bool own_context) : device_(device) {
+    require_gpu(device, "OwnStream");
+    if (device.type == gs::DeviceType::opencl) {
+        if (own_context) {
+            throw DeviceError("OwnStream: the OpenCL suites' buffers belong to the test context");
+        }
+        const OpenClDevice& d = opencl_queue(device);
+        cl_int e = CL_SUCCESS;
+        cl_command_queue queue = clCreateCommandQueue(d.context, d.id, 0, &e);
+        if (queue == nullptr || e != CL_SUCCESS) throw DeviceError(cl_error("clCreateCommandQueue", device, e));
+        stream_.opencl_context = d.context;
+        stream_.opencl_queue = queue;
+        return;
+    }
+    const CudaDriver& drv = cuda_driver();
+    CUcontext context = cuda_device(device).context;
+    if (own_context) {
+        if (drv.cuCtxCreate == nullptr || drv.cuCtxDestroy == nullptr) {
+            throw DeviceError("OwnStream: libcuda.so.1 lacks cuCtxCreate_v2 or cuCtxDestroy_v2");
+        }
+        CUdevice dev = 0;
+        if (CUresult r = drv.cuDeviceGet(&dev, device.id); r != 0) {
+            throw DeviceError(cuda_error("cuDeviceGet", device, r));
+        }
+        // cuCtxCreate makes the new context current on this thread: popped below.
+        if (CUresult r = drv.cuCtxCreate(&context, 0, dev); r != 0) {
+            throw DeviceError(cuda_error("cuCtxCreate", device, r));
+        }
+        CUcontext popped = nullptr;
+        drv.cuCtxPopCurrent(&popped);
+        owns_context_ = true;
+    }
+    stream_.cuda_context = context;
+    CUstream stream = nullptr;
+    CUresult r = 0;
+    {
+        CudaScope scope(device, context);
+        r = drv.cuStreamCreate(&stream, 0);
+    }
+    if (r != 0) {
+        if (owns_context_) drv.cuCtxDestroy(context);
+        throw DeviceError(cuda_error("cuStreamCreate", device, r));
+    }
+    stream_.cuda_stream = stream;
+}
+
+OwnStream::~OwnStream() {
+    try {
+        if (device_.type == gs::DeviceType::opencl) {
+            if (stream_.opencl_queue != nullptr) {
+                clFinish(static_cast<cl_command_queue>(stream_.opencl_queue));
+                clReleaseCommandQueue(static_cast<cl_command_queue>(stream_.opencl_queue));
+            }
+            return;
+        }
+        const CudaDriver& drv = cuda_driver();
+        if (stream_.cuda_stream != nullptr) {
+            CudaScope scope(device_, stream_.cuda_context);
+            drv.cuStreamSynchronize(static_cast<CUstream>(stream_.cuda_stream));
+            if (drv.cuStreamDestroy != nullptr) drv.cuStreamDestroy(static_cast<CUstream>(stream_.cuda_stream));
+        }
+        if (owns_context_) drv.cuCtxDestroy(static_cast<CUcontext>(stream_.cuda_context));
+    } catch (...) {
+        // Nothing more to do in a destructor.
+    }
+}
+
+void OwnStream::synchronize() const {
+    if (device_.type == gs::DeviceType::opencl) {
+        if (cl_int e = clFinish(static_cast<cl_command_queue>(stream_.opencl_queue)); e != CL_SUCCESS) {
+            throw DeviceError(cl_error("clFinish", device_, e));
+        }
+        return;
+    }
+    CudaScope scope(device_, stream_.cuda_context);
+    if (CUresult r = cuda_driver().cuStreamSynchronize(static_cast<CUstream>(stream_.cuda_stream)); r != 0) {
+        throw DeviceError(cuda_error("cuStreamSynchronize", device_, r));
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
 // Buffers
+
+void* DeviceBuffer::copy_queue() const {
+    return opencl_queue_ != nullptr ? opencl_queue_ : opencl_queue(device_).queue;
+}
+
+DeviceBuffer::DeviceBuffer(const OwnStream& owner, const gs::TensorView& host)
+    : device_(owner.device()),
+      view_(host),
+      span_(span_elements(host)),
+      cuda_context_(owner.stream().cuda_context),
+      opencl_queue_(owner.stream().opencl_queue) {
+    allocate(host);
+}
 
 DeviceBuffer::DeviceBuffer(gs::Device device, const gs::TensorView& host)
     : device_(device), view_(host), span_(span_elements(host)) {
+    allocate(host);
+}
+
+void DeviceBuffer::allocate(const gs::TensorView& host) {
+    const gs::Device device = device_;
     require_gpu(device, "DeviceBuffer");
     if (host.device.type != gs::DeviceType::cpu) {
         throw DeviceError("DeviceBuffer: the view to copy is on " + gs::to_string(host.device) +
@@ -510,7 +618,7 @@ DeviceBuffer::DeviceBuffer(gs::Device device, const gs::TensorView& host)
         }
         handle_ = mem;
     } else {
-        CudaScope scope(device);
+        CudaScope scope(device, cuda_context_);
         CUdeviceptr ptr = 0;
         if (CUresult r = cuda_driver().cuMemAlloc(&ptr, bytes); r != 0) {
             throw DeviceError(cuda_error("cuMemAlloc(" + std::to_string(bytes) + " bytes)", device, r));
@@ -524,7 +632,12 @@ DeviceBuffer::DeviceBuffer(gs::Device device, const gs::TensorView& host)
 DeviceBuffer::~DeviceBuffer() { release(); }
 
 DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
-    : device_(other.device_), view_(other.view_), span_(other.span_), handle_(other.handle_) {
+    : device_(other.device_),
+      view_(other.view_),
+      span_(other.span_),
+      handle_(other.handle_),
+      cuda_context_(other.cuda_context_),
+      opencl_queue_(other.opencl_queue_) {
     other.handle_ = nullptr;
     other.span_ = 0;
     other.view_.data = nullptr;
@@ -537,6 +650,8 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
         view_ = other.view_;
         span_ = other.span_;
         handle_ = other.handle_;
+        cuda_context_ = other.cuda_context_;
+        opencl_queue_ = other.opencl_queue_;
         other.handle_ = nullptr;
         other.span_ = 0;
         other.view_.data = nullptr;
@@ -551,7 +666,7 @@ void DeviceBuffer::release() noexcept {
             // Released once the commands using it have completed.
             clReleaseMemObject(static_cast<cl_mem>(handle_));
         } else {
-            CudaScope scope(device_);
+            CudaScope scope(device_, cuda_context_);
             cuda_driver().cuMemFree(static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(handle_)));
         }
     } catch (...) {
@@ -569,14 +684,13 @@ void DeviceBuffer::copy_to_host(const gs::TensorView& host) const {
     if (span_ == 0) return;
     const size_t bytes = static_cast<size_t>(span_) * element_size(view_.dtype);
     if (device_.type == gs::DeviceType::opencl) {
-        const OpenClDevice& d = opencl_queue(device_);
-        if (cl_int e = clEnqueueReadBuffer(d.queue, static_cast<cl_mem>(handle_), CL_TRUE, 0, bytes,
+        if (cl_int e = clEnqueueReadBuffer(static_cast<cl_command_queue>(copy_queue()), static_cast<cl_mem>(handle_), CL_TRUE, 0, bytes,
                                            host.data, 0, nullptr, nullptr);
             e != CL_SUCCESS) {
             throw DeviceError(cl_error("clEnqueueReadBuffer(" + std::to_string(bytes) + " bytes)", device_, e));
         }
     } else {
-        CudaScope scope(device_);
+        CudaScope scope(device_, cuda_context_);
         if (CUresult r = cuda_driver().cuMemcpyDtoH(
                 host.data, static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(handle_)), bytes);
             r != 0) {
@@ -594,14 +708,13 @@ void DeviceBuffer::copy_from_host(const gs::TensorView& host) {
     if (span_ == 0) return;
     const size_t bytes = static_cast<size_t>(span_) * element_size(view_.dtype);
     if (device_.type == gs::DeviceType::opencl) {
-        const OpenClDevice& d = opencl_queue(device_);
-        if (cl_int e = clEnqueueWriteBuffer(d.queue, static_cast<cl_mem>(handle_), CL_TRUE, 0, bytes,
+        if (cl_int e = clEnqueueWriteBuffer(static_cast<cl_command_queue>(copy_queue()), static_cast<cl_mem>(handle_), CL_TRUE, 0, bytes,
                                             host.data, 0, nullptr, nullptr);
             e != CL_SUCCESS) {
             throw DeviceError(cl_error("clEnqueueWriteBuffer(" + std::to_string(bytes) + " bytes)", device_, e));
         }
     } else {
-        CudaScope scope(device_);
+        CudaScope scope(device_, cuda_context_);
         if (CUresult r = cuda_driver().cuMemcpyHtoD(
                 static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(handle_)), host.data, bytes);
             r != 0) {

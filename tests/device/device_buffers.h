@@ -71,6 +71,31 @@ void synchronize(gridsample::Device device);
 // on the default stream. OpenCL: synchronize(device).
 void synchronize_device(gridsample::Device device);
 
+// A stream of the test's own beside test_stream, as an application thread makes one. CUDA: a new
+// stream on the device's primary context or, with `own_context`, a context created here
+// (cuCtxCreate, not the primary one) and a stream on it. OpenCL: a new in-order queue on the test
+// context (`own_context` is refused: the suites' OpenCL buffers belong to the test context).
+// Released with the object. Throws DeviceError where the driver cannot make them.
+class OwnStream {
+public:
+    explicit OwnStream(gridsample::Device device, bool own_context = false);
+    ~OwnStream();
+    OwnStream(const OwnStream&) = delete;
+    OwnStream& operator=(const OwnStream&) = delete;
+
+    gridsample::Device device() const { return device_; }
+    // What a call passes in Options::stream: the context (always named, the primary one too) and
+    // the stream or queue.
+    const gridsample::Stream& stream() const { return stream_; }
+    // Waits until everything queued on the stream has completed.
+    void synchronize() const;
+
+private:
+    gridsample::Device device_;
+    gridsample::Stream stream_;
+    bool owns_context_ = false;
+};
+
 // A device buffer holding a copy of a host view's span.
 class DeviceBuffer {
 public:
@@ -78,6 +103,9 @@ public:
     // Allocates the span of `host` (a view of host memory) on `device` and copies it there. An
     // empty view gets no buffer: its device view has null data.
     DeviceBuffer(gridsample::Device device, const gridsample::TensorView& host);
+    // The same in the context of `owner` (CUDA: the buffer lives in its context; OpenCL: the
+    // copies go through its queue). `owner` must outlive the buffer.
+    DeviceBuffer(const OwnStream& owner, const gridsample::TensorView& host);
     ~DeviceBuffer();
     DeviceBuffer(DeviceBuffer&& other) noexcept;
     DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
@@ -94,12 +122,18 @@ public:
     void copy_from_host(const gridsample::TensorView& host);
 
 private:
+    void allocate(const gridsample::TensorView& host);
     void release() noexcept;
+    void* copy_queue() const;  // OpenCL: the queue the copies use
 
     gridsample::Device device_;
     gridsample::TensorView view_;
     int64_t span_ = 0;
     void* handle_ = nullptr;  // cl_mem, or the CUdeviceptr
+    // The CUDA context the buffer lives in and the OpenCL queue its copies use; null: the test
+    // stream's.
+    void* cuda_context_ = nullptr;
+    void* opencl_queue_ = nullptr;
 };
 
 // Library calls on a device (tensor_placement.h): each view is copied to a DeviceBuffer, and the
