@@ -40,6 +40,14 @@
 # run_on_gpu.sh links those paths to the bundle's copies on the GPU machine when they do not exist
 # there.
 #
+# GRIDSAMPLE_GPU_SCHEDULE_VARIANTS: schedule experiments to time beside the library there, a
+# space-separated list of NAME=REGEX:key=value,... (entries of GRIDSAMPLE_GPU_GENERATOR_PARAMS_FOR,
+# generators/CMakeLists.txt). Each is built as build/gpu-variant-NAME: the float32 forward only
+# (CUDA kernels with those generator parameters, the baseline CPU level), and its
+# libgridsample_c.so goes into the bundle as variants/NAME/libgridsample_c.so, which
+# run_on_gpu.sh times beside PyTorch after the main benchmark. For example
+#   GRIDSAMPLE_GPU_SCHEDULE_VARIANTS="unroll2=^grid_sample_:gpu_channel_unroll=2" scripts/gpu/prepare.sh
+#
 # GRIDSAMPLE_BUNDLE_LIMIT_MB (default 60, in MB of 10^6 bytes) is the most build/gpu-bundle.tar.xz,
 # the file to copy, may weigh. GRIDSAMPLE_GPU_TEST_FILTER (default *Cuda*:*cuda*, the names of the
 # CUDA tests) picks the tests: the executables bundled and the tests run_on_gpu.sh runs.
@@ -69,6 +77,27 @@ if [[ $build == yes ]]; then
         cmake --build "build/$tree"
     fi
 fi
+
+variants=${GRIDSAMPLE_GPU_SCHEDULE_VARIANTS:-}
+for spec in $variants; do
+    vname=${spec%%=*}
+    entry=${spec#*=}
+    if [[ "$spec" != *=*:*=* || ! "$vname" =~ ^[A-Za-z0-9_-]+$ ]]; then
+        echo "prepare: GRIDSAMPLE_GPU_SCHEDULE_VARIANTS: '$spec' is not NAME=REGEX:key=value,..." >&2
+        exit 2
+    fi
+    vdir=build/gpu-variant-$vname
+    if [[ $build == yes ]]; then
+        cmake --preset release -B "$vdir" -DGRIDSAMPLE_GPU_BACKENDS=cuda -DGRIDSAMPLE_CPU_ISAS=baseline \
+            -DGRIDSAMPLE_BUILD_BENCH=OFF -DGRIDSAMPLE_OPERATIONS=forward -DGRIDSAMPLE_DTYPES=float32 \
+            "-DGRIDSAMPLE_GPU_GENERATOR_PARAMS_FOR=$entry" > /dev/null
+        cmake --build "$vdir" --target gridsample_c_shared
+    fi
+    [[ -f "$vdir/runtime/libgridsample_c.so" ]] || {
+        echo "prepare: $vdir/runtime/libgridsample_c.so is missing (build without --no-build)" >&2
+        exit 1
+    }
+done
 
 bdir="build/$tree"
 [[ -f "$bdir/CMakeCache.txt" ]] || { echo "prepare: $bdir is not configured" >&2; exit 1; }
@@ -141,6 +170,14 @@ done | sort -u | while read -r name path; do
 done
 rmdir "$out/lib" 2> /dev/null || true
 
+for spec in $variants; do
+    vname=${spec%%=*}
+    mkdir -p "$out/variants/$vname"
+    cp "build/gpu-variant-$vname/runtime/libgridsample_c.so" "$out/variants/$vname/"
+    strip --strip-unneeded "$out/variants/$vname/libgridsample_c.so"
+    echo "${spec#*=}" > "$out/variants/$vname/PARAMS"
+done
+
 mkdir -p "$out/bench/gpu" "$out/scripts/gpu"
 cp bench/gpu/bench_gpu.py "$out/bench/gpu/"
 cp scripts/gpu/run_on_gpu.sh "$out/scripts/gpu/"
@@ -176,6 +213,7 @@ fi
         grep -oE '(GLIBC|GLIBCXX)_[0-9.]+' | sort -t_ -k1,1 -k2,2V -u |
         awk -F_ '{v[$1] = $0} END {for (k in v) printf "%s ", v[k]}')"
     echo "tests: ${tests[*]#"$bdir/tests/"}"
+    if [[ -n "$variants" ]]; then echo "schedule variants: $variants"; fi
 } > "$out/BUILD_INFO"
 
 # xz with a 64 MiB dictionary: every executable links the same kernels, and a window wider than

@@ -14,7 +14,10 @@
 #   2. the differential test of the CLI on CUDA against PyTorch (tools/torch_diff.py), when the
 #      bundle has it, at most 90 seconds;
 #   3. bench/gpu/bench_gpu.py, gridsample vs PyTorch CUDA, with the time left (gpu_latest.md,
-#      gpu_latest.json; --quick when less than 150 seconds are left).
+#      gpu_latest.json; --quick when less than 150 seconds are left);
+#   4. for each schedule variant in the bundle (prepare.sh's GRIDSAMPLE_GPU_SCHEDULE_VARIANTS),
+#      the float32 forward workloads of bench_gpu.py on that variant's library, beside PyTorch
+#      (variant_NAME.md), GRIDSAMPLE_GPU_VARIANT_S seconds each (default 50, kept from step 3).
 # Every step's log goes to OUTPUT_DIR (default ./gpu-results), and summary.md lists every step
 # with its result. Exit status: 0 when every step passed, 1 otherwise.
 #
@@ -232,9 +235,18 @@ else
     record "torch_diff" "skipped (not in the bundle)" 0 "$out/torch_diff.log"
 fi
 
+# Schedule variants (prepare.sh, GRIDSAMPLE_GPU_SCHEDULE_VARIANTS): the bundle's
+# variants/NAME/libgridsample_c.so, or in a checkout build/gpu-variant-NAME/runtime/. Step 4 gives
+# each variant_s seconds, kept back from step 3.
+mapfile -t variant_libs < <({
+    find variants -mindepth 2 -maxdepth 2 -name libgridsample_c.so
+    find build -mindepth 3 -maxdepth 3 -path 'build/gpu-variant-*/runtime/libgridsample_c.so'
+} 2> /dev/null | sort)
+variant_s=${GRIDSAMPLE_GPU_VARIANT_S:-50}
+
 # 3. The benchmark, with the time left. It stops starting workloads when its own budget is spent
 # and still writes its report.
-limit=$(remaining)
+limit=$(($(remaining) - ${#variant_libs[@]} * variant_s))
 bench_args=(--device cuda --device-index "$dev" --output "$out/gpu_latest.md" --json "$out/gpu_latest.json"
     --budget-s $((limit > 60 ? limit - 30 : limit / 2)))
 [[ -f BUILD_INFO ]] && bench_args+=(--build-info BUILD_INFO)
@@ -243,6 +255,19 @@ bench_args=(--device cuda --device-index "$dev" --output "$out/gpu_latest.md" --
 run_cmd "$out/bench_gpu.log" "$limit" "$python" bench/gpu/bench_gpu.py "$lib" "${bench_args[@]}" \
     ${GRIDSAMPLE_BENCH_ARGS:-}
 record "bench_gpu" "$step_result" "$step_secs" "$out/bench_gpu.log"
+
+# 4. Each schedule variant's float32 forward workloads (the variant builds compile no other
+# kernels), PyTorch timed beside it in the same run as in step 3, so that its ratios compare
+# with step 3's rows of the same workloads.
+forward_f32='^(feat|image|batch|volume64|volume96|small)_[a-z]+_[a-z]+(_ac)?$'
+for v in "${variant_libs[@]}"; do
+    name=$(basename "$(dirname "$v")")
+    [[ $name == runtime ]] && name=$(basename "$(dirname "$(dirname "$v")")") && name=${name#gpu-variant-}
+    run_cmd "$out/variant_$name.log" "$(min "$variant_s" "$(remaining)")" "$python" bench/gpu/bench_gpu.py \
+        "$v" --device cuda --device-index "$dev" --only "$forward_f32" --output "$out/variant_$name.md" \
+        --budget-s $((variant_s > 30 ? variant_s - 15 : variant_s / 2))
+    record "variant $name (forward float32)" "$step_result" "$step_secs" "$out/variant_$name.log"
+done
 
 {
     echo "# gridsample on CUDA: tests and benchmark ($(date -u '+%Y-%m-%d %H:%M UTC'))"
@@ -256,6 +281,12 @@ record "bench_gpu" "$step_result" "$step_secs" "$out/bench_gpu.log"
         echo "Benchmark (gpu_latest.md):"
         sed -n '/^- forward:/,/^Notes:/p' "$out/gpu_latest.md" | grep -v '^Notes:'
     fi
+    for v in "$out"/variant_*.md; do
+        [[ -f "$v" ]] || continue
+        echo
+        echo "Schedule variant $(basename "$v" .md | sed 's/^variant_//') ($(basename "$v")), against the same PyTorch rows:"
+        grep -E '^- forward:' "$v"
+    done
     echo "Overall: $( ((failed == 0)) && echo passed || echo FAILED)"
 } > "$out/summary.md"
 echo
