@@ -141,7 +141,8 @@ private:
     Expr channels_last_condition() {
         if (get_target().has_gpu_feature() || using_autoscheduler()) return Expr();
         return channels_last_copy(input, output, spatial_dims, mode,
-                                  natural_vector_size(compute_type(dtype)), get_target());
+                                  natural_vector_size(compute_type(dtype)), Type(dtype),
+                                  get_target());
     }
 };
 

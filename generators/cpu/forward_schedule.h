@@ -78,7 +78,7 @@ ForwardLayouts forward_layouts(const In &input, const Out &output, int d, const 
 // a row) and per-tile invariants (pair_gathers.h, tile_invariants.h) leave little to gain
 // (8x64x128x128: 16.5 / 9.5 planar, 15.3 / 16.6 channels-last, which does not gain from the
 // second thread), except in the variant for scattered grids (kScatteredRows), where no tile's
-// taps stay near each other.
+// taps stay near each other, and for float64 where the target gathers (channels_last_copy()).
 //
 // ARM (NEON, V = 4 for float32), from the generated assembly of the 2-D bilinear float32 zeros
 // kernel (`-e assembly`, target arm-64-linux; timings under emulation mean nothing). NEON has no
@@ -114,11 +114,26 @@ inline Expr pool_threads() {
                                         Halide::Internal::Call::PureExtern);
 }
 
+// The condition of the channels-last path (above): its Expr, or an undefined Expr where the kernel
+// has no such path. 2-D bilinear stays planar on x86 except for 64-bit elements (float64) where the
+// target gathers in hardware (the avx512_gather level, whose tuning lets LLVM emit gathers): pair
+// gathers need 32-bit or smaller elements, and 64-bit gathers of single taps lose to the channels-
+// last copy's vector loads of 8 channels. 8x64x128x128 float64 bilinear zeros, this library's
+// benchmark (median of 5 runs, 3 alternating rounds), Xeon VM with AVX-512 gathers, ms at 1 / 2
+// threads: planar 25.3-25.7 / 9.8-10.2, channels-last (blocked) 17.7-19.7 / 7.8-8.0, the same bits.
+// Where gathers are not emitted the planar kernel's scalar loads hold their own: avx512 21.3-21.6 /
+// 9.7-10.4 planar, 22.0-22.7 / 10.1-10.3 channels-last; avx2 20.6-21.1 / 9.7-9.8 and 20.3-21.2 /
+// 9.9; and with 2 lanes (sse41, baseline) channels-last recomputes a tile's taps for every 2
+// channels: 49-52 / 25-27 against 30-32 / 14-15.
 template <typename In, typename Out>
 Expr channels_last_copy(const In &input, const Out &output, int d, Interpolation mode, int vec,
-                        const Halide::Target &target, bool scattered = false) {
+                        const Halide::Type &element, const Halide::Target &target,
+                        bool scattered = false) {
+    const bool gathers_64bit_taps =
+        element.bits() == 64 && target.has_feature(Halide::Target::AVX512_Cannonlake);
     const bool planar_bilinear = d == 2 && mode == Interpolation::bilinear &&
-                                 target.arch != Halide::Target::ARM && !scattered;
+                                 target.arch != Halide::Target::ARM && !scattered &&
+                                 !gathers_64bit_taps;
     if (mode == Interpolation::nearest || planar_bilinear) {
         return Expr();
     }
