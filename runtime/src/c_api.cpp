@@ -172,6 +172,11 @@ int32_t gridsample_device_status(int32_t device_type, int32_t device_id) {
     return guarded([&] { return device_status(to_device(device_type, device_id)); });
 }
 
+int32_t gridsample_release_context(int32_t device_type, int32_t device_id,
+                                   const gridsample_stream* stream) {
+    return guarded([&] { return release_context(to_device(device_type, device_id), to_stream(stream)); });
+}
+
 const char* gridsample_last_error(void) { return t_last_error.c_str(); }
 
 int32_t gridsample_set_num_threads(int32_t n) { return set_num_threads(n); }

@@ -498,6 +498,38 @@ Status device_status(Device device) {
     return invalid("device: unknown device type " + std::to_string(static_cast<int32_t>(device.type)));
 }
 
+Status release_context(Device device, const Stream& stream) {
+    if (device.type == DeviceType::cpu) {
+        return invalid("device: release_context is for a GPU device (cuda or opencl), not cpu");
+    }
+    // The context as a call resolves it (the primary CUDA context, the library's OpenCL queue).
+    detail::Placement placement;
+    if (Status s = detail::place_call(device, DType::float32, stream, "release_context", false,
+                                      placement);
+        !s.ok()) {
+        return s;
+    }
+    detail::install_halide_hooks();
+    // Halide's release of a device interface, in that context: it waits for the context's work,
+    // frees the device allocations kept for reuse and unloads the kernels it loaded there (a
+    // context it did not create itself is not destroyed).
+    detail::CallContext call;
+    call.stream = placement.stream;
+    if (device.type == DeviceType::cuda) {
+#if GRIDSAMPLE_HAVE_CUDA
+        halide_device_release(&call, halide_cuda_device_interface());
+#endif
+    } else {
+#if GRIDSAMPLE_HAVE_OPENCL
+        halide_device_release(&call, halide_opencl_device_interface());
+#endif
+    }
+    if (!call.error_message.empty()) {
+        return Status(StatusCode::internal, "release_context: " + call.error_message);
+    }
+    return Status::Ok();
+}
+
 }  // namespace gridsample
 
 #if GRIDSAMPLE_HAVE_OPENCL

@@ -499,14 +499,20 @@ void synchronize_device(gs::Device device) {
 OwnStream::OwnStream(gs::Device device, bool own_context) : device_(device) {
     require_gpu(device, "OwnStream");
     if (device.type == gs::DeviceType::opencl) {
-        if (own_context) {
-            throw DeviceError("OwnStream: the OpenCL suites' buffers belong to the test context");
-        }
         const OpenClDevice& d = opencl_queue(device);
         cl_int e = CL_SUCCESS;
-        cl_command_queue queue = clCreateCommandQueue(d.context, d.id, 0, &e);
-        if (queue == nullptr || e != CL_SUCCESS) throw DeviceError(cl_error("clCreateCommandQueue", device, e));
-        stream_.opencl_context = d.context;
+        cl_context context = d.context;
+        if (own_context) {
+            context = clCreateContext(nullptr, 1, &d.id, nullptr, nullptr, &e);
+            if (context == nullptr || e != CL_SUCCESS) throw DeviceError(cl_error("clCreateContext", device, e));
+            owns_context_ = true;
+        }
+        cl_command_queue queue = clCreateCommandQueue(context, d.id, 0, &e);
+        if (queue == nullptr || e != CL_SUCCESS) {
+            if (owns_context_) clReleaseContext(context);
+            throw DeviceError(cl_error("clCreateCommandQueue", device, e));
+        }
+        stream_.opencl_context = context;
         stream_.opencl_queue = queue;
         return;
     }
@@ -549,6 +555,7 @@ OwnStream::~OwnStream() {
                 clFinish(static_cast<cl_command_queue>(stream_.opencl_queue));
                 clReleaseCommandQueue(static_cast<cl_command_queue>(stream_.opencl_queue));
             }
+            if (owns_context_) clReleaseContext(static_cast<cl_context>(stream_.opencl_context));
             return;
         }
         const CudaDriver& drv = cuda_driver();
@@ -588,6 +595,7 @@ DeviceBuffer::DeviceBuffer(const OwnStream& owner, const gs::TensorView& host)
       view_(host),
       span_(span_elements(host)),
       cuda_context_(owner.stream().cuda_context),
+      opencl_context_(owner.stream().opencl_context),
       opencl_queue_(owner.stream().opencl_queue) {
     allocate(host);
 }
@@ -612,7 +620,9 @@ void DeviceBuffer::allocate(const gs::TensorView& host) {
     if (device.type == gs::DeviceType::opencl) {
         const OpenClDevice& d = opencl_queue(device);
         cl_int e = CL_SUCCESS;
-        cl_mem mem = clCreateBuffer(d.context, CL_MEM_READ_WRITE, bytes, nullptr, &e);
+        const cl_context context =
+            opencl_context_ != nullptr ? static_cast<cl_context>(opencl_context_) : d.context;
+        cl_mem mem = clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, nullptr, &e);
         if (mem == nullptr || e != CL_SUCCESS) {
             throw DeviceError(cl_error("clCreateBuffer(" + std::to_string(bytes) + " bytes)", device, e));
         }
@@ -637,6 +647,7 @@ DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
       span_(other.span_),
       handle_(other.handle_),
       cuda_context_(other.cuda_context_),
+      opencl_context_(other.opencl_context_),
       opencl_queue_(other.opencl_queue_) {
     other.handle_ = nullptr;
     other.span_ = 0;
@@ -651,6 +662,7 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
         span_ = other.span_;
         handle_ = other.handle_;
         cuda_context_ = other.cuda_context_;
+        opencl_context_ = other.opencl_context_;
         opencl_queue_ = other.opencl_queue_;
         other.handle_ = nullptr;
         other.span_ = 0;

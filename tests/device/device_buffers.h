@@ -74,8 +74,9 @@ void synchronize_device(gridsample::Device device);
 // A stream of the test's own beside test_stream, as an application thread makes one. CUDA: a new
 // stream on the device's primary context or, with `own_context`, a context created here
 // (cuCtxCreate, not the primary one) and a stream on it. OpenCL: a new in-order queue on the test
-// context (`own_context` is refused: the suites' OpenCL buffers belong to the test context).
-// Released with the object. Throws DeviceError where the driver cannot make them.
+// context or, with `own_context`, on a context created here. Released with the object (an own
+// context destroyed). Throws DeviceError where the driver cannot make them. Buffers in an own
+// context: DeviceBuffer(const OwnStream&, ...).
 class OwnStream {
 public:
     explicit OwnStream(gridsample::Device device, bool own_context = false);
@@ -103,8 +104,8 @@ public:
     // Allocates the span of `host` (a view of host memory) on `device` and copies it there. An
     // empty view gets no buffer: its device view has null data.
     DeviceBuffer(gridsample::Device device, const gridsample::TensorView& host);
-    // The same in the context of `owner` (CUDA: the buffer lives in its context; OpenCL: the
-    // copies go through its queue). `owner` must outlive the buffer.
+    // The same in the context of `owner` (the buffer lives in its context; OpenCL: the copies go
+    // through its queue). `owner` must outlive the buffer.
     DeviceBuffer(const OwnStream& owner, const gridsample::TensorView& host);
     ~DeviceBuffer();
     DeviceBuffer(DeviceBuffer&& other) noexcept;
@@ -130,9 +131,10 @@ private:
     gridsample::TensorView view_;
     int64_t span_ = 0;
     void* handle_ = nullptr;  // cl_mem, or the CUdeviceptr
-    // The CUDA context the buffer lives in and the OpenCL queue its copies use; null: the test
-    // stream's.
+    // The CUDA or OpenCL context the buffer lives in and the OpenCL queue its copies use; null:
+    // the test stream's.
     void* cuda_context_ = nullptr;
+    void* opencl_context_ = nullptr;
     void* opencl_queue_ = nullptr;
 };
 

@@ -1,6 +1,6 @@
 // Device calls from many host threads at once, each on a stream or queue of its own, and calls in
-// a CUDA context of the caller's own (SEMANTICS.md S13: device calls run on the caller's stream
-// and context; any number of threads may call at once).
+// contexts of the caller's own, created and released in turn (SEMANTICS.md S13: device calls run
+// on the caller's stream and context; any number of threads may call at once).
 //
 // Every thread alternates the forward and the backward of every mode: the forward matches the
 // CPU's within S11 and the backward does too, and the backward (deterministic by default, S13)
@@ -10,6 +10,7 @@
 
 #include "device_suite.h"
 #include "gridsample/gridsample.h"
+#include "gridsample/gridsample_c.h"
 
 #include <algorithm>
 #include <cmath>
@@ -188,24 +189,63 @@ TEST_P(DeviceConcurrency, ThreadsOnTheirOwnStreams) {
 
 GRIDSAMPLE_INSTANTIATE_DEVICE_SUITE(DeviceConcurrency);
 
-// A CUDA context the caller created (cuCtxCreate), not the device's primary one: the call runs in
-// it, on a stream of it, on memory allocated in it.
-TEST(CudaOwnContext, CallsRunInTheCallersContext) {
-    const gs::Device device = gs::Device::cuda(0);
-    if (const std::string reason = device_unavailable_reason(device); !reason.empty()) {
-        GTEST_SKIP() << reason;
-    }
+// Contexts of the caller's own (CUDA: cuCtxCreate, not the primary one; OpenCL: a cl_context
+// of the test's own), created and destroyed in turn as an application may: in each, calls run on
+// its stream, on memory allocated in it, and release_context drops what the library loaded there
+// before the context goes. A context created next may get the handle of the one destroyed; the
+// library must not reuse the old one's kernels for it.
+class DeviceContexts : public DeviceSuite<gs::Device> {};
+
+TEST_P(DeviceContexts, CallsInContextsCreatedAndReleasedInTurn) {
     const Problem p;
-    const OwnStream stream(device, /*own_context=*/true);
-    ThreadBuffers b(stream, p);
-    stream.synchronize();
-    for (int m = 0; m < 3; m++) {
-        std::vector<float> first, second;
-        EXPECT_EQ(run_round(stream, b, p, m, false, nullptr), "");
-        EXPECT_EQ(run_round(stream, b, p, m, true, &first), "");
-        EXPECT_EQ(run_round(stream, b, p, m, true, &second), "");
-        EXPECT_TRUE(first == second) << gs::to_string(kModes[m]) << ": the backward differs between two calls";
+    for (int round = 0; round < 4; round++) {
+        SCOPED_TRACE("context " + std::to_string(round));
+        const OwnStream stream(device(), /*own_context=*/true);
+        ThreadBuffers b(stream, p);
+        stream.synchronize();
+        for (int m = 0; m < 3; m++) {
+            std::vector<float> first, second;
+            EXPECT_EQ(run_round(stream, b, p, m, false, nullptr), "");
+            EXPECT_EQ(run_round(stream, b, p, m, true, &first), "");
+            EXPECT_EQ(run_round(stream, b, p, m, true, &second), "");
+            EXPECT_EQ(std::memcmp(first.data(), second.data(), first.size() * sizeof(float)), 0)
+                << gs::to_string(kModes[m]) << ": the backward differs between two calls";
+        }
+        const gs::Status released = gs::release_context(device(), stream.stream());
+        EXPECT_TRUE(released.ok()) << released.message();
     }
+    // The default context (the primary CUDA context, the library's OpenCL queue) may be released
+    // too, and calls there load their kernels again.
+    const gs::Status released = gs::release_context(device());
+    EXPECT_TRUE(released.ok()) << released.message();
+    std::vector<float> out(kN * kC * kHo * kWo, -7.0f);
+    DeviceBuffer input(device(), p.input_view), grid(device(), p.grid_view),
+        output(device(), gs::TensorView(out.data(), {kN, kC, kHo, kWo}));
+    gs::Options o;
+    o.stream = test_stream(device());
+    const gs::Status s = gs::grid_sample(input.view(), grid.view(), output.view(), o);
+    ASSERT_TRUE(s.ok()) << s.message();
+    synchronize(device());
+    output.copy_to_host(gs::TensorView(out.data(), {kN, kC, kHo, kWo}));
+    EXPECT_LE(max_diff(out, p.output[0]), 2e-5 * max_abs(p.input));
 }
+
+TEST_P(DeviceContexts, ReleaseContextRefusesWhatIsNoGpuContext) {
+    gs::Status s = gs::release_context(gs::Device::cpu());
+    EXPECT_EQ(s.code(), gs::StatusCode::invalid_argument);
+    EXPECT_NE(s.message().find("not cpu"), std::string::npos) << s.message();
+    s = gs::release_context(gs::Device{device().type, 99});
+    EXPECT_EQ(s.code(), gs::StatusCode::unsupported);
+    EXPECT_NE(s.message().find("no such device"), std::string::npos) << s.message();
+    // The C ABI: the same answers, and the default context (a null stream) released.
+    const int32_t type = static_cast<int32_t>(device().type);
+    EXPECT_EQ(gridsample_release_context(GRIDSAMPLE_CPU, 0, nullptr), GRIDSAMPLE_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(gridsample_last_error()).find("not cpu"), std::string::npos);
+    EXPECT_EQ(gridsample_release_context(type, 99, nullptr), GRIDSAMPLE_UNSUPPORTED);
+    EXPECT_EQ(gridsample_release_context(type, device().id, nullptr), GRIDSAMPLE_OK)
+        << gridsample_last_error();
+}
+
+GRIDSAMPLE_INSTANTIATE_DEVICE_SUITE(DeviceContexts);
 
 }  // namespace

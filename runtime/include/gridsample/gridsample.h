@@ -216,6 +216,15 @@ Status from_dlpack(const void* dltensor, TensorView* view);
 // device exists. Not ok: `unsupported`, naming what is missing.
 Status device_status(Device device);
 
+// Drops what the library keeps in the GPU context that `stream` names on `device` (the default
+// context where `stream` names none, as in a call): the kernels loaded into it and the device
+// memory kept there for reuse, after waiting for the work queued on that context. Call it before
+// destroying a CUDA context or releasing an OpenCL context that calls ran in, at a time when no
+// call runs in it: a context created later may get the same handle, and the library must not
+// take it for the old one. The next call in the context loads its kernels again. Not ok:
+// `invalid_argument` for the cpu device, `unsupported` as for a call (backend, driver, device).
+Status release_context(Device device, const Stream& stream = {});
+
 // The bytes of one element of `dtype` (8, 4, 2, 2, 1); 0 for a value that is no DType.
 int64_t element_size(DType dtype);
 

@@ -122,6 +122,13 @@ int32_t gridsample_from_dlpack(const void *dltensor, gridsample_tensor *view);
 GRIDSAMPLE_C_API
 int32_t gridsample_device_status(int32_t device_type, int32_t device_id);
 
+/* Drops what the library keeps in the GPU context that stream names (NULL or null members: the
+ * defaults); call before destroying a context that calls ran in. See gridsample.h's
+ * release_context. */
+GRIDSAMPLE_C_API
+int32_t gridsample_release_context(int32_t device_type, int32_t device_id,
+                                   const gridsample_stream *stream);
+
 /* The message of the last failed call on this thread ("" after a successful call). */
 GRIDSAMPLE_C_API
 const char *gridsample_last_error(void);
