@@ -221,7 +221,8 @@ Status device_status(Device device);
 // memory kept there for reuse, after waiting for the work queued on that context. Call it before
 // destroying a CUDA context or releasing an OpenCL context that calls ran in, at a time when no
 // call runs in it: a context created later may get the same handle, and the library must not
-// take it for the old one. The next call in the context loads its kernels again. Not ok:
+// take it for the old one. The next call in the context loads its kernels again. (CUDA: the
+// unused device memory kept for reuse is freed in every context, not only this one.) Not ok:
 // `invalid_argument` for the cpu device, `unsupported` as for a call (backend, driver, device).
 Status release_context(Device device, const Stream& stream = {});
 
