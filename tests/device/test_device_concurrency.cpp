@@ -214,9 +214,12 @@ TEST_P(DeviceContexts, CallsInContextsCreatedAndReleasedInTurn) {
         const gs::Status released = gs::release_context(device(), stream.stream());
         EXPECT_TRUE(released.ok()) << released.message();
     }
-    // The default context (the primary CUDA context, the library's OpenCL queue) may be released
-    // too, and calls there load their kernels again.
-    const gs::Status released = gs::release_context(device());
+    // The default context (a null stream: CUDA's primary context, the library's own OpenCL
+    // context) and the test stream's context may be released too, and a call in a released
+    // context loads its kernels again.
+    gs::Status released = gs::release_context(device());
+    EXPECT_TRUE(released.ok()) << released.message();
+    released = gs::release_context(device(), test_stream(device()));
     EXPECT_TRUE(released.ok()) << released.message();
     std::vector<float> out(kN * kC * kHo * kWo, -7.0f);
     DeviceBuffer input(device(), p.input_view), grid(device(), p.grid_view),
