@@ -41,12 +41,38 @@ set(GRIDSAMPLE_GPU_AUTOSCHEDULER_PARAMS "" CACHE STRING
     "Parameters of GRIDSAMPLE_GPU_AUTOSCHEDULER, key=value;...")
 set(GRIDSAMPLE_AUTOSCHEDULER_PARAMS_FOR "" CACHE STRING
     "Per-kernel autoscheduler parameters, REGEX:key=value,...;... (over the _PARAMS above)")
-foreach (entry IN LISTS GRIDSAMPLE_AUTOSCHEDULER_PARAMS_FOR)
-    if (NOT entry MATCHES "^.+:[A-Za-z0-9_.]+=[^,]+(,[A-Za-z0-9_.]+=[^,]+)*$")
-        message(FATAL_ERROR "GRIDSAMPLE_AUTOSCHEDULER_PARAMS_FOR: '${entry}' is not "
-                            "REGEX:key=value,key=value,...")
-    endif ()
-endforeach ()
+# Per-kernel parameters, a list of REGEX:key=value,... entries (GRIDSAMPLE_AUTOSCHEDULER_PARAMS_FOR
+# here, GRIDSAMPLE_GPU_GENERATOR_PARAMS_FOR in generators/CMakeLists.txt): a malformed entry of
+# list variable `option` is a configure error.
+function(gridsample_check_params_for option)
+    foreach (entry IN LISTS ${option})
+        if (NOT entry MATCHES "^.+:[A-Za-z0-9_.]+=[^,]+(,[A-Za-z0-9_.]+=[^,]+)*$")
+            message(FATAL_ERROR "${option}: '${entry}' is not REGEX:key=value,key=value,...")
+        endif ()
+    endforeach ()
+endfunction()
+
+# <out>: the key=value list `pairs` with the pairs of every entry of list variable `option` whose
+# REGEX matches kernel `name` applied in order, a key given again replacing the earlier one.
+function(gridsample_params_for option name pairs out)
+    foreach (entry IN LISTS ${option})
+        string(FIND "${entry}" ":" colon REVERSE)
+        string(SUBSTRING "${entry}" 0 ${colon} regex)
+        math(EXPR start "${colon} + 1")
+        string(SUBSTRING "${entry}" ${start} -1 own)
+        if (name MATCHES "${regex}")
+            string(REPLACE "," ";" own "${own}")
+            foreach (pair IN LISTS own)
+                string(REGEX REPLACE "=.*" "" key "${pair}")
+                list(FILTER pairs EXCLUDE REGEX "^${key}=")
+                list(APPEND pairs "${pair}")
+            endforeach ()
+        endif ()
+    endforeach ()
+    set(${out} "${pairs}" PARENT_SCOPE)
+endfunction()
+
+gridsample_check_params_for(GRIDSAMPLE_AUTOSCHEDULER_PARAMS_FOR)
 option(GRIDSAMPLE_RUNGEN "A RunGen benchmark driver target (<kernel>.rungen) for every CPU kernel" OFF)
 
 set(GRIDSAMPLE_CPU_AUTOSCHEDULERS Mullapudi2016 Li2018 Adams2019)
@@ -89,21 +115,7 @@ function(gridsample_autoschedule_args kind name out)
     endif ()
     # key=value pairs, the kernel's own (GRIDSAMPLE_AUTOSCHEDULER_PARAMS_FOR) replacing the
     # build's, each key given once.
-    set(pairs ${${option}_PARAMS})
-    foreach (entry IN LISTS GRIDSAMPLE_AUTOSCHEDULER_PARAMS_FOR)
-        string(FIND "${entry}" ":" colon REVERSE)
-        string(SUBSTRING "${entry}" 0 ${colon} regex)
-        math(EXPR start "${colon} + 1")
-        string(SUBSTRING "${entry}" ${start} -1 own)
-        if (name MATCHES "${regex}")
-            string(REPLACE "," ";" own "${own}")
-            foreach (pair IN LISTS own)
-                string(REGEX REPLACE "=.*" "" key "${pair}")
-                list(FILTER pairs EXCLUDE REGEX "^${key}=")
-                list(APPEND pairs "${pair}")
-            endforeach ()
-        endif ()
-    endforeach ()
+    gridsample_params_for(GRIDSAMPLE_AUTOSCHEDULER_PARAMS_FOR ${name} "${${option}_PARAMS}" pairs)
     foreach (param IN LISTS pairs)
         list(APPEND params autoscheduler.${param})
     endforeach ()

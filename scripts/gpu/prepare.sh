@@ -64,6 +64,9 @@ case "$build" in
 *) echo "usage: scripts/gpu/prepare.sh [--no-build]" >&2; exit 2 ;;
 esac
 
+# The CUDA trees' options (the main tree's and each schedule variant's, below).
+gpu_tree_options=(-DGRIDSAMPLE_GPU_BACKENDS=cuda -DGRIDSAMPLE_CPU_ISAS=baseline -DGRIDSAMPLE_BUILD_BENCH=OFF)
+
 if [[ $build == yes ]]; then
     # As ./build.sh does: install what is missing, configure, build everything.
     scripts/bootstrap.sh
@@ -72,8 +75,7 @@ if [[ $build == yes ]]; then
         cmake --preset "$preset" > /dev/null
         cmake --build --preset "$preset"
     else
-        cmake --preset release -B "build/$tree" -DGRIDSAMPLE_GPU_BACKENDS=cuda \
-            -DGRIDSAMPLE_CPU_ISAS=baseline -DGRIDSAMPLE_BUILD_BENCH=OFF > /dev/null
+        cmake --preset release -B "build/$tree" "${gpu_tree_options[@]}" > /dev/null
         cmake --build "build/$tree"
     fi
 fi
@@ -88,9 +90,8 @@ for spec in $variants; do
     fi
     vdir=build/gpu-variant-$vname
     if [[ $build == yes ]]; then
-        cmake --preset release -B "$vdir" -DGRIDSAMPLE_GPU_BACKENDS=cuda -DGRIDSAMPLE_CPU_ISAS=baseline \
-            -DGRIDSAMPLE_BUILD_BENCH=OFF -DGRIDSAMPLE_OPERATIONS=forward -DGRIDSAMPLE_DTYPES=float32 \
-            "-DGRIDSAMPLE_GPU_GENERATOR_PARAMS_FOR=$entry" > /dev/null
+        cmake --preset release -B "$vdir" "${gpu_tree_options[@]}" -DGRIDSAMPLE_OPERATIONS=forward \
+            -DGRIDSAMPLE_DTYPES=float32 "-DGRIDSAMPLE_GPU_GENERATOR_PARAMS_FOR=$entry" > /dev/null
         cmake --build "$vdir" --target gridsample_c_shared
     fi
     [[ -f "$vdir/runtime/libgridsample_c.so" ]] || {

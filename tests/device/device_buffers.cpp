@@ -468,17 +468,27 @@ gs::Stream test_stream(gs::Device device) {
     return s;
 }
 
+namespace {
+
+// Waits until everything queued on `stream` (its queue, or its stream in its context) has completed.
+void synchronize_stream(gs::Device device, const gs::Stream& stream) {
+    if (device.type == gs::DeviceType::opencl) {
+        if (cl_int e = clFinish(static_cast<cl_command_queue>(stream.opencl_queue)); e != CL_SUCCESS) {
+            throw DeviceError(cl_error("clFinish", device, e));
+        }
+        return;
+    }
+    CudaScope scope(device, stream.cuda_context);
+    if (CUresult r = cuda_driver().cuStreamSynchronize(static_cast<CUstream>(stream.cuda_stream)); r != 0) {
+        throw DeviceError(cuda_error("cuStreamSynchronize", device, r));
+    }
+}
+
+}  // namespace
+
 void synchronize(gs::Device device) {
     require_gpu(device, "synchronize");
-    if (device.type == gs::DeviceType::opencl) {
-        const OpenClDevice& d = opencl_queue(device);
-        if (cl_int e = clFinish(d.queue); e != CL_SUCCESS) throw DeviceError(cl_error("clFinish", device, e));
-    } else {
-        const CudaDevice& c = cuda_device(device);
-        if (CUresult r = cuda_driver().cuStreamSynchronize(c.stream); r != 0) {
-            throw DeviceError(cuda_error("cuStreamSynchronize", device, r));
-        }
-    }
+    synchronize_stream(device, test_stream(device));
 }
 
 void synchronize_device(gs::Device device) {
@@ -570,18 +580,7 @@ OwnStream::~OwnStream() {
     }
 }
 
-void OwnStream::synchronize() const {
-    if (device_.type == gs::DeviceType::opencl) {
-        if (cl_int e = clFinish(static_cast<cl_command_queue>(stream_.opencl_queue)); e != CL_SUCCESS) {
-            throw DeviceError(cl_error("clFinish", device_, e));
-        }
-        return;
-    }
-    CudaScope scope(device_, stream_.cuda_context);
-    if (CUresult r = cuda_driver().cuStreamSynchronize(static_cast<CUstream>(stream_.cuda_stream)); r != 0) {
-        throw DeviceError(cuda_error("cuStreamSynchronize", device_, r));
-    }
-}
+void OwnStream::synchronize() const { synchronize_stream(device_, stream_); }
 
 // ------------------------------------------------------------------------------------------------
 // Buffers
