@@ -12,7 +12,8 @@
 #     and run side by side, one per core;
 #   - the CPU kernels that the autoschedule-check build leaves out (it compiles float32 only)
 #     compile under an autoscheduler too: the storage types' element conversions and 2-D nearest
-#     grid_sample in float16, bfloat16 and uint8 (Mullapudi2016, a few seconds).
+#     grid_sample in float16, bfloat16 and uint8 (Mullapudi2016, a few seconds);
+#   - coverage.py reads every committed sweep table against the release build's kernels.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -25,6 +26,7 @@ rm -rf "$work"
     --kernels '^(convert_elements_(f16_f32|f32_bf16)|grid_sample_2d_nearest_zeros_(f16|bf16|u8))_baseline$'
 "$python" "$here/sweep.py" --autoscheduler Li2018 \
     --kernels '^grid_sample_grad_input_2d_bilinear_zeros_f32_(cuda|opencl)$'
+"$python" "$here/coverage.py"
 # Side by side; each one's output is printed whole once both have finished.
 "$python" "$here/sweep.py" --autoscheduler Mullapudi2016 \
     --kernels '^grid_sample_3d_bilinear_zeros_f32_opencl$' > "$work/mullapudi2016.log" 2>&1 &

@@ -2,8 +2,9 @@
 """Does every kernel compile under an autoscheduler? Runs each kernel's generator the way a build
 runs it (its target and parameters, from that build's build.ninja), through the AnyShape wrapper
 with the chosen autoscheduler, and writes one table: per kernel, whether it compiled, the
-generator's seconds and peak memory, and the first line of its error (a generator killed by a
-signal is reported as such: SIGKILL is usually the out-of-memory killer, so lower --jobs).
+generator's seconds (wall and CPU) and peak memory, and the first line of its error (a generator
+killed by a signal is reported as such: SIGKILL is usually the out-of-memory killer, so lower
+--jobs). coverage.py counts what the committed tables cover.
 
     experiments/autoschedulers/sweep.py --autoscheduler Li2018 --kernels '_cuda$' \\
         --out experiments/autoschedulers/results/sweep_li2018_cuda.md
@@ -65,7 +66,7 @@ def run_one(argv, kernel, scheduler, params, plugin, timeout):
         cmd += [f"autoscheduler.{p}" for p in params]
         start = time.time()
         log = os.path.join(out, "generator.log")
-        code, peak = run_measured(cmd, timeout, log)
+        code, peak, cpu = run_measured(cmd, timeout, log)
         seconds = time.time() - start
         with open(log, errors="replace") as f:
             text = f.read()
@@ -86,12 +87,14 @@ def run_one(argv, kernel, scheduler, params, plugin, timeout):
         error = " ".join(lines[at:at + 4]) if lines and lines[at].endswith(":") else \
             (lines[at] if lines else "")
         error = error.replace("|", "/")[:240]
-    return kernel, ok, seconds, peak, error
+    return kernel, ok, seconds, cpu, peak, error
 
 
 def run_measured(cmd, timeout, log):
     """Runs cmd, its output into the file log; returns (exit code, negative for a signal, or None
-    after timeout seconds, when it is killed; the process's peak resident memory in bytes)."""
+    after timeout seconds, when it is killed; the process's peak resident memory in bytes; its
+    CPU seconds, user and system, which other work on the machine inflates less than the wall
+    time)."""
     with open(log, "w") as f:
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT)
     deadline = time.time() + timeout
@@ -99,12 +102,12 @@ def run_measured(cmd, timeout, log):
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             proc.returncode = os.waitstatus_to_exitcode(status)
-            return proc.returncode, usage.ru_maxrss * 1024
+            return proc.returncode, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
         if time.time() > deadline:
             proc.kill()
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)
-            return None, usage.ru_maxrss * 1024
+            return None, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
         time.sleep(0.2)
 
 
@@ -136,15 +139,17 @@ def main():
                  f"{args.autoscheduler}", "",
                  f"`{' '.join(['experiments/autoschedulers/sweep.py'] + sys.argv[1:])}`, "
                  f"{time.strftime('%Y-%m-%d')}: {status}.", "",
-                 "| kernel | compiles | generator s | peak memory GB | error |",
-                 "|---|---|---|---|---|"]
-        for kernel, ok, seconds, peak, error in sorted(results):
-            lines.append(f"| {kernel} | {'yes' if ok else 'no'} | {seconds:.1f} | "
+                 "| kernel | compiles | generator s | CPU s | peak memory GB | error |",
+                 "|---|---|---|---|---|---|"]
+        for kernel, ok, seconds, cpu, peak, error in sorted(results):
+            lines.append(f"| {kernel} | {'yes' if ok else 'no'} | {seconds:.1f} | {cpu:.1f} | "
                          f"{peak / 2**30:.1f} | {error} |")
         if done:
-            secs = sorted(s for _, _, s, _, _ in done)
+            secs = sorted(r[2] for r in done)
+            cpus = sorted(r[3] for r in done)
             lines += ["", f"Generator seconds of the kernels that compile: median "
-                      f"{secs[len(secs) // 2]:.1f}, max {secs[-1]:.1f}."]
+                      f"{secs[len(secs) // 2]:.1f}, max {secs[-1]:.1f} (CPU seconds: median "
+                      f"{cpus[len(cpus) // 2]:.1f}, max {cpus[-1]:.1f})."]
         return "\n".join(lines) + "\n"
 
     def write(text):
@@ -159,7 +164,7 @@ def main():
                                args.timeout) for kernel, argv in sorted(commands.items())]
         for future in as_completed(futures):
             results.append(future.result())
-            kernel, ok, seconds, _, _ = results[-1]
+            kernel, ok, seconds = results[-1][:3]
             print(f"{len(results)}/{len(commands)} {kernel}: {'ok' if ok else 'FAILED'} "
                   f"{seconds:.1f} s", file=sys.stderr, flush=True)
             write(table(results, len(commands)))  # the table so far, kept if the run stops
