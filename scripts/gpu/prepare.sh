@@ -48,6 +48,14 @@
 # run_on_gpu.sh times beside PyTorch after the main benchmark. For example
 #   GRIDSAMPLE_GPU_SCHEDULE_VARIANTS="unroll2=^grid_sample_:gpu_channel_unroll=2" scripts/gpu/prepare.sh
 #
+# GRIDSAMPLE_GPU_AUTOSCHEDULE_VARIANTS: the same for Halide's GPU autoschedulers, a space-separated
+# list of AUTOSCHEDULER[:key=value,...] (Li2018, Mullapudi2016 or Anderson2021, with that
+# autoscheduler's parameters, as GRIDSAMPLE_GPU_AUTOSCHEDULER and ..._PARAMS take them). Each is
+# built as build/gpu-variant-<autoscheduler in lower case> and bundled and timed as the schedule
+# variants are, so that one run on the GPU compares the hand schedules with each autoscheduler's.
+# Building takes minutes (Anderson2021's search, 15 kernels: about 9 minutes here). For example
+#   GRIDSAMPLE_GPU_AUTOSCHEDULE_VARIANTS="Li2018 Mullapudi2016:parallelism=128 Anderson2021:parallelism=80"
+#
 # GRIDSAMPLE_BUNDLE_LIMIT_MB (default 60, in MB of 10^6 bytes) is the most build/gpu-bundle.tar.xz,
 # the file to copy, may weigh. GRIDSAMPLE_GPU_TEST_FILTER (default *Cuda*:*cuda*, the names of the
 # CUDA tests) picks the tests: the executables bundled and the tests run_on_gpu.sh runs.
@@ -80,6 +88,28 @@ if [[ $build == yes ]]; then
     fi
 fi
 
+# The variants: each one's name and what it is (the bundle's variants/NAME/PARAMS), built by
+# build_variant NAME OPTION... as build/gpu-variant-NAME, the float32 forward only.
+variant_names=()
+variant_about=()
+build_variant() {
+    local vname=$1 vdir=build/gpu-variant-$1
+    shift
+    if [[ " ${variant_names[*]} " == *" $vname "* ]]; then
+        echo "prepare: two variants are named $vname" >&2
+        exit 2
+    fi
+    if [[ $build == yes ]]; then
+        cmake --preset release -B "$vdir" "${gpu_tree_options[@]}" -DGRIDSAMPLE_OPERATIONS=forward \
+            -DGRIDSAMPLE_DTYPES=float32 "$@" > /dev/null
+        cmake --build "$vdir" --target gridsample_c_shared
+    fi
+    [[ -f "$vdir/runtime/libgridsample_c.so" ]] || {
+        echo "prepare: $vdir/runtime/libgridsample_c.so is missing (build without --no-build)" >&2
+        exit 1
+    }
+    variant_names+=("$vname")
+}
 variants=${GRIDSAMPLE_GPU_SCHEDULE_VARIANTS:-}
 for spec in $variants; do
     vname=${spec%%=*}
@@ -88,16 +118,25 @@ for spec in $variants; do
         echo "prepare: GRIDSAMPLE_GPU_SCHEDULE_VARIANTS: '$spec' is not NAME=REGEX:key=value,..." >&2
         exit 2
     fi
-    vdir=build/gpu-variant-$vname
-    if [[ $build == yes ]]; then
-        cmake --preset release -B "$vdir" "${gpu_tree_options[@]}" -DGRIDSAMPLE_OPERATIONS=forward \
-            -DGRIDSAMPLE_DTYPES=float32 "-DGRIDSAMPLE_GPU_GENERATOR_PARAMS_FOR=$entry" > /dev/null
-        cmake --build "$vdir" --target gridsample_c_shared
-    fi
-    [[ -f "$vdir/runtime/libgridsample_c.so" ]] || {
-        echo "prepare: $vdir/runtime/libgridsample_c.so is missing (build without --no-build)" >&2
-        exit 1
-    }
+    build_variant "$vname" "-DGRIDSAMPLE_GPU_GENERATOR_PARAMS_FOR=$entry"
+    variant_about+=("generator parameters $entry")
+done
+autoschedule_variants=${GRIDSAMPLE_GPU_AUTOSCHEDULE_VARIANTS:-}
+for spec in $autoschedule_variants; do
+    scheduler=${spec%%:*}
+    params=""
+    [[ $spec == *:* ]] && params=${spec#*:}
+    case "$scheduler" in
+    Li2018 | Mullapudi2016 | Anderson2021) ;;
+    *)
+        echo "prepare: GRIDSAMPLE_GPU_AUTOSCHEDULE_VARIANTS: '$spec' is not" \
+            "Li2018|Mullapudi2016|Anderson2021[:key=value,...]" >&2
+        exit 2
+        ;;
+    esac
+    build_variant "${scheduler,,}" "-DGRIDSAMPLE_GPU_AUTOSCHEDULER=$scheduler" \
+        "-DGRIDSAMPLE_GPU_AUTOSCHEDULER_PARAMS=${params//,/;}"
+    variant_about+=("autoscheduler $scheduler${params:+ ($params)}")
 done
 
 bdir="build/$tree"
@@ -171,12 +210,12 @@ done | sort -u | while read -r name path; do
 done
 rmdir "$out/lib" 2> /dev/null || true
 
-for spec in $variants; do
-    vname=${spec%%=*}
+for i in "${!variant_names[@]}"; do
+    vname=${variant_names[$i]}
     mkdir -p "$out/variants/$vname"
     cp "build/gpu-variant-$vname/runtime/libgridsample_c.so" "$out/variants/$vname/"
     strip --strip-unneeded "$out/variants/$vname/libgridsample_c.so"
-    echo "${spec#*=}" > "$out/variants/$vname/PARAMS"
+    echo "${variant_about[$i]}" > "$out/variants/$vname/PARAMS"
 done
 
 mkdir -p "$out/bench/gpu" "$out/scripts/gpu"
@@ -214,7 +253,9 @@ fi
         grep -oE '(GLIBC|GLIBCXX)_[0-9.]+' | sort -t_ -k1,1 -k2,2V -u |
         awk -F_ '{v[$1] = $0} END {for (k in v) printf "%s ", v[k]}')"
     echo "tests: ${tests[*]#"$bdir/tests/"}"
-    if [[ -n "$variants" ]]; then echo "schedule variants: $variants"; fi
+    for i in "${!variant_names[@]}"; do
+        echo "schedule variant ${variant_names[$i]}: ${variant_about[$i]}"
+    done
 } > "$out/BUILD_INFO"
 
 # xz with a 64 MiB dictionary: every executable links the same kernels, and a window wider than

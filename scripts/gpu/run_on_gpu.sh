@@ -15,9 +15,11 @@
 #      bundle has it, at most 90 seconds;
 #   3. bench/gpu/bench_gpu.py, gridsample vs PyTorch CUDA, with the time left (gpu_latest.md,
 #      gpu_latest.json; --quick when less than 150 seconds are left);
-#   4. for each schedule variant in the bundle (prepare.sh's GRIDSAMPLE_GPU_SCHEDULE_VARIANTS),
-#      the float32 forward workloads of bench_gpu.py on that variant's library, beside PyTorch
-#      (variant_NAME.md), GRIDSAMPLE_GPU_VARIANT_S seconds each (default 50, kept from step 3).
+#   4. for each schedule variant in the bundle (prepare.sh's GRIDSAMPLE_GPU_SCHEDULE_VARIANTS and
+#      GRIDSAMPLE_GPU_AUTOSCHEDULE_VARIANTS: other generator parameters, or an autoscheduler's
+#      schedules), the float32 forward workloads of bench_gpu.py on that variant's library,
+#      beside PyTorch (variant_NAME.md), GRIDSAMPLE_GPU_VARIANT_S seconds each (default 50, kept
+#      from step 3).
 # Every step's log goes to OUTPUT_DIR (default ./gpu-results), and summary.md lists every step
 # with its result. Exit status: 0 when every step passed, 1 otherwise.
 #
@@ -235,7 +237,8 @@ else
     record "torch_diff" "skipped (not in the bundle)" 0 "$out/torch_diff.log"
 fi
 
-# Schedule variants (prepare.sh, GRIDSAMPLE_GPU_SCHEDULE_VARIANTS): the bundle's
+# Schedule variants (prepare.sh, GRIDSAMPLE_GPU_SCHEDULE_VARIANTS and
+# GRIDSAMPLE_GPU_AUTOSCHEDULE_VARIANTS): the bundle's
 # variants/NAME/libgridsample_c.so, or in a checkout build/gpu-variant-NAME/runtime/. Step 4 gives
 # each variant_s seconds, kept back from step 3.
 mapfile -t variant_libs < <({
@@ -284,7 +287,10 @@ done
     for v in "$out"/variant_*.md; do
         [[ -f "$v" ]] || continue
         echo
-        echo "Schedule variant $(basename "$v" .md | sed 's/^variant_//') ($(basename "$v")), against the same PyTorch rows:"
+        vname=$(basename "$v" .md | sed 's/^variant_//')
+        about=""
+        [[ -f "variants/$vname/PARAMS" ]] && about=": $(cat "variants/$vname/PARAMS")"
+        echo "Schedule variant $vname$about ($(basename "$v")), against the same PyTorch rows:"
         grep -E '^- forward:' "$v"
     done
     echo "Overall: $( ((failed == 0)) && echo passed || echo FAILED)"
