@@ -81,8 +81,9 @@ inline std::string guard_tails_in_source(std::string source) {
            source;
 }
 
-// GPU kernels: a Func computed at a GPU thread loop with more thread loops inside it is computed
-// at the innermost one instead, once per thread.
+// GPU kernels: a Func computed at a GPU thread loop with more thread loops inside it, or at a
+// serial loop between thread loops, is computed at the innermost thread loop instead, once per
+// thread.
 //
 // Why: the guarded tails above make the last block's threads past the output's edge skip the
 // body, but only the body inside the innermost thread loop. Mullapudi2016's GPU mode tiles the
@@ -91,7 +92,12 @@ inline std::string guard_tails_in_source(std::string source) {
 // included, and write a scratch buffer that Halide sizes for the threads inside it: on PoCL,
 // where that buffer is host memory, every 3-D bilinear kernel called on a volume narrower than
 // a block corrupted the heap ("double free or corruption", or a segmentation fault). Computed
-// inside the innermost thread loop, the producer is under the guard.
+// inside the innermost thread loop, the producer is under the guard. Its float64 schedules put
+// a serial loop between thread loops instead (2-D bilinear: threads over x and channels inside
+// a loop over y, inside a thread loop over batch items; the taps computed at the loop over y),
+// with the same effect: every float64 2-D bilinear and bicubic kernel crashed PoCL on every
+// shape tried, a 3x4x2x6 input included. A producer computed at a serial loop outside every
+// thread loop (inside the blocks only) is run by the block as a whole and stays where it is.
 // The schedule source gets the same change. No upstream issue matches.
 inline void compute_inside_gpu_threads(const Halide::Pipeline &pipeline, std::string *source) {
     using Halide::Internal::Dim;
@@ -120,17 +126,25 @@ inline void compute_inside_gpu_threads(const Halide::Pipeline &pipeline, std::st
             resolved == 0 ? consumer->second.definition() : consumer->second.update(resolved - 1);
         const std::vector<Dim> &dims = def.schedule().dims();  // innermost first
         const std::string at = level.var().name();
-        int innermost_thread = -1, at_index = -1;
+        int innermost_thread = -1, outermost_thread = -1, at_index = -1;
         for (int i = 0; i < (int)dims.size(); i++) {
-            if (dims[i].for_type == ForType::GPUThread && innermost_thread < 0) {
-                innermost_thread = i;
+            if (dims[i].for_type == ForType::GPUThread) {
+                if (innermost_thread < 0) innermost_thread = i;
+                outermost_thread = i;
             }
             if (plain(dims[i].var) == plain(at)) at_index = i;
         }
-        if (innermost_thread < 0 || at_index <= innermost_thread ||
-            dims[at_index].for_type != ForType::GPUThread) {
+        // `at` must have a thread loop inside it and be a thread loop or lie inside one.
+        if (innermost_thread < 0 || at_index <= innermost_thread || at_index > outermost_thread) {
             continue;
         }
+        // A producer with GPU loops of its own cannot move inside a thread loop.
+        bool own_gpu_loops = false;
+        for (const Dim &dim : f.definition().schedule().dims()) {
+            own_gpu_loops = own_gpu_loops || dim.for_type == ForType::GPUThread ||
+                            dim.for_type == ForType::GPUBlock || dim.for_type == ForType::GPULane;
+        }
+        if (own_gpu_loops) continue;
         const std::string inner = plain(dims[innermost_thread].var);
         Halide::LoopLevel moved(level.func(), inner, false, stage, true);
         f.schedule().compute_level() = moved;
@@ -139,7 +153,8 @@ inline void compute_inside_gpu_threads(const Halide::Pipeline &pipeline, std::st
     }
     // ".compute_at(<consumer>, <at>)" in the source. The source's name for the consumer is not
     // known here, so every compute_at at a variable of that name changes: in the kernels seen,
-    // the Funcs computed at a thread variable are all computed at the output's.
+    // the Funcs computed at a thread loop or between thread loops are all computed at the
+    // output's.
     for (const auto &[at, inner] : moves) {
         const std::string from = ", " + at + ")", to = ", " + inner + ")";
         for (size_t pos = source->find(from); pos != std::string::npos;
