@@ -10,7 +10,8 @@ halide=$("$root/.venv/bin/python" -c "import halide, os; print(os.path.dirname(h
 out=${1:-$root/build/autoscheduler-repro}
 mkdir -p "$out"
 for repro in strict_float_bounds anderson2021_tuple anderson2021_scalar_func li2018_gpu_reduction \
-    li2018_var_names mullapudi2016_gpu_loop_of_one opencl_atomics64 opencl_count_leading_zeros; do
+    li2018_var_names mullapudi2016_gpu_loop_of_one opencl_atomics64 opencl_count_leading_zeros \
+    gpu_thread_loops; do
     c++ -std=c++17 -O1 -I"$halide/include" "$here/$repro.cpp" -o "$out/$repro" \
         -Wl,-rpath,"$halide/lib64" "$halide/lib64/libHalide.so" -lpthread -ldl || exit 1
 done
@@ -37,4 +38,11 @@ for repro in opencl_atomics64 opencl_count_leading_zeros; do
         "$out/$repro" $mode 2>&1 | tr '\n' ' ' | head -c 400
         echo
     done
+done
+# The heap corruption ends the process (a glibc heap error and SIGABRT, or SIGSEGV): its exit
+# status is printed too.
+for mode in "" at_thread workaround; do
+    "$out/gpu_thread_loops" $mode > "$out/gpu_thread_loops.log" 2>&1
+    status=$?
+    echo "gpu_thread_loops ${mode:-(as scheduled)}: $(tr '\n' ' ' < "$out/gpu_thread_loops.log" | head -c 300)(exit $status)"
 done
