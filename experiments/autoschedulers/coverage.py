@@ -23,17 +23,11 @@ from experiment_paths import ROOT
 from sweep import kernel_commands
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-GENERATORS = ("affine_grid_sample", "affine_grid", "grid_sample_grad_input",
-              "grid_sample_grad_grid", "grid_sample", "convert_elements")
 
 
-def generator_of(kernel):
-    # The longest generator name the kernel starts with (grid_sample_grad_input before
-    # grid_sample).
-    for g in sorted(GENERATORS, key=len, reverse=True):
-        if kernel.startswith(g + "_"):
-            return g
-    return "other"
+def generator_of(argv):
+    """The generator a kernel's command runs (build/<build>/generators/<name>.generator)."""
+    return os.path.basename(argv[0]).removesuffix(".generator")
 
 
 def backend_of(kernel):
@@ -66,7 +60,8 @@ def main():
     parser.add_argument("--autoscheduler", help="only this autoscheduler")
     args = parser.parse_args()
 
-    kernels = sorted(kernel_commands(args.build))
+    commands = kernel_commands(args.build)
+    kernels = sorted(commands)
     if not kernels:
         sys.exit(f"build/{args.build}/build.ninja lists no kernel")
     # status[scheduler][kernel] = (date, compiled)
@@ -88,29 +83,27 @@ def main():
              "|---|---|---|---|---|---|---|"]
     for scheduler in sorted(status):
         results = status[scheduler]
-        unknown = sorted(k for k in results if k not in set(kernels))
-        backends = sorted({backend_of(k) for k in results if k in set(kernels)})
-        for backend in backends:
+        compiled = {k: results[k][1] if k in results else None for k in kernels}
+        unknown = sorted(k for k in results if k not in commands)
+        for backend in sorted({backend_of(k) for k in results if k in commands}):
             if args.backend and backend != args.backend:
                 continue
-            mine = [k for k in kernels if backend_of(k) == backend]
             by_generator = defaultdict(list)
-            for k in mine:
-                by_generator[generator_of(k)].append(k)
+            for k in kernels:
+                if backend_of(k) == backend:
+                    by_generator[generator_of(commands[k])].append(compiled[k])
             totals = [0, 0, 0, 0]
             for g in sorted(by_generator):
-                ks = by_generator[g]
-                ok = sum(1 for k in ks if results.get(k, (None, None))[1] is True)
-                bad = sum(1 for k in ks if results.get(k, (None, None))[1] is False)
-                row = [len(ks), ok, bad, len(ks) - ok - bad]
+                found = by_generator[g]
+                row = [len(found), found.count(True), found.count(False), found.count(None)]
                 totals = [a + b for a, b in zip(totals, row)]
                 lines.append(f"| {scheduler} | {backend} | {g} | " + " | ".join(map(str, row)) + " |")
             lines.append(f"| {scheduler} | {backend} | **all** | " +
                          " | ".join(f"**{v}**" for v in totals) + " |")
-            failed = sorted(k for k in mine if results.get(k, (None, None))[1] is False)
-            for k in failed:
-                print(f"{scheduler}: {k} failed in its newest table ({results[k][0]})",
-                      file=sys.stderr)
+            for k in kernels:
+                if backend_of(k) == backend and compiled[k] is False:
+                    print(f"{scheduler}: {k} failed in its newest table ({results[k][0]})",
+                          file=sys.stderr)
         if unknown:
             print(f"{scheduler}: {len(unknown)} kernels of the tables are not in build/"
                   f"{args.build} (e.g. {unknown[0]})", file=sys.stderr)

@@ -89,12 +89,12 @@ if [[ $build == yes ]]; then
 fi
 
 # The variants: each one's name and what it is (the bundle's variants/NAME/PARAMS), built by
-# build_variant NAME OPTION... as build/gpu-variant-NAME, the float32 forward only.
+# build_variant NAME ABOUT OPTION... as build/gpu-variant-NAME, the float32 forward only.
 variant_names=()
 variant_about=()
 build_variant() {
-    local vname=$1 vdir=build/gpu-variant-$1
-    shift
+    local vname=$1 about=$2 vdir=build/gpu-variant-$1
+    shift 2
     if [[ " ${variant_names[*]} " == *" $vname "* ]]; then
         echo "prepare: two variants are named $vname" >&2
         exit 2
@@ -109,6 +109,7 @@ build_variant() {
         exit 1
     }
     variant_names+=("$vname")
+    variant_about+=("$about")
 }
 variants=${GRIDSAMPLE_GPU_SCHEDULE_VARIANTS:-}
 for spec in $variants; do
@@ -118,8 +119,7 @@ for spec in $variants; do
         echo "prepare: GRIDSAMPLE_GPU_SCHEDULE_VARIANTS: '$spec' is not NAME=REGEX:key=value,..." >&2
         exit 2
     fi
-    build_variant "$vname" "-DGRIDSAMPLE_GPU_GENERATOR_PARAMS_FOR=$entry"
-    variant_about+=("generator parameters $entry")
+    build_variant "$vname" "generator parameters $entry" "-DGRIDSAMPLE_GPU_GENERATOR_PARAMS_FOR=$entry"
 done
 autoschedule_variants=${GRIDSAMPLE_GPU_AUTOSCHEDULE_VARIANTS:-}
 for spec in $autoschedule_variants; do
@@ -134,9 +134,8 @@ for spec in $autoschedule_variants; do
         exit 2
         ;;
     esac
-    build_variant "${scheduler,,}" "-DGRIDSAMPLE_GPU_AUTOSCHEDULER=$scheduler" \
-        "-DGRIDSAMPLE_GPU_AUTOSCHEDULER_PARAMS=${params//,/;}"
-    variant_about+=("autoscheduler $scheduler${params:+ ($params)}")
+    build_variant "${scheduler,,}" "autoscheduler $scheduler${params:+ ($params)}" \
+        "-DGRIDSAMPLE_GPU_AUTOSCHEDULER=$scheduler" "-DGRIDSAMPLE_GPU_AUTOSCHEDULER_PARAMS=${params//,/;}"
 done
 
 bdir="build/$tree"
