@@ -52,6 +52,25 @@ def read_table(path):
     return head.group(1), date.group(1), rows
 
 
+def newest_results(autoscheduler=None):
+    """{scheduler: {kernel: (date, compiled)}}: each kernel's newest result in the committed
+    tables (of one autoscheduler, or of all)."""
+    status = defaultdict(dict)
+    for path in sorted(glob.glob(os.path.join(RESULTS, "sweep_*.md"))):
+        table = read_table(path)
+        if table is None:
+            print(f"skipped {os.path.relpath(path, ROOT)}: not a sweep.py table", file=sys.stderr)
+            continue
+        scheduler, date, rows = table
+        if autoscheduler and scheduler != autoscheduler:
+            continue
+        for kernel, compiled in rows.items():
+            old = status[scheduler].get(kernel)
+            if old is None or (date, compiled) > old:
+                status[scheduler][kernel] = (date, compiled)
+    return status
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -64,20 +83,7 @@ def main():
     kernels = sorted(commands)
     if not kernels:
         sys.exit(f"build/{args.build}/build.ninja lists no kernel")
-    # status[scheduler][kernel] = (date, compiled)
-    status = defaultdict(dict)
-    for path in sorted(glob.glob(os.path.join(RESULTS, "sweep_*.md"))):
-        table = read_table(path)
-        if table is None:
-            print(f"skipped {os.path.relpath(path, ROOT)}: not a sweep.py table", file=sys.stderr)
-            continue
-        scheduler, date, rows = table
-        if args.autoscheduler and scheduler != args.autoscheduler:
-            continue
-        for kernel, compiled in rows.items():
-            old = status[scheduler].get(kernel)
-            if old is None or (date, compiled) > old:
-                status[scheduler][kernel] = (date, compiled)
+    status = newest_results(args.autoscheduler)
 
     lines = ["| autoscheduler | backend | generator | kernels | compile | fail | not run |",
              "|---|---|---|---|---|---|---|"]

@@ -124,10 +124,17 @@ def main():
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--timeout", type=int, default=900)
     parser.add_argument("--out", help="write the table here (markdown) as well as to stdout")
+    parser.add_argument("--not-run", action="store_true",
+                        help="only the kernels that no committed table (results/sweep_*.md) has "
+                        "a result for under this autoscheduler, as coverage.py counts them")
     args = parser.parse_args()
 
     plugin = plugin_path(halide_dir(), args.autoscheduler)
     commands = {k: v for k, v in kernel_commands(args.build).items() if re.search(args.kernels, k)}
+    if args.not_run:
+        from coverage import newest_results  # coverage.py imports this file's kernel_commands
+        done = newest_results(args.autoscheduler).get(args.autoscheduler, {})
+        commands = {k: v for k, v in commands.items() if k not in done}
     if not commands:
         sys.exit(f"no kernel of build/{args.build} matches '{args.kernels}'")
     print(f"{len(commands)} kernels under {args.autoscheduler}", file=sys.stderr, flush=True)
