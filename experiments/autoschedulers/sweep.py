@@ -131,12 +131,15 @@ def main():
 
     plugin = plugin_path(halide_dir(), args.autoscheduler)
     commands = {k: v for k, v in kernel_commands(args.build).items() if re.search(args.kernels, k)}
+    if not commands:
+        sys.exit(f"no kernel of build/{args.build} matches '{args.kernels}'")
     if args.not_run:
         from coverage import newest_results  # coverage.py imports this file's kernel_commands
         done = newest_results(args.autoscheduler).get(args.autoscheduler, {})
         commands = {k: v for k, v in commands.items() if k not in done}
-    if not commands:
-        sys.exit(f"no kernel of build/{args.build} matches '{args.kernels}'")
+        if not commands:
+            sys.exit(f"every kernel of build/{args.build} matching '{args.kernels}' has a result "
+                     f"under {args.autoscheduler} in results/ already")
     print(f"{len(commands)} kernels under {args.autoscheduler}", file=sys.stderr, flush=True)
     def table(results, total):
         done = [r for r in results if r[1]]
