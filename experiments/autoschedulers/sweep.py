@@ -9,6 +9,9 @@ killed by a signal is reported as such: SIGKILL is usually the out-of-memory kil
     experiments/autoschedulers/sweep.py --autoscheduler Li2018 --kernels '_cuda$' \\
         --out experiments/autoschedulers/results/sweep_li2018_cuda.md
 
+--not-run goes on where earlier runs stopped: it leaves out the kernels that a table in results/
+already has a result for under that autoscheduler (write such a run to a new --out).
+
 --build names the build whose commands are used (default release: every CPU level, CUDA and
 OpenCL); the generators are that build's (build/<build>/generators). Mullapudi2016 on a GPU
 target runs in its experimental GPU mode, as cmake/GridsampleAutoscheduler.cmake runs it. Each
