@@ -19,8 +19,7 @@ import re
 import sys
 from collections import defaultdict
 
-from experiment_paths import ROOT
-from sweep import kernel_commands
+from experiment_paths import ROOT, kernel_commands
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 

@@ -1,5 +1,8 @@
-"""Where the experiment scripts of this folder find the project and Halide's tools."""
+"""Where the experiment scripts of this folder find the project, its kernels' build commands and
+Halide's tools."""
 import os
+import re
+import shlex
 import subprocess
 
 # The project's root (this file is experiments/autoschedulers/experiment_paths.py).
@@ -21,3 +24,18 @@ def halide_dir():
 def plugin_path(halide, autoscheduler):
     """The plugin of `autoscheduler` in the Halide package at `halide`."""
     return os.path.join(halide, "lib64", f"libautoschedule_{PLUGINS[autoscheduler]}.so")
+
+
+def kernel_commands(build):
+    """{kernel: argv} of every kernel generator run in build/<build>/build.ninja."""
+    commands = {}
+    with open(os.path.join(ROOT, "build", build, "build.ninja")) as f:
+        for line in f:
+            m = re.match(r"^\s*COMMAND = cd \S+ && (\S+\.generator) -n (\S+) (.*)$", line)
+            if not m:
+                continue
+            argv = [m.group(1), "-n", m.group(2)] + shlex.split(m.group(3))
+            if "autoscheduler=" in m.group(3):
+                continue
+            commands[m.group(2)] = argv
+    return commands

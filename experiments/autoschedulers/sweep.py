@@ -21,29 +21,14 @@ else; the build's own outputs are not touched.
 import argparse
 import os
 import re
-import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from experiment_paths import PLUGINS, ROOT, halide_dir, plugin_path
-
-
-def kernel_commands(build):
-    """{kernel: argv} of every kernel generator run in build/<build>/build.ninja."""
-    commands = {}
-    with open(os.path.join(ROOT, "build", build, "build.ninja")) as f:
-        for line in f:
-            m = re.match(r"^\s*COMMAND = cd \S+ && (\S+\.generator) -n (\S+) (.*)$", line)
-            if not m:
-                continue
-            argv = [m.group(1), "-n", m.group(2)] + shlex.split(m.group(3))
-            if "autoscheduler=" in m.group(3):
-                continue
-            commands[m.group(2)] = argv
-    return commands
+from coverage import newest_results
+from experiment_paths import PLUGINS, halide_dir, kernel_commands, plugin_path
 
 
 def default_params(scheduler, gpu):
@@ -137,7 +122,6 @@ def main():
     if not commands:
         sys.exit(f"no kernel of build/{args.build} matches '{args.kernels}'")
     if args.not_run:
-        from coverage import newest_results  # coverage.py imports this file's kernel_commands
         done = newest_results(args.autoscheduler).get(args.autoscheduler, {})
         commands = {k: v for k, v in commands.items() if k not in done}
         if not commands:
