@@ -37,6 +37,11 @@ public:
     GeneratorParam<int> gpu_channel_unroll{"gpu_channel_unroll", 1, 1, 16};
     // Size over speed (GRIDSAMPLE_COMPACT_KERNELS; cpu/forward_schedule.h, forward_layouts).
     GeneratorParam<bool> compact{"compact", false};
+    // Experiment knob: false leaves out the CPU schedule's lowering passes (add_forward_cpu_passes
+    // in cpu/forward_schedule.h), so that the hand schedule can be timed as the scheduling
+    // language alone states it, beside the autoschedulers' (experiments/autoschedulers/). The
+    // passes keep every result bit for bit, so the output is the same either way.
+    GeneratorParam<bool> lowering_passes{"lowering_passes", true};
 
     // input: (x, y, [z,] c, n), PyTorch's (N, C, [D,] H, W) reversed; any strides.
     Input<Buffer<>> input{"input"};
@@ -130,7 +135,7 @@ public:
                              forward_schedule(mode, rows_per_block, tile_width, interleaved_rows,
                                               interleaved_width),
                              natural_vector_size(compute_type(dtype)), get_target());
-        add_forward_cpu_passes(get_pipeline(), output, forward, get_target());
+        if (lowering_passes) add_forward_cpu_passes(get_pipeline(), output, forward, get_target());
     }
 
 private:

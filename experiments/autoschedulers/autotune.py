@@ -16,7 +16,10 @@ Halide's adams2019_autotune_loop.sh. The differences from that script:
   are read out of the plugin itself (start.weights in the work directory, checked to be a
   complete weights file of the version the plugin reads);
 - the hand-scheduled kernel is built and timed with the same driver, on the same data, so that
-  every schedule is compared with it directly;
+  every schedule is compared with it directly; for the generators whose CPU schedule adds
+  lowering passes (grid_sample, affine_grid_sample), so is the hand schedule without them
+  (lowering_passes=false): the part of the hand schedule that the scheduling language states,
+  which is all an autoscheduler can emit;
 - it writes a record (JSON, and markdown with --record): per batch, the samples built and timed,
   the batch's best, the model's choice, and the best so far against the start and the hand
   schedule.
@@ -48,6 +51,8 @@ from experiment_paths import ROOT, halide_dir, plugin_path
 DEFAULT_TARGET = "x86-64-linux-avx2-avx-f16c-fma-sse41-user_context"
 GENERATOR_FEATURES = {"grid_sample": ["enable_llvm_loop_opt"],
                       "affine_grid_sample": ["enable_llvm_loop_opt"]}
+# The generators with the lowering_passes parameter (their CPU schedules' lowering passes).
+WITH_LOWERING_PASSES = {"grid_sample", "affine_grid_sample"}
 SHORT = {"float32": "f32", "float64": "f64"}
 
 
@@ -137,13 +142,14 @@ class Tools:
             objects.append(obj)
         return objects
 
-    def build(self, out, name, scheduler_params):
-        """Runs the generator into `out` (with Adams2019 when scheduler_params is not None) and
-        links the RunGen driver. Returns (ok, generator seconds)."""
+    def build(self, out, name, scheduler_params, extra_params=()):
+        """Runs the generator into `out` (with Adams2019 when scheduler_params is not None; more
+        generator parameters in extra_params) and links the RunGen driver. Returns (ok,
+        generator seconds)."""
         os.makedirs(out, exist_ok=True)
         emit = "static_library,c_header,registration"
         cmd = [self.generator, "-g", self.args.generator, "-f", name, "-n", name, "-o", out,
-               f"target={self.target}"] + self.args.params
+               f"target={self.target}"] + self.args.params + list(extra_params)
         if scheduler_params is not None:
             emit += ",schedule,featurization"
             cmd += ["-p", self.plugin, "autoscheduler=AnyShape", "autoscheduler.base=Adams2019",
@@ -217,7 +223,9 @@ class Tools:
 def markdown(record):
     k = record["kernel"]
     lines = [f"# Adams2019 autotuning: `{k}`", "",
-             f"Command: `{record['command']}`", "",
+             f"Command: `{record['command']}`", ""] + [
+             f"Continued with: `{c}`" for c in record.get("continued", [])] + [
+             *([""] if record.get("continued") else []),
              f"Target `{record['target']}`; schedules for {record['parallelism']} cores, timed with "
              f"{record['threads']} threads by Halide's RunGen on random data of the generator's "
              f"estimated shapes (`--estimate_all`); the hand-scheduled kernel timed the same way. "
@@ -225,22 +233,33 @@ def markdown(record):
              f"(sample 0: beam search, beam {record['beam_size']}; the others: beam 1, random "
              f"dropout {record['dropout']}%).", "",
              f"Hand schedule: {record['hand_ms']:.3f} ms (its best over every batch). Start (batch 1's beam search with the "
-             f"built-in weights): {fmt(record['start_ms'])} ms.", "",
-             "| batch | built | timed | model's choice ms | batch best ms | best so far ms | "
-             "best / start | best / hand | batch seconds |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"built-in weights): {fmt(record['start_ms'])} ms."]
+    plain = record.get("hand_plain_ms")
+    if plain is not None:
+        lines += ["", f"Hand schedule without its lowering passes (`lowering_passes=false`, the "
+                  f"schedule as the scheduling language states it): {plain:.3f} ms (its best "
+                  f"over every batch), {ratio(plain, record['hand_ms'])} the hand schedule's."]
+    lines += ["", "| batch | built | timed | model's choice ms | batch best ms | best so far ms | "
+              "best / start | best / hand |" + (" best / hand without passes |" if plain else "")
+              + " batch seconds |",
+              "|---|---|---|---|---|---|---|---|" + ("---|" if plain else "") + "---|"]
     for b in record["batches"]:
         lines.append(f"| {b['batch']} | {b['built']} | {b['timed']} | {fmt(b['choice_ms'])} | "
                      f"{fmt(b['best_ms'])} | {fmt(b['best_so_far_ms'])} | "
                      f"{ratio(b['best_so_far_ms'], record['start_ms'])} | "
-                     f"{ratio(b['best_so_far_ms'], record['hand_ms'])} | {b['seconds']:.0f} |")
+                     f"{ratio(b['best_so_far_ms'], record['hand_ms'])} | "
+                     + (f"{ratio(b['best_so_far_ms'], plain)} | " if plain else "")
+                     + f"{b['seconds']:.0f} |")
     c = record.get("confirmed")
     if c:
         lines += ["", f"Timed again side by side at the end ({record.get('confirm_rounds', '')}"
                   f"alternating rounds, the best of each): hand {c['hand']:.3f} ms, start "
                   f"{c['start']:.3f} ms ({ratio(c['start'], c['hand'])} the hand schedule's), "
                   f"best {c['best']:.3f} ms ({ratio(c['best'], c['hand'])} the hand schedule's, "
-                  f"{ratio(c['best'], c['start'])} the start's)."]
+                  f"{ratio(c['best'], c['start'])} the start's)"
+                  + (f"; the hand schedule without its lowering passes {c['hand_plain']:.3f} ms "
+                     f"(the best {ratio(c['best'], c['hand_plain'])} of it)."
+                     if c.get("hand_plain") else ".")]
     best = record.get("best")
     if best:
         lines += ["", f"Best schedule: batch {best['batch']}, sample {best['sample']}: "
@@ -311,7 +330,11 @@ def main():
         with open(record_path) as f:
             previous = json.load(f)
         record.update({k: previous[k] for k in ("batches", "start_ms", "start_dir", "best",
-                                                 "hand_ms") if k in previous})
+                                                 "hand_ms", "hand_plain_ms") if k in previous})
+        # The first run's command heads the record; the runs that continued it follow.
+        if "command" in previous:
+            record["continued"] = previous.get("continued", []) + [record["command"]]
+            record["command"] = previous["command"]
 
     hand = os.path.join(work, "hand")
     if not os.path.exists(os.path.join(hand, "bench")):
@@ -323,6 +346,21 @@ def main():
         sys.exit(f"the hand-scheduled kernel did not run: {hand}/bench.txt")
     record["hand_ms"] = min(hand_s * 1e3, record.get("hand_ms", math.inf))
     print(f"{name}: hand schedule {hand_s * 1e3:.3f} ms", flush=True)
+    # The hand schedule without its lowering passes, where the generator has them.
+    hand_plain = None
+    if args.generator in WITH_LOWERING_PASSES:
+        hand_plain = os.path.join(work, "hand_without_passes")
+        if not os.path.exists(os.path.join(hand_plain, "bench")):
+            ok, _ = tools.build(hand_plain, name, None, ["lowering_passes=false"])
+            if not ok:
+                sys.exit(f"the hand schedule without lowering passes did not build: "
+                         f"{hand_plain}/compile_log.txt")
+        plain_s = tools.bench(hand_plain)
+        if plain_s is None:
+            sys.exit(f"the hand schedule without lowering passes did not run: {hand_plain}/bench.txt")
+        record["hand_plain_ms"] = min(plain_s * 1e3, record.get("hand_plain_ms", math.inf))
+        print(f"{name}: hand schedule without its lowering passes {plain_s * 1e3:.3f} ms",
+              flush=True)
 
     first = 1 + max([b["batch"] for b in record["batches"]], default=0)
     for batch in range(first, first + args.batches):
@@ -346,6 +384,9 @@ def main():
         hand_s = tools.bench(hand)
         if hand_s is not None:
             record["hand_ms"] = min(hand_s * 1e3, record["hand_ms"])
+        plain_s = tools.bench(hand_plain) if hand_plain else None
+        if plain_s is not None:
+            record["hand_plain_ms"] = min(plain_s * 1e3, record["hand_plain_ms"])
         times = []
         for i in range(args.batch_size):
             out = os.path.join(bdir, str(i))
@@ -384,10 +425,12 @@ def main():
               f"best so far {fmt(b['best_so_far_ms'])} ms ({ratio(b['best_so_far_ms'], record['hand_ms'])} "
               f"the hand schedule), {b['seconds']:.0f} s", flush=True)
 
-    # The three that the record compares, timed again side by side, in alternating rounds.
+    # The ones that the record compares, timed again side by side, in alternating rounds.
     if record["best"] and record.get("start_dir") and args.confirm_rounds:
         dirs = {"hand": hand, "start": os.path.join(work, record["start_dir"]),
                 "best": os.path.join(work, record["best"]["dir"])}
+        if hand_plain:
+            dirs["hand_plain"] = hand_plain
         confirmed = {k: math.inf for k in dirs}
         for _ in range(args.confirm_rounds):
             for k, d in dirs.items():

@@ -5,8 +5,9 @@
 //   <generator> -p libautoschedule_adams2019.so autoscheduler=AnyShape
 //       autoscheduler.base=Adams2019 autoscheduler.parallelism=2 ...
 //
-// `base` names the autoscheduler to run (its plugin loaded with -p); every other
-// autoscheduler.* parameter goes to it unchanged. cmake/GridsampleAutoscheduler.cmake builds the
+// `base` names the autoscheduler to run (its plugin loaded with -p); `llvm_vectorize=1` hands
+// the output's vectorized loops to LLVM (below); every other autoscheduler.* parameter goes to
+// the base unchanged. cmake/GridsampleAutoscheduler.cmake builds the
 // library this way when GRIDSAMPLE_AUTOSCHEDULER is set.
 //
 // Why: Halide's autoschedulers schedule for the estimated shapes. Their splits of the output and
@@ -167,6 +168,56 @@ inline void compute_inside_gpu_threads(const Halide::Pipeline &pipeline, std::st
     }
 }
 
+// CPU, autoscheduler.llvm_vectorize=1: every loop of the pipeline's outputs that the base
+// autoscheduler vectorized becomes a serial loop of the same extent, which LLVM's loop vectorizer
+// vectorizes (the library's CPU targets carry enable_llvm_loop_opt). An experiment knob.
+//
+// Why: the output's loop is the sampling, whose loads are data-dependent. Halide's vectorizer
+// loads such a vector lane by lane, an extract and an insert per lane, where LLVM's emits
+// hardware gathers where the target has fast ones and scalar loads otherwise; the hand schedules
+// leave their sampling loops to LLVM for that reason (cpu/forward_schedule.h). This knob gives an
+// autoscheduler's schedule the same code generation, so that the two compare as schedules. The
+// cost models still see the loops as vectorized (their featurization is taken before this
+// change). The schedule source loses the output's .vectorize() calls the same way.
+inline void llvm_vectorize_outputs(const Halide::Pipeline &pipeline, std::string *source) {
+    using Halide::Internal::ForType;
+    for (const Halide::Func &output : pipeline.outputs()) {
+        Halide::Internal::Function f = output.function();
+        std::vector<Halide::Internal::Definition> stages{f.definition()};
+        for (const Halide::Internal::Definition &update : f.updates()) stages.push_back(update);
+        for (Halide::Internal::Definition &stage : stages) {
+            for (Halide::Internal::Dim &dim : stage.schedule().dims()) {
+                if (dim.for_type == ForType::Vectorized) dim.for_type = ForType::Serial;
+            }
+        }
+        // In the source, the output's block is a line with its name, then its calls, one a line
+        // (".split(...)", ...): the .vectorize() lines go.
+        auto trimmed = [](const std::string &line) {
+            const size_t first = line.find_first_not_of(' ');
+            return first == std::string::npos ? std::string() : line.substr(first);
+        };
+        std::string kept;
+        bool in_block = false;
+        for (size_t at = 0; at < source->size();) {
+            const size_t end = std::min(source->find('\n', at), source->size());
+            const std::string line = source->substr(at, end - at), text = trimmed(line);
+            if (text == output.name()) {
+                in_block = true;
+            } else if (text.empty() || text[0] != '.') {
+                in_block = false;
+            }
+            if (!(in_block && text.rfind(".vectorize(", 0) == 0)) {
+                kept += source->substr(at, std::min(end + 1, source->size()) - at);
+            }
+            at = end + 1;
+        }
+        *source = kept;
+    }
+    *source = "// autoscheduler.llvm_vectorize=1: the output's vectorized loops left serial, for\n"
+              "// LLVM's loop vectorizer.\n" +
+              *source;
+}
+
 // The autoscheduler that schedules a generator run with these parameters: AnyShape's base, or the
 // one named directly (empty under the hand schedules). For the generators' workarounds of one
 // autoscheduler's failures.
@@ -185,8 +236,16 @@ inline void any_shape_autoscheduler(const Halide::Pipeline &pipeline, const Hali
            "Anderson2021> (and that autoscheduler's plugin loaded with -p)";
     std::map<std::string, std::string> extra = params.extra;
     extra.erase("base");
+    auto knob = extra.find("llvm_vectorize");
+    const bool llvm_vectorize = knob != extra.end() && knob->second == "1";
+    _halide_user_assert(knob == extra.end() || knob->second == "0" || knob->second == "1")
+        << "autoscheduler.llvm_vectorize: 0 or 1, not " << knob->second;
+    if (knob != extra.end()) extra.erase(knob);
+    _halide_user_assert(!llvm_vectorize || !target.has_gpu_feature())
+        << "autoscheduler.llvm_vectorize=1 is for CPU targets";
     *results = pipeline.apply_autoscheduler(target, Halide::AutoschedulerParams(base_name, extra));
     guard_every_split_tail(pipeline);
+    if (llvm_vectorize) llvm_vectorize_outputs(pipeline, &results->schedule_source);
     if (target.has_gpu_feature()) compute_inside_gpu_threads(pipeline, &results->schedule_source);
     results->schedule_source = guard_tails_in_source(results->schedule_source);
     // Atomic updates whose load and store indices lowering writes apart (atomic_adds.h).
