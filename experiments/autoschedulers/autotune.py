@@ -39,6 +39,7 @@ import math
 import os
 import re
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
@@ -252,7 +253,8 @@ def markdown(record):
                      + f"{b['seconds']:.0f} |")
     c = record.get("confirmed")
     if c:
-        lines += ["", f"Timed again side by side at the end ({record.get('confirm_rounds', '')}"
+        rounds = record.get("confirm_rounds")
+        lines += ["", f"Timed again side by side at the end ({str(rounds) + ' ' if rounds else ''}"
                   f"alternating rounds, the best of each): hand {c['hand']:.3f} ms, start "
                   f"{c['start']:.3f} ms ({ratio(c['start'], c['hand'])} the hand schedule's), "
                   f"best {c['best']:.3f} ms ({ratio(c['best'], c['hand'])} the hand schedule's, "
@@ -260,6 +262,14 @@ def markdown(record):
                   + (f"; the hand schedule without its lowering passes {c['hand_plain']:.3f} ms "
                      f"(the best {ratio(c['best'], c['hand_plain'])} of it)."
                      if c.get("hand_plain") else ".")]
+        m = record.get("confirmed_median")
+        if m:
+            lines += ["", f"The medians of those rounds: hand {m['hand']:.3f} ms, start "
+                      f"{m['start']:.3f} ms ({ratio(m['start'], m['hand'])}), best "
+                      f"{m['best']:.3f} ms ({ratio(m['best'], m['hand'])})"
+                      + (f", the hand schedule without its lowering passes "
+                         f"{m['hand_plain']:.3f} ms ({ratio(m['hand_plain'], m['hand'])})."
+                         if m.get("hand_plain") else ".")]
     best = record.get("best")
     if best:
         lines += ["", f"Best schedule: batch {best['batch']}, sample {best['sample']}: "
@@ -431,13 +441,16 @@ def main():
                 "best": os.path.join(work, record["best"]["dir"])}
         if hand_plain:
             dirs["hand_plain"] = hand_plain
-        confirmed = {k: math.inf for k in dirs}
+        times = {k: [] for k in dirs}
         for _ in range(args.confirm_rounds):
             for k, d in dirs.items():
                 t = tools.bench(d)
                 if t is not None:
-                    confirmed[k] = min(confirmed[k], t * 1e3)
-        record["confirmed"] = confirmed
+                    times[k].append(t * 1e3)
+        record["confirmed"] = {k: min(v, default=math.inf) for k, v in times.items()}
+        record["confirmed_median"] = {k: statistics.median(v) if v else math.inf
+                                      for k, v in times.items()}
+        record["confirm_rounds"] = args.confirm_rounds
         with open(record_path, "w") as f:
             json.dump(record, f, indent=1)
 

@@ -55,8 +55,12 @@ def cache_value(build, variable):
 
 
 def schedule_name(build):
-    """The column title of a build: the autoscheduler of an autoschedule-* build, else hand."""
-    return cache_value(build, "GRIDSAMPLE_AUTOSCHEDULER") or "hand"
+    """The column title of a build: the autoscheduler of an autoschedule-* build, else hand;
+    with "+ llvm_vectorize" where its parameters hand the output's loops to LLVM (AnyShape's
+    llvm_vectorize=1)."""
+    name = cache_value(build, "GRIDSAMPLE_AUTOSCHEDULER") or "hand"
+    params = cache_value(build, "GRIDSAMPLE_AUTOSCHEDULER_PARAMS").split(";")
+    return name + (" + llvm_vectorize" if "llvm_vectorize=1" in params else "")
 
 
 def kernels_of(benchmark, isa):
