@@ -255,21 +255,10 @@ def markdown(record):
     if c:
         rounds = record.get("confirm_rounds")
         lines += ["", f"Timed again side by side at the end ({str(rounds) + ' ' if rounds else ''}"
-                  f"alternating rounds, the best of each): hand {c['hand']:.3f} ms, start "
-                  f"{c['start']:.3f} ms ({ratio(c['start'], c['hand'])} the hand schedule's), "
-                  f"best {c['best']:.3f} ms ({ratio(c['best'], c['hand'])} the hand schedule's, "
-                  f"{ratio(c['best'], c['start'])} the start's)"
-                  + (f"; the hand schedule without its lowering passes {c['hand_plain']:.3f} ms "
-                     f"(the best {ratio(c['best'], c['hand_plain'])} of it)."
-                     if c.get("hand_plain") else ".")]
+                  f"alternating rounds), the best of each: {side_by_side(c)}"]
         m = record.get("confirmed_median")
         if m:
-            lines += ["", f"The medians of those rounds: hand {m['hand']:.3f} ms, start "
-                      f"{m['start']:.3f} ms ({ratio(m['start'], m['hand'])}), best "
-                      f"{m['best']:.3f} ms ({ratio(m['best'], m['hand'])})"
-                      + (f", the hand schedule without its lowering passes "
-                         f"{m['hand_plain']:.3f} ms ({ratio(m['hand_plain'], m['hand'])})."
-                         if m.get("hand_plain") else ".")]
+            lines += ["", f"The medians of those rounds: {side_by_side(m)}"]
     best = record.get("best")
     if best:
         lines += ["", f"Best schedule: batch {best['batch']}, sample {best['sample']}: "
@@ -277,6 +266,18 @@ def markdown(record):
                   f"schedule's time and {ratio(best['ms'], record['start_ms'])} the start's "
                   f"(its schedule: the `.schedule.h` beside this record)."]
     return "\n".join(lines) + "\n"
+
+
+def side_by_side(t):
+    """The hand, start and best schedules' times of the rounds at the end (and the hand schedule
+    without its lowering passes, where timed), with their ratios."""
+    text = (f"hand {t['hand']:.3f} ms, start {t['start']:.3f} ms ({ratio(t['start'], t['hand'])} "
+            f"the hand schedule's), best {t['best']:.3f} ms ({ratio(t['best'], t['hand'])} the "
+            f"hand schedule's, {ratio(t['best'], t['start'])} the start's)")
+    if t.get("hand_plain"):
+        text += (f"; the hand schedule without its lowering passes {t['hand_plain']:.3f} ms "
+                 f"(the best {ratio(t['best'], t['hand_plain'])} of it)")
+    return text + "."
 
 
 def fmt(ms):
