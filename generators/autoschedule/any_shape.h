@@ -6,9 +6,9 @@
 //       autoscheduler.base=Adams2019 autoscheduler.parallelism=2 ...
 //
 // `base` names the autoscheduler to run (its plugin loaded with -p); `llvm_vectorize=1` hands
-// the output's vectorized loops to LLVM (below); every other autoscheduler.* parameter goes to
-// the base unchanged. cmake/GridsampleAutoscheduler.cmake builds the
-// library this way when GRIDSAMPLE_AUTOSCHEDULER is set.
+// the output's vectorized loops to LLVM (llvm_vectorize_outputs, below); every other
+// autoscheduler.* parameter goes to the base unchanged. cmake/GridsampleAutoscheduler.cmake
+// builds the library this way when GRIDSAMPLE_AUTOSCHEDULER is set.
 //
 // Why: Halide's autoschedulers schedule for the estimated shapes. Their splits of the output and
 // of stages that read an input shift the last block inwards (TailStrategy::ShiftInwards) or round
