@@ -2,7 +2,8 @@
 # The autoscheduler experiments' tools, checked on this machine in a few minutes (CI runs this
 # after the release build, whose generators it uses):
 #   - Adams2019's autotuning loop (autotune.py): one batch of 8 schedules of 2-D nearest
-#     grid_sample built, timed, turned into training samples, and the cost model retrained;
+#     grid_sample built, timed, turned into training samples, and the cost model retrained,
+#     beside the hand schedule with and without its lowering passes;
 #   - the GPU kernels whose estimates work around autoscheduler failures
 #     (generators/autoschedule/estimates.h) compile under those autoschedulers (sweep.py):
 #     Li2018 on 2-D grid_sample_grad_input (CUDA and OpenCL), Mullapudi2016's GPU mode on 3-D
