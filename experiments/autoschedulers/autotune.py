@@ -347,31 +347,27 @@ def main():
             record["continued"] = previous.get("continued", []) + [record["command"]]
             record["command"] = previous["command"]
 
+    def reference(directory, label, key, extra_params=()):
+        """Builds (once) and times a hand-scheduled reference kernel; keeps its best in
+        record[key]."""
+        if not os.path.exists(os.path.join(directory, "bench")):
+            ok, _ = tools.build(directory, name, None, extra_params)
+            if not ok:
+                sys.exit(f"{label} did not build: {directory}/compile_log.txt")
+        s = tools.bench(directory)
+        if s is None:
+            sys.exit(f"{label} did not run: {directory}/bench.txt")
+        record[key] = min(s * 1e3, record.get(key, math.inf))
+        print(f"{name}: {label} {s * 1e3:.3f} ms", flush=True)
+
     hand = os.path.join(work, "hand")
-    if not os.path.exists(os.path.join(hand, "bench")):
-        ok, _ = tools.build(hand, name, None)
-        if not ok:
-            sys.exit(f"the hand-scheduled kernel did not build: {hand}/compile_log.txt")
-    hand_s = tools.bench(hand)
-    if hand_s is None:
-        sys.exit(f"the hand-scheduled kernel did not run: {hand}/bench.txt")
-    record["hand_ms"] = min(hand_s * 1e3, record.get("hand_ms", math.inf))
-    print(f"{name}: hand schedule {hand_s * 1e3:.3f} ms", flush=True)
+    reference(hand, "the hand schedule", "hand_ms")
     # The hand schedule without its lowering passes, where the generator has them.
     hand_plain = None
     if args.generator in WITH_LOWERING_PASSES:
         hand_plain = os.path.join(work, "hand_without_passes")
-        if not os.path.exists(os.path.join(hand_plain, "bench")):
-            ok, _ = tools.build(hand_plain, name, None, ["lowering_passes=false"])
-            if not ok:
-                sys.exit(f"the hand schedule without lowering passes did not build: "
-                         f"{hand_plain}/compile_log.txt")
-        plain_s = tools.bench(hand_plain)
-        if plain_s is None:
-            sys.exit(f"the hand schedule without lowering passes did not run: {hand_plain}/bench.txt")
-        record["hand_plain_ms"] = min(plain_s * 1e3, record.get("hand_plain_ms", math.inf))
-        print(f"{name}: hand schedule without its lowering passes {plain_s * 1e3:.3f} ms",
-              flush=True)
+        reference(hand_plain, "the hand schedule without its lowering passes", "hand_plain_ms",
+                  ["lowering_passes=false"])
 
     first = 1 + max([b["batch"] for b in record["batches"]], default=0)
     for batch in range(first, first + args.batches):
