@@ -14,7 +14,10 @@
 #   - the CPU kernels that the autoschedule-check build leaves out (it compiles float32 only)
 #     compile under an autoscheduler too: the storage types' element conversions and 2-D nearest
 #     grid_sample in float16, bfloat16 and uint8 (Mullapudi2016, a few seconds);
-#   - coverage.py reads every committed sweep table against the release build's kernels.
+#   - coverage.py reads every committed sweep table against the release build's kernels;
+#   - the merging of assertions inside autoscheduled GPU kernels (generators/autoschedule/
+#     gpu_asserts.h): its reproduction (repro/gpu_device_asserts.cpp) builds its CUDA kernel with
+#     the workaround, a few seconds.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -28,6 +31,11 @@ rm -rf "$work"
 "$python" "$here/sweep.py" --autoscheduler Li2018 \
     --kernels '^grid_sample_grad_input_2d_bilinear_zeros_f32_(cuda|opencl)$'
 "$python" "$here/coverage.py"
+halide=$("$python" -c "import halide, os; print(os.path.dirname(halide.__file__))")
+c++ -std=c++17 -O1 -I"$halide/include" -I"$root/generators" "$here/repro/gpu_device_asserts.cpp" \
+    -o "$work/gpu_device_asserts" -Wl,-rpath,"$halide/lib64" "$halide/lib64/libHalide.so" -lpthread -ldl
+"$work/gpu_device_asserts" workaround | tee "$work/gpu_device_asserts.log"
+grep -q ": compiled" "$work/gpu_device_asserts.log"
 # Side by side; each one's output is printed whole once both have finished.
 "$python" "$here/sweep.py" --autoscheduler Mullapudi2016 \
     --kernels '^grid_sample_3d_bilinear_zeros_f32_opencl$' > "$work/mullapudi2016.log" 2>&1 &

@@ -31,6 +31,7 @@
 
 #include "Halide.h"
 #include "autoschedule/atomic_adds.h"
+#include "autoschedule/gpu_asserts.h"
 
 #include <cstdlib>
 #include <map>
@@ -250,8 +251,10 @@ inline void any_shape_autoscheduler(const Halide::Pipeline &pipeline, const Hali
     results->schedule_source = guard_tails_in_source(results->schedule_source);
     // Atomic updates whose load and store indices lowering writes apart (atomic_adds.h).
     // (A copy of the handle: the passes are the pipeline's own.)
+    // Runs of assertions inside kernels as one (gpu_asserts.h).
     if (target.has_gpu_feature()) {
         Halide::Pipeline(pipeline).add_custom_lowering_pass(new SameIndexAtomicAdds);
+        Halide::Pipeline(pipeline).add_custom_lowering_pass(new MergeGpuAsserts);
     }
 #if defined(_WIN32)
     _putenv_s("HL_PERMIT_FAILED_UNROLL", "1");

@@ -11,8 +11,8 @@ out=${1:-$root/build/autoscheduler-repro}
 mkdir -p "$out"
 for repro in strict_float_bounds anderson2021_tuple anderson2021_scalar_func li2018_gpu_reduction \
     li2018_var_names mullapudi2016_gpu_loop_of_one opencl_atomics64 opencl_count_leading_zeros \
-    gpu_thread_loops; do
-    c++ -std=c++17 -O1 -I"$halide/include" "$here/$repro.cpp" -o "$out/$repro" \
+    gpu_thread_loops gpu_device_asserts; do
+    c++ -std=c++17 -O1 -I"$halide/include" -I"$root/generators" "$here/$repro.cpp" -o "$out/$repro" \
         -Wl,-rpath,"$halide/lib64" "$halide/lib64/libHalide.so" -lpthread -ldl || exit 1
 done
 plugin() { echo "$halide/lib64/libautoschedule_$1.so"; }
@@ -32,6 +32,11 @@ run anderson2021_scalar_func anderson2021
 run li2018_gpu_reduction li2018
 run li2018_var_names li2018
 run mullapudi2016_gpu_loop_of_one mullapudi2016
+# No autoscheduler plugin: the schedules are written out.
+for mode in "" workaround; do
+    "$out/gpu_device_asserts" $mode 2>&1 | tr '\n' ' ' | head -c 400
+    echo
+done
 # Need an OpenCL device (PoCL here); no autoscheduler plugin.
 for repro in opencl_atomics64 opencl_count_leading_zeros; do
     for mode in "" workaround; do
