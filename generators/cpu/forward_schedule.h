@@ -7,6 +7,7 @@
 #include "cpu/channel_prefetch.h"
 #include "cpu/gather_indices.h"
 #include "cpu/grid_prefetch.h"
+#include "cpu/one_taps_allocation.h"
 #include "cpu/pair_gathers.h"
 #include "cpu/tile_invariants.h"
 #include "cpu/tile_prefetch.h"
@@ -449,7 +450,8 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
 // sampling loop derives from the taps once per tile instead of once per channel, with 6 channels
 // or more (tile_invariants.h); Int32GatherIndices gives the sampling loads 32-bit indices
 // (gather_indices.h), except on a target with 64-bit index arithmetic (large_buffers);
-// TransposeBlocks transposes the channels-last copy's blocks with shuffles (transpose_blocks.h).
+// TransposeBlocks transposes the channels-last copy's blocks with shuffles (transpose_blocks.h);
+// OneTapsAllocation stores the 3-D channels-last taps in one allocation (one_taps_allocation.h).
 inline void add_forward_cpu_passes(Halide::Pipeline pipeline, const Halide::Func &out,
                                    const Forward &f, const Halide::Target &target) {
     const std::string channel_loop = out.name() + ".s0." + f.c.name();
@@ -477,6 +479,9 @@ inline void add_forward_cpu_passes(Halide::Pipeline pipeline, const Halide::Func
     if (f.channels_last.defined()) {
         pipeline.add_custom_lowering_pass(new TransposeBlocks(f.input_rows.name()));
         pipeline.add_custom_lowering_pass(new TransposeBlocks(f.samples_channels_last.name()));
+    }
+    if (f.space.size() == 3 && f.taps_channels_last.defined()) {
+        pipeline.add_custom_lowering_pass(new OneTapsAllocation(f.taps_channels_last.name()));
     }
     pipeline.add_custom_lowering_pass(
         new ByteWords("input", static_cast<int>(f.space.size()) + 2));
