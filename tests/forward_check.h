@@ -21,6 +21,7 @@ enum class Layout {
     expanded_grid,        // stride 0 along the batch
     padded_output,        // written into a larger buffer; the rest must stay untouched
     mixed,
+    channels_last,        // input and output NHWC (with 3 or 4 channels: the interleaved kernels)
 };
 inline constexpr Layout kLayouts[] = {Layout::contiguous,    Layout::padded_input,
                                       Layout::channels_last_input, Layout::permuted_grid,
@@ -35,6 +36,7 @@ inline const char* layout_name(Layout l) {
     case Layout::expanded_grid: return "expanded_grid";
     case Layout::padded_output: return "padded_output";
     case Layout::mixed: return "mixed";
+    case Layout::channels_last: return "channels_last";
     }
     return "?";
 }
@@ -89,9 +91,11 @@ inline CaseLayouts layouts_for(const Case& cs) {
 
     // Input: channels moved innermost for channels-last, i.e. (N, [D,] H, W, C) in memory.
     std::vector<int> input_order = identity();
-    if (l == Layout::channels_last_input || mixed) {
-        input_order.erase(input_order.begin() + 1);
-        input_order.push_back(1);
+    std::vector<int> channels_last_order = identity();
+    channels_last_order.erase(channels_last_order.begin() + 1);
+    channels_last_order.push_back(1);
+    if (l == Layout::channels_last_input || l == Layout::channels_last || mixed) {
+        input_order = channels_last_order;
     }
     const bool pad_input = l == Layout::padded_input || mixed;
     CaseLayouts out;
@@ -109,7 +113,9 @@ inline CaseLayouts layouts_for(const Case& cs) {
                            mixed ? uniform_int(rng, 1, 7) : 0, expand);
 
     const bool pad_output = l == Layout::padded_output || mixed;
-    out.output = make_layout(s.output_sizes(), identity(), pad_output ? random_pads() : no_pads,
+    out.output = make_layout(s.output_sizes(),
+                             l == Layout::channels_last ? channels_last_order : identity(),
+                             pad_output ? random_pads() : no_pads,
                              pad_output ? uniform_int(rng, 1, 7) : 0, false);
     return out;
 }

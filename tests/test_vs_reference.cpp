@@ -95,20 +95,24 @@ TEST_P(CpuIsaVsReference, MatchesReference) {
 // (2-D: PairGathers' 64-bit pair loads of planar bilinear, NextTileGridPrefetch,
 // HoistTileInvariants). 333 output points a row are 5 tiles of 64 plus 13, or 2 of 128 plus 77.
 // Inputs 1 and 2 pixels wide are included: PairGathers needs two, and keeps the plain loads for
-// one. Each width is sampled with 3 channels and with 7: HoistTileInvariants acts from 6.
+// one. Each width is sampled with 3 channels and with 7: HoistTileInvariants acts from 6; and
+// channels-last in and out with 3 and 4 channels: the interleaved RGB/RGBA kernels, whose rows
+// PairGathers pairs on the levels without hardware gathers.
 TEST_P(CpuIsaVsReference, WideRowsMatchReference) {
     const Kernel kernel = std::get<1>(GetParam());
-    check_cases(7000u, 6, [&](gs::Padding padding, gs::DType dtype, int rep, uint64_t seed) {
+    check_cases(7000u, 12, [&](gs::Padding padding, gs::DType dtype, int rep, uint64_t seed) {
         const int64_t widths[] = {1, 2, 150};
         Case cs;
         cs.kernel = kernel;
         cs.padding = padding;
         cs.align_corners = (seed % 2) == 1;
         cs.dtype = dtype;
-        cs.layout = (seed % 3) == 2 ? Layout::padded_output : Layout::contiguous;
+        cs.layout = rep >= 6                ? Layout::channels_last
+                    : (seed % 3) == 2 ? Layout::padded_output
+                                      : Layout::contiguous;
         cs.seed = seed;
         cs.shape.dims = kernel.dims;
-        cs.shape.c = rep < 3 ? 3 : 7;
+        cs.shape.c = rep < 3 ? 3 : rep < 6 ? 7 : rep < 9 ? 3 : 4;
         cs.shape.in[0] = kernel.dims == 3 ? 5 : 1;
         cs.shape.in[1] = 19;
         cs.shape.in[2] = widths[rep % 3];

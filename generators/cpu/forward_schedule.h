@@ -472,7 +472,8 @@ inline void add_forward_cpu_passes(Halide::Pipeline pipeline, const Halide::Func
         }
     }
     if (f.space.size() == 2 && f.mode == Interpolation::bilinear) {
-        pipeline.add_custom_lowering_pass(new PairGathers("input", f.x_index_taps));
+        pipeline.add_custom_lowering_pass(new PairGathers(
+            "input", f.x_index_taps, PairGathers::pairs_interleaved_rows(target)));
         pipeline.add_custom_lowering_pass(
             new HoistTileInvariants(channel_loop, f.taps.name(), "input", 6));
     }
