@@ -107,9 +107,11 @@ TEST_P(CpuIsaVsReference, WideRowsMatchReference) {
         cs.padding = padding;
         cs.align_corners = (seed % 2) == 1;
         cs.dtype = dtype;
-        cs.layout = rep >= 6                ? Layout::channels_last
-                    : (seed % 3) == 2 ? Layout::padded_output
-                                      : Layout::contiguous;
+        if (rep >= 6) {
+            cs.layout = Layout::channels_last;
+        } else {
+            cs.layout = (seed % 3) == 2 ? Layout::padded_output : Layout::contiguous;
+        }
         cs.seed = seed;
         cs.shape.dims = kernel.dims;
         cs.shape.c = rep < 3 ? 3 : rep < 6 ? 7 : rep < 9 ? 3 : 4;

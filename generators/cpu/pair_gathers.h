@@ -38,11 +38,11 @@
 //   avx512_gather                 RGB border 0.97-0.98 / 1.02-1.05; RGBA 0.96 / 1.05
 //   sse41, baseline               RGB border 1.00-1.01 / 1.01-1.02, 0.98-1.04 / 1.01-1.02
 // So interleaved rows are paired only on the x86 targets with AVX2 and no hardware gathers
-// (pairs_interleaved_rows()). Nearest, tried the same way on the same image (a point's C
-// elements as ceil(C / 2) pairs, overlapping for RGB; no pick needed): 1.10-1.31x slower on avx2
-// and avx512 for RGB, 1.01-1.22x for RGBA, so not done. With hardware gathers the pairs gain nothing here: a row's six
+// (pairs_interleaved_rows()). With hardware gathers the pairs gain nothing here: a row's six
 // floats take three 64-bit gathers of 8 lanes where they took six 32-bit gathers of 16, and the
-// pair loop spent half the kernel's time in them.
+// pair loop spent half the kernel's time in them. Nearest, tried the same way on the same image
+// (a point's C elements as ceil(C / 2) pairs, overlapping for RGB; no pick needed): 1.10-1.31x
+// slower on avx2 and avx512 for RGB, 1.01-1.22x for RGBA, so not done.
 //
 // Exactness: the two x taps of a bilinear point are clamp(i0, 0, W - 1) and clamp(i0 + 1, 0,
 // W - 1) (sampling_math.h, axis_taps): both in {xs, xs + 1} with xs = min(x0, x1, W - 2), and
