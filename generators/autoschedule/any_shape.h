@@ -83,12 +83,12 @@ inline std::string guard_tails_in_source(std::string source) {
            source;
 }
 
-// GPU kernels: a Func computed at a GPU thread loop with more thread loops inside it, or at a
-// serial loop between thread loops, is computed at the innermost thread loop instead, once per
-// thread.
+// GPU kernels: a Func computed at a GPU thread loop, or at a loop inside one, with more loops
+// inside it is computed at the innermost loop instead (the innermost that is not vectorized):
+// once per point, under every guard.
 //
-// Why: the guarded tails above make the last block's threads past the output's edge skip the
-// body, but only the body inside the innermost thread loop. Mullapudi2016's GPU mode tiles the
+// Why, first: the guarded tails above make the last block's threads past the output's edge skip
+// the body, but only the body inside the innermost thread loop. Mullapudi2016's GPU mode tiles the
 // output into blocks of 32x8x2 threads (x, channels, batch items) and computes producers (the
 // 3-D taps) at the outermost thread loop; those run for every thread, the ones past the edge
 // included, and write a scratch buffer that Halide sizes for the threads inside it: on PoCL,
@@ -98,9 +98,24 @@ inline std::string guard_tails_in_source(std::string source) {
 // a serial loop between thread loops instead (2-D bilinear: threads over x and channels inside
 // a loop over y, inside a thread loop over batch items; the taps computed at the loop over y),
 // with the same effect: every float64 2-D bilinear and bicubic kernel crashed PoCL on every
-// shape tried, a 3x4x2x6 input included. A producer computed at a serial loop outside every
-// thread loop (inside the blocks only) is run by the block as a whole and stays where it is.
-// The schedule source gets the same change. No upstream issue matches.
+// shape tried, a 3x4x2x6 input included.
+//
+// Second: a Func computed at the innermost thread loop with loops inside it covers, per thread,
+// as many points as those loops run, which the guarded tails make a variable count; Halide then
+// gives each thread a slice of one buffer in device memory for it (no constant size: not in
+// registers) and sizes the slices for the threads of its consumer's loops, but indexes them by
+// the kernel's thread block, which is as large as the largest stage of the kernel. Anderson2021's
+// 2-D bicubic grad_grid computes per-point channel sums at its innermost thread loop (2x8x2
+// threads, 8x2 points each, unrolled) in a kernel whose other stages run 8x8x2 threads: the
+// slices overlapped and ran past the buffer, which crashed PoCL on every shape tried. Computed
+// per point, the Func has a constant size (a register). That costs nothing where the Func is
+// pointwise in its consumer (those sums, the taps), and recomputes a stencil's overlap otherwise.
+//
+// A producer computed at a serial loop outside every thread loop (inside the blocks only) is run
+// by the block as a whole and stays where it is; so does one with GPU loops of its own. The
+// schedule source gets the same change. No upstream issue matches (the per-thread slices came
+// with halide/Halide#4517); both cases are reproduced by hand in
+// experiments/autoschedulers/repro/ (gpu_thread_loops.cpp, gpu_thread_slices.cpp).
 inline void compute_inside_gpu_threads(const Halide::Pipeline &pipeline, std::string *source) {
     using Halide::Internal::Dim;
     using Halide::Internal::ForType;
@@ -112,7 +127,7 @@ inline void compute_inside_gpu_threads(const Halide::Pipeline &pipeline, std::st
         }
     }
     auto plain = [](const std::string &var) { return var.substr(var.rfind('.') + 1); };
-    std::map<std::string, std::string> moves;  // thread variable -> the innermost one
+    std::map<std::string, std::string> moves;  // loop variable -> the innermost one
     for (auto &[name, function] : functions) {
         Function f = function;
         Halide::LoopLevel level = f.schedule().compute_level();
@@ -128,18 +143,14 @@ inline void compute_inside_gpu_threads(const Halide::Pipeline &pipeline, std::st
             resolved == 0 ? consumer->second.definition() : consumer->second.update(resolved - 1);
         const std::vector<Dim> &dims = def.schedule().dims();  // innermost first
         const std::string at = level.var().name();
-        int innermost_thread = -1, outermost_thread = -1, at_index = -1;
+        int innermost = -1, outermost_thread = -1, at_index = -1;
         for (int i = 0; i < (int)dims.size(); i++) {
-            if (dims[i].for_type == ForType::GPUThread) {
-                if (innermost_thread < 0) innermost_thread = i;
-                outermost_thread = i;
-            }
+            if (innermost < 0 && dims[i].for_type != ForType::Vectorized) innermost = i;
+            if (dims[i].for_type == ForType::GPUThread) outermost_thread = i;
             if (plain(dims[i].var) == plain(at)) at_index = i;
         }
-        // `at` must have a thread loop inside it and be a thread loop or lie inside one.
-        if (innermost_thread < 0 || at_index <= innermost_thread || at_index > outermost_thread) {
-            continue;
-        }
+        // `at` must be a thread loop or lie inside one, with a loop inside it.
+        if (innermost < 0 || at_index <= innermost || at_index > outermost_thread) continue;
         // A producer with GPU loops of its own cannot move inside a thread loop.
         bool own_gpu_loops = false;
         for (const Dim &dim : f.definition().schedule().dims()) {
@@ -147,23 +158,30 @@ inline void compute_inside_gpu_threads(const Halide::Pipeline &pipeline, std::st
                             dim.for_type == ForType::GPUBlock || dim.for_type == ForType::GPULane;
         }
         if (own_gpu_loops) continue;
-        const std::string inner = plain(dims[innermost_thread].var);
+        const std::string inner = plain(dims[innermost].var);
         Halide::LoopLevel moved(level.func(), inner, false, stage, true);
         f.schedule().compute_level() = moved;
         f.schedule().store_level() = moved;
+        f.schedule().hoist_storage_level() = moved;
         moves[plain(at)] = inner;
     }
-    // ".compute_at(<consumer>, <at>)" in the source. The source's name for the consumer is not
-    // known here, so every compute_at at a variable of that name changes: in the kernels seen,
-    // the Funcs computed at a thread loop or between thread loops are all computed at the
-    // output's.
+    // ".compute_at(<consumer>, <at>)" and ".store_at(<consumer>, <at>)" in the source. The
+    // source's name for the consumer is not known here, so every compute_at at a variable of that
+    // name changes: in the kernels seen, the Funcs computed at or inside a thread loop are all
+    // computed at the output's. A store_at after such a compute_at in the same chain changes too.
     for (const auto &[at, inner] : moves) {
         const std::string from = ", " + at + ")", to = ", " + inner + ")";
         for (size_t pos = source->find(from); pos != std::string::npos;
              pos = source->find(from, pos + to.size())) {
             const size_t call = source->rfind(".compute_at(", pos);
-            if (call != std::string::npos && source->find('\n', call) > pos) {
-                source->replace(pos, from.size(), to);
+            if (call == std::string::npos || source->find('\n', call) < pos) continue;
+            source->replace(pos, from.size(), to);
+            // The rest of this Func's chain (up to its ';'): a store_at there is stored here too.
+            const size_t end = source->find(';', pos);
+            const size_t store = source->find(".store_at(", pos);
+            if (store != std::string::npos && store < end) {
+                const size_t comma = source->find(", ", store), close = source->find(')', store);
+                if (comma < close) source->replace(comma + 2, close - comma - 2, inner);
             }
         }
     }

@@ -11,7 +11,7 @@ out=${1:-$root/build/autoscheduler-repro}
 mkdir -p "$out"
 for repro in strict_float_bounds anderson2021_tuple anderson2021_scalar_func li2018_gpu_reduction \
     li2018_var_names mullapudi2016_gpu_loop_of_one opencl_atomics64 opencl_count_leading_zeros \
-    gpu_thread_loops gpu_device_asserts; do
+    gpu_thread_loops gpu_thread_slices gpu_device_asserts; do
     c++ -std=c++17 -O1 -I"$halide/include" -I"$root/generators" "$here/$repro.cpp" -o "$out/$repro" \
         -Wl,-rpath,"$halide/lib64" "$halide/lib64/libHalide.so" -lpthread -ldl || exit 1
 done
@@ -50,4 +50,9 @@ for mode in "" at_thread workaround; do
     "$out/gpu_thread_loops" $mode > "$out/gpu_thread_loops.log" 2>&1
     status=$?
     echo "gpu_thread_loops ${mode:-(as scheduled)}: $(tr '\n' ' ' < "$out/gpu_thread_loops.log" | head -c 300)(exit $status)"
+done
+for mode in "" narrow workaround; do
+    "$out/gpu_thread_slices" $mode > "$out/gpu_thread_slices.log" 2>&1
+    status=$?
+    echo "gpu_thread_slices ${mode:-(as scheduled)}: $(tr '\n' ' ' < "$out/gpu_thread_slices.log" | head -c 300)(exit $status)"
 done
