@@ -111,13 +111,25 @@ inline ::testing::AssertionResult ran_at_dtype_level(gs::DType dtype, gs::CpuIsa
                                          << gs::to_string(level32);
 }
 
+// Pins dispatch to `isa` for a test of that level: the cap, and the per-CPU tuning off (with it,
+// some calls run a level below the cap on some CPUs; set_cpu_tuning). unpin_cpu_level() restores
+// both defaults.
+inline void pin_cpu_level(gs::CpuIsa isa) {
+    gs::set_max_cpu_isa(isa);
+    gs::set_cpu_tuning(false);
+}
+inline void unpin_cpu_level() {
+    gs::set_max_cpu_isa(gs::kHighestCpuIsa);
+    gs::set_cpu_tuning(true);
+}
+
 // A test of one CPU level and kernel family: runs with dispatch capped at that level (the cap
 // and the thread count restored afterwards), skips where this CPU or build does not run it, and
 // knows the level float32 runs at (level32(), the level itself where the test runs).
 class CpuLevelTest : public ::testing::TestWithParam<std::tuple<gs::CpuIsa, Kernel>> {
 protected:
     void SetUp() override {
-        gs::set_max_cpu_isa(isa());
+        pin_cpu_level(isa());
         level32_ = float32_level();
         if (level32_ < isa()) {
             GTEST_SKIP() << "this CPU or build does not run " << gs::to_string(isa())
@@ -125,7 +137,7 @@ protected:
         }
     }
     void TearDown() override {
-        gs::set_max_cpu_isa(gs::kHighestCpuIsa);
+        unpin_cpu_level();
         gs::set_num_threads(0);
     }
     gs::CpuIsa isa() const { return std::get<0>(GetParam()); }

@@ -33,8 +33,8 @@ std::string param_name(const ::testing::TestParamInfo<Param>& info) {
 
 class GuardPages : public ::testing::TestWithParam<Param> {
 protected:
-    void SetUp() override { gs::set_max_cpu_isa(std::get<0>(GetParam())); }
-    void TearDown() override { gs::set_max_cpu_isa(gs::kHighestCpuIsa); }
+    void SetUp() override { gridsample_test::pin_cpu_level(std::get<0>(GetParam())); }
+    void TearDown() override { gridsample_test::unpin_cpu_level(); }
     Kernel kernel() const { return std::get<1>(GetParam()); }
     const GuardedPlacement& where() const { return placement_; }
     // Skips when this CPU cannot run the level asked for (the dispatcher ran a lower one).

@@ -10,6 +10,9 @@
 
 #include <cstring>
 #include <random>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <string>
 #include <vector>
 
@@ -212,6 +215,129 @@ TEST_P(ShortRowsMatchSeparateRows, BitForBit) {
         }
         if (HasFatalFailure()) return;
     }
+}
+
+// Per-CPU tuning of the dispatch (set_cpu_tuning): on an AMD CPU whose best level is
+// avx512_gather, float32 forward calls with nearest sampling, or on 2-D channels-last tensors of
+// 3 or 4 channels, run avx512 with the tuning on; every other call, and every call on other CPUs,
+// runs the same level with it on and off. The bits are the same either way.
+bool amd_cpu() {
+#if defined(__x86_64__)
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (__get_cpuid(0, &eax, &ebx, &ecx, &edx) == 0) return false;
+    char vendor[13] = {};
+    std::memcpy(vendor, &ebx, 4);
+    std::memcpy(vendor + 4, &edx, 4);
+    std::memcpy(vendor + 8, &ecx, 4);
+    return std::string(vendor) == "AuthenticAMD";
+#else
+    return false;
+#endif
+}
+
+struct TuningCase {
+    const char* name;
+    int dims;
+    Interpolation mode;
+    DType dtype;
+    int64_t channels;
+    bool channels_last, fused, tuned;  // tuned: runs avx512 on such a CPU with the tuning on
+};
+
+// One call of `c` (a fixed input, grid or theta): its output bytes and the level it ran at, or
+// false where the build does not compile the variant.
+template <typename T>
+bool run_tuning_case(const TuningCase& c, std::vector<T>& out, CpuIsa& ran) {
+    const int rank = c.dims + 2;
+    std::vector<int64_t> in_shape{2, c.channels}, out_shape{2, c.channels}, grid_shape{2};
+    for (int k = 0; k < c.dims; k++) {
+        in_shape.push_back(c.dims == 3 ? 9 : 37 + k);
+        out_shape.push_back(c.dims == 3 ? 7 : 70 + k);
+        grid_shape.push_back(out_shape.back());
+    }
+    grid_shape.push_back(c.dims);
+    int64_t in_count = 1, out_count = 1, grid_count = 1;
+    for (int64_t s : in_shape) in_count *= s;
+    for (int64_t s : out_shape) out_count *= s;
+    for (int64_t s : grid_shape) grid_count *= s;
+    std::mt19937 rng(17);
+    std::uniform_real_distribution<double> value(-1.0, 1.0), g(-1.1, 1.1);
+    std::vector<T> input(in_count), grid(grid_count), theta(2 * c.dims * (c.dims + 1));
+    for (T& v : input) v = static_cast<T>(value(rng));
+    for (T& v : grid) v = static_cast<T>(g(rng));
+    for (T& v : theta) v = static_cast<T>(g(rng));
+    out.assign(out_count, T(0));
+    const std::vector<int64_t> in_strides = c.channels_last ? channels_last_strides(in_shape)
+                                                            : std::vector<int64_t>{};
+    const std::vector<int64_t> out_strides = c.channels_last ? channels_last_strides(out_shape)
+                                                             : std::vector<int64_t>{};
+    const TensorView in = TensorView::make(input.data(), c.dtype, rank, in_shape.data(),
+                                           c.channels_last ? in_strides.data() : nullptr);
+    const TensorView o = TensorView::make(out.data(), c.dtype, rank, out_shape.data(),
+                                          c.channels_last ? out_strides.data() : nullptr);
+    const std::vector<int64_t> theta_shape{2, c.dims, c.dims + 1};
+    const Options options{c.mode, Padding::zeros, false};
+    const Status s =
+        c.fused ? affine_grid_sample(in, TensorView::make(theta.data(), c.dtype, 3, theta_shape.data()),
+                                     o, options)
+                : grid_sample(in, TensorView::make(grid.data(), c.dtype, rank, grid_shape.data()), o,
+                              options);
+    if (s.code() == StatusCode::unsupported) return false;
+    EXPECT_TRUE(s.ok()) << c.name << ": " << s.message();
+    ran = last_dispatched_cpu_isa();
+    return true;
+}
+
+template <typename T>
+void check_tuning(const TuningCase& c, bool avx512_compiled) {
+    std::vector<T> off, on;
+    CpuIsa ran_off = CpuIsa::baseline, ran_on = CpuIsa::baseline;
+    set_cpu_tuning(false);
+    const bool compiled = run_tuning_case(c, off, ran_off);
+    set_cpu_tuning(true);
+    if (!compiled || !run_tuning_case(c, on, ran_on)) return;
+    const bool moves = c.tuned && amd_cpu() && avx512_compiled && ran_off == CpuIsa::avx512_gather;
+    EXPECT_EQ(to_string(ran_on), to_string(moves ? CpuIsa::avx512 : ran_off))
+        << c.name << " (without the tuning: " << to_string(ran_off) << ")";
+    ASSERT_EQ(std::memcmp(off.data(), on.data(), off.size() * sizeof(T)), 0) << c.name;
+}
+
+TEST(CpuTuning, LevelsAndBits) {
+    ASSERT_TRUE(cpu_tuning()) << "the tuning is on by default (GRIDSAMPLE_CPU_TUNING unset)";
+    // Whether the build compiles the avx512 level and this CPU runs it.
+    set_cpu_tuning(false);
+    set_max_cpu_isa(CpuIsa::avx512);
+    std::vector<float> probe;
+    CpuIsa probe_ran = CpuIsa::baseline;
+    const TuningCase bilinear{"probe", 2, Interpolation::bilinear, DType::float32, 2, false, false, false};
+    const bool avx512_compiled =
+        run_tuning_case(bilinear, probe, probe_ran) && probe_ran == CpuIsa::avx512;
+    set_max_cpu_isa(kHighestCpuIsa);
+    const TuningCase cases[] = {
+        {"2-D nearest planar", 2, Interpolation::nearest, DType::float32, 5, false, false, true},
+        {"2-D nearest planar, fused", 2, Interpolation::nearest, DType::float32, 5, false, true, true},
+        {"3-D nearest planar", 3, Interpolation::nearest, DType::float32, 2, false, false, true},
+        {"2-D bilinear RGB channels-last", 2, Interpolation::bilinear, DType::float32, 3, true, false, true},
+        {"2-D bicubic RGBA channels-last", 2, Interpolation::bicubic, DType::float32, 4, true, false, true},
+        {"2-D bilinear RGB channels-last, fused", 2, Interpolation::bilinear, DType::float32, 3, true, true, true},
+        {"2-D bilinear planar", 2, Interpolation::bilinear, DType::float32, 3, false, false, false},
+        {"2-D bilinear 5 channels channels-last", 2, Interpolation::bilinear, DType::float32, 5, true, false, false},
+        {"3-D bilinear planar", 3, Interpolation::bilinear, DType::float32, 3, false, false, false},
+        {"2-D nearest planar float64", 2, Interpolation::nearest, DType::float64, 3, false, false, false},
+    };
+    for (const TuningCase& c : cases) {
+        if (c.dtype == DType::float64) {
+            check_tuning<double>(c, avx512_compiled);
+        } else {
+            check_tuning<float>(c, avx512_compiled);
+        }
+        if (HasFatalFailure()) break;
+    }
+    // Under a cap below avx512_gather the tuning changes nothing.
+    set_max_cpu_isa(CpuIsa::avx2);
+    check_tuning<float>(cases[0], avx512_compiled);
+    set_max_cpu_isa(kHighestCpuIsa);
+    set_cpu_tuning(true);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllConfigs, ShortRowsMatchSeparateRows,

@@ -165,8 +165,8 @@ TEST(StorageThreads, BitIdenticalAcrossThreadCounts) {
 
 class StorageRounding : public ::testing::TestWithParam<gs::CpuIsa> {
 protected:
-    void SetUp() override { gs::set_max_cpu_isa(GetParam()); }
-    void TearDown() override { gs::set_max_cpu_isa(gs::kHighestCpuIsa); }
+    void SetUp() override { gridsample_test::pin_cpu_level(GetParam()); }
+    void TearDown() override { gridsample_test::unpin_cpu_level(); }
 };
 
 // Samples a 1 x 1 x 1 x W input of dtype `t` at the given x coordinates of a 1 x 1 x P grid

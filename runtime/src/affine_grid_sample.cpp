@@ -148,6 +148,7 @@ Status affine_grid_sample(const TensorView& input, const TensorView& theta,
         !s.ok()) {
         return s;
     }
+    placement.isa = tuned_forward_isa(placement.isa, options.mode, input, output);
     KernelArg args[] = {{input, "input", ArgLayout::features},
                         {theta, "theta", ArgLayout::points},
                         {output, "output", ArgLayout::features}};

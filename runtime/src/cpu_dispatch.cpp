@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <atomic>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -73,6 +76,35 @@ CpuIsa initial_max_isa() {
 }
 
 std::atomic<CpuIsa> g_max_isa{initial_max_isa()};
+std::atomic<bool> g_cpu_tuning{[] {
+    const char* value = std::getenv("GRIDSAMPLE_CPU_TUNING");
+    return value == nullptr || std::strcmp(value, "0") != 0;
+}()};
+
+// Whether this CPU's hardware gathers of single floats are slower than the scalar loads the
+// avx512 level uses instead: AMD's AVX-512 CPUs. On a Zen 4 (EPYC, family 25 model 17), a 16-lane
+// vgatherdps from L1 loads 3.1 floats/ns a core (`gridsample_bench` gather/l1; 4.5 on a Sapphire
+// Rapids Xeon), and the forward kernels whose sampling loads one float per tap and channel
+// (nearest; channels-last RGB/RGBA images, whose planar pair gathers do not apply) ran
+// 1.1-2.1x faster at the avx512 level than at avx512_gather (README, "CPU levels on AMD Zen 4").
+// The kernels that gather pairs of floats (planar bilinear), float64 or the storage types'
+// words, and the channels-last copies of bicubic and trilinear, stay faster with the gathers.
+bool slow_float_gathers() {
+#if defined(__x86_64__) || defined(__i386__)
+    static const bool slow = [] {
+        unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+        if (__get_cpuid(0, &eax, &ebx, &ecx, &edx) == 0) return false;
+        char vendor[13] = {};
+        std::memcpy(vendor, &ebx, 4);
+        std::memcpy(vendor + 4, &edx, 4);
+        std::memcpy(vendor + 8, &ecx, 4);
+        return std::strcmp(vendor, "AuthenticAMD") == 0;
+    }();
+    return slow;
+#else
+    return false;
+#endif
+}
 thread_local CpuIsa t_last_isa = CpuIsa::baseline;
 std::atomic<int> g_requested_threads{0};
 
@@ -92,6 +124,8 @@ int default_num_threads() {
 
 void set_max_cpu_isa(CpuIsa max_isa) { g_max_isa.store(max_isa, std::memory_order_relaxed); }
 CpuIsa max_cpu_isa() { return g_max_isa.load(std::memory_order_relaxed); }
+void set_cpu_tuning(bool on) { g_cpu_tuning.store(on, std::memory_order_relaxed); }
+bool cpu_tuning() { return g_cpu_tuning.load(std::memory_order_relaxed); }
 CpuIsa last_dispatched_cpu_isa() { return t_last_isa; }
 
 // Halide's pool never retires a worker it has spawned: halide_set_num_threads() only caps how
@@ -128,6 +162,22 @@ CpuIsa select_cpu_isa() {
     while (isa > 0 && !kCpuIsaCompiled[isa]) isa--;  // the baseline is always compiled
     t_last_isa = static_cast<CpuIsa>(isa);
     return t_last_isa;
+}
+
+CpuIsa tuned_forward_isa(CpuIsa isa, Interpolation mode, const TensorView& input,
+                         const TensorView& output) {
+    constexpr int kAvx512 = static_cast<int>(CpuIsa::avx512);
+    if (isa != CpuIsa::avx512_gather || input.dtype != DType::float32 || !kCpuIsaCompiled[kAvx512] ||
+        !g_cpu_tuning.load(std::memory_order_relaxed) || !slow_float_gathers()) {
+        return isa;
+    }
+    // The kernels' channels-last RGB/RGBA specialization (generators/cpu/forward_schedule.h,
+    // interleaved_layouts): 2-D, 3 or 4 channels innermost in input and output.
+    const int64_t channels = input.sizes[1];
+    const bool interleaved = input.rank == 4 && (channels == 3 || channels == 4) &&
+                             input.strides[1] == 1 && input.strides[3] == channels &&
+                             output.strides[1] == 1 && output.strides[3] == channels;
+    return mode == Interpolation::nearest || interleaved ? CpuIsa::avx512 : isa;
 }
 
 CpuIsa variant_cpu_isa(CpuIsa isa, const bool* compiled_at) {

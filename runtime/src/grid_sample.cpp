@@ -282,6 +282,7 @@ Status run_grid_sample(const TensorView& input, const TensorView& grid, const Te
         !s.ok()) {
         return s;
     }
+    placement.isa = tuned_forward_isa(placement.isa, options.mode, input, output);
     KernelArg args[] = {{input, "input", ArgLayout::features},
                         {grid, "grid", ArgLayout::points},
                         {output, "output", ArgLayout::features}};

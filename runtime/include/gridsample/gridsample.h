@@ -203,6 +203,15 @@ inline constexpr CpuIsa kHighestCpuIsa = CpuIsa::avx512_gather;
 // from any thread: each call picks its level when it starts and runs all its kernels on it.
 void set_max_cpu_isa(CpuIsa max_isa);
 CpuIsa max_cpu_isa();
+// Per-CPU tuning of the dispatch, on by default (the environment variable GRIDSAMPLE_CPU_TUNING=0
+// turns it off at start): on CPUs where some kernels were measured faster one level down, those
+// calls run there, under the cap. Today: on AMD CPUs with AVX-512 (Zen 4), float32 forward calls
+// with nearest sampling, and 2-D channels-last images of 3 or 4 channels, run the avx512 variant
+// rather than avx512_gather (their hardware gathers of single floats are slower than scalar loads
+// there). Every level gives the same bits. Off, every call runs the highest level under the cap.
+// Process-wide; safe to call at any time from any thread.
+void set_cpu_tuning(bool on);
+bool cpu_tuning();
 // The variant the most recent kernel call on this thread ran (baseline if none ran yet).
 CpuIsa last_dispatched_cpu_isa();
 
