@@ -148,7 +148,8 @@ Status affine_grid_sample(const TensorView& input, const TensorView& theta,
         !s.ok()) {
         return s;
     }
-    placement.isa = tuned_forward_isa(placement.isa, options.mode, input, output);
+    placement.isa = tuned_forward_isa(placement.isa, options.mode, input, output,
+                                      variant->by_isa[static_cast<int>(CpuIsa::avx512)] != nullptr);
     KernelArg args[] = {{input, "input", ArgLayout::features},
                         {theta, "theta", ArgLayout::points},
                         {output, "output", ArgLayout::features}};

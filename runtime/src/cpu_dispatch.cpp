@@ -165,9 +165,8 @@ CpuIsa select_cpu_isa() {
 }
 
 CpuIsa tuned_forward_isa(CpuIsa isa, Interpolation mode, const TensorView& input,
-                         const TensorView& output) {
-    constexpr int kAvx512 = static_cast<int>(CpuIsa::avx512);
-    if (isa != CpuIsa::avx512_gather || input.dtype != DType::float32 || !kCpuIsaCompiled[kAvx512] ||
+                         const TensorView& output, bool compiled_at_avx512) {
+    if (isa != CpuIsa::avx512_gather || input.dtype != DType::float32 || !compiled_at_avx512 ||
         !g_cpu_tuning.load(std::memory_order_relaxed) || !slow_float_gathers()) {
         return isa;
     }

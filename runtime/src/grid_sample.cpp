@@ -282,7 +282,8 @@ Status run_grid_sample(const TensorView& input, const TensorView& grid, const Te
         !s.ok()) {
         return s;
     }
-    placement.isa = tuned_forward_isa(placement.isa, options.mode, input, output);
+    placement.isa = tuned_forward_isa(placement.isa, options.mode, input, output,
+                                      variant->by_isa[static_cast<int>(CpuIsa::avx512)] != nullptr);
     KernelArg args[] = {{input, "input", ArgLayout::features},
                         {grid, "grid", ArgLayout::points},
                         {output, "output", ArgLayout::features}};

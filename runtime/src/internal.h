@@ -143,10 +143,11 @@ CpuIsa select_cpu_isa();
 // The level a forward call (grid_sample, affine_grid_sample) of `mode` on these tensors runs at,
 // `isa` being select_cpu_isa()'s: `isa`, except on CPUs whose single-float gathers are slower than
 // scalar loads (AMD's AVX-512 CPUs, cpu_dispatch.cpp), where float32 nearest sampling and
-// channels-last RGB/RGBA images run at avx512 instead of avx512_gather (set_cpu_tuning()). Every
-// level gives the same bits, so this changes speed only.
+// channels-last RGB/RGBA images run at avx512 instead of avx512_gather (set_cpu_tuning()), where
+// the variant is compiled at avx512 (`compiled_at_avx512`; the scattered-grid variants are not).
+// Every level gives the same bits, so this changes speed only.
 CpuIsa tuned_forward_isa(CpuIsa isa, Interpolation mode, const TensorView& input,
-                         const TensorView& output);
+                         const TensorView& output, bool compiled_at_avx512);
 
 // Held shared by every kernel call (KernelCallLock) and exclusively by set_num_threads(), which
 // may restart Halide's thread pool. set_num_threads() takes g_pool_gate first and keeps it until
