@@ -9,10 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fstream>
 #include <random>
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
 #include <string>
 #include <vector>
 
@@ -222,17 +220,12 @@ TEST_P(ShortRowsMatchSeparateRows, BitForBit) {
 // 3 or 4 channels, run avx512 with the tuning on; every other call, and every call on other CPUs,
 // runs the same level with it on and off. The bits are the same either way.
 bool amd_cpu() {
-#if defined(__x86_64__)
-    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-    if (__get_cpuid(0, &eax, &ebx, &ecx, &edx) == 0) return false;
-    char vendor[13] = {};
-    std::memcpy(vendor, &ebx, 4);
-    std::memcpy(vendor + 4, &edx, 4);
-    std::memcpy(vendor + 8, &ecx, 4);
-    return std::string(vendor) == "AuthenticAMD";
-#else
+    // From the kernel's view of the CPU rather than cpuid, as the library reads it.
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    for (std::string line; std::getline(cpuinfo, line);) {
+        if (line.rfind("vendor_id", 0) == 0) return line.find("AuthenticAMD") != std::string::npos;
+    }
     return false;
-#endif
 }
 
 struct TuningCase {
