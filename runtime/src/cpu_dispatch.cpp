@@ -86,7 +86,7 @@ std::atomic<bool> g_cpu_tuning{[] {
 // vgatherdps from L1 loads 3.1 floats/ns a core (`gridsample_bench` gather/l1; 4.5 on a Sapphire
 // Rapids Xeon), and the forward kernels whose sampling loads one float per tap and channel
 // (nearest; channels-last RGB/RGBA images, whose planar pair gathers do not apply) ran
-// 1.1-2.1x faster at the avx512 level than at avx512_gather (README, "CPU levels on AMD Zen 4").
+// 1.0-2.1x as fast at the avx512 level as at avx512_gather (README, "CPU levels on AMD Zen 4").
 // The kernels that gather pairs of floats (planar bilinear), float64 or the storage types'
 // words, and the channels-last copies of bicubic and trilinear, stay faster with the gathers.
 bool slow_float_gathers() {
