@@ -442,7 +442,8 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
 
 // After schedule_forward_cpu(): the pipeline's lowering passes. TileBoxPrefetch (2-D bilinear
 // and bicubic) and TilePrefetch (nearest, 3-D) prefetch each channels-last tile's input lines
-// before sampling it (tile_prefetch.h says why and where); NextChannelPrefetch prefetches, while
+// before sampling it, and BlockPrefetch the lines of the 3-D channels-last copy each block of a
+// tile reads (tile_prefetch.h says why and where); NextChannelPrefetch prefetches, while
 // a planar tile samples one channel, the lines of the next (channel_prefetch.h);
 // NextTileGridPrefetch prefetches, before a 2-D tile computes its taps, the grid rows of the
 // next tile (grid_prefetch.h); PairGathers loads the two taps of a planar bilinear row with one
@@ -482,6 +483,8 @@ inline void add_forward_cpu_passes(Halide::Pipeline pipeline, const Halide::Func
         pipeline.add_custom_lowering_pass(new TransposeBlocks(f.samples_channels_last.name()));
     }
     if (f.space.size() == 3 && f.taps_channels_last.defined()) {
+        pipeline.add_custom_lowering_pass(new BlockPrefetch(
+            f.channels_last.name(), f.taps_channels_last.name(), channel_loop + ".co"));
         pipeline.add_custom_lowering_pass(new OneTapsAllocation(f.taps_channels_last.name()));
     }
     pipeline.add_custom_lowering_pass(

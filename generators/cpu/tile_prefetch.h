@@ -41,6 +41,163 @@
 
 namespace gridsample_gen {
 
+// A sampling nest turned into its prefetches (TilePrefetch, BlockPrefetch): the innermost loop
+// visits every `step`-th point, and the first store of each point becomes prefetches of the
+// elements of `input` its value loads, one per cache line; with `vector_loads`, a dense vector
+// load counts too, as its first element.
+class NestPrefetches : public Halide::Internal::IRMutator {
+public:
+    NestPrefetches(std::string input, bool to_l2, std::string list, int step,
+                   bool vector_loads = false)
+        : input_(std::move(input)), to_l2_(to_l2), list_(std::move(list)), step_size_(step),
+          vector_loads_(vector_loads) {}
+    using IRMutator::visit;
+
+    // Elements of the address list the prefetches need (0: no list).
+    int list_size() const { return list_size_; }
+
+    Halide::Internal::Stmt visit(const Halide::Internal::Store *op) override {
+        using namespace Halide;
+        using namespace Halide::Internal;
+        std::vector<Stmt> prefetches;
+        // The first store of a point reads what the others (its other channels) read, a few
+        // elements on.
+        if (stored_) return Evaluate::make(0);
+        stored_ = true;
+        // The value's loads, then those of the lets it reads (a value rounded to a 16-bit
+        // storage type is bound to one), lets expanded: the let statements stay around the
+        // prefetches, the let expressions do not.
+        std::vector<Expr> values{op->value};
+        for (auto it = lets_.rbegin(); it != lets_.rend(); ++it) {
+            for (const Expr &v : values) {
+                if (expr_uses_var(v, it->first)) {
+                    values.push_back(substitute_in_all_lets(it->second));
+                    break;
+                }
+            }
+        }
+        for (const auto &[index, type] : element_loads(values)) {
+            const int bytes = type.bytes();
+            const int line = 64 / bytes;  // elements per cache line
+            bool near = false;
+            for (const Expr &k : kept_) {
+                const std::optional<int64_t> d = as_const_int(simplify(index - k));
+                near = near || (d && *d > -line && *d < line);
+            }
+            if (near) continue;
+            kept_.push_back(index);
+            if (listing_) {
+                // Slot: the step of the point, in the block of this prefetch of a point.
+                const int j = static_cast<int>(kept_.size()) - 1;
+                bytes_ = bytes;
+                per_point_ = std::max(per_point_, j + 1);
+                prefetches.push_back(Store::make(list_, index,
+                                                 Variable::make(Int(32), step_) + j * steps_,
+                                                 Parameter(), const_true(), ModulusRemainder()));
+                continue;
+            }
+            prefetches.push_back(
+                to_l2_ ? prefetch_rows(input_, index, 1, 0, 1, bytes)
+                       : Evaluate::make(Call::make(
+                             type, Call::prefetch,
+                             {Variable::make(Handle(), input_), index, 1, 1}, Call::Intrinsic)));
+        }
+        return prefetches.empty() ? Evaluate::make(0) : Block::make(prefetches);
+    }
+
+    Halide::Internal::Stmt visit(const Halide::Internal::LetStmt *op) override {
+        lets_.emplace_back(op->name, op->value);
+        Halide::Internal::Stmt s = IRMutator::visit(op);
+        lets_.pop_back();
+        return s;
+    }
+
+    // The innermost loop (over x) steps by `step` points; the others are kept.
+    Halide::Internal::Stmt visit(const Halide::Internal::For *op) override {
+        using namespace Halide;
+        using namespace Halide::Internal;
+        struct AnyLoop : IRVisitor {
+            bool found = false, branch = false;
+            using IRVisitor::visit;
+            void visit(const For *) override { found = true; }
+            void visit(const IfThenElse *op) override {
+                branch = true;
+                IRVisitor::visit(op);
+            }
+        } inner;
+        op->body.accept(&inner);
+        const Expr steps = simplify((op->extent + step_size_ - 1) / step_size_);
+        const std::optional<int64_t> constant_steps = as_const_int(steps);
+        const std::string step = op->name + ".prefetch";
+        kept_.clear();  // the stores are in the innermost loop: one list per point
+        stored_ = false;
+        // A list only where every step writes its slots: a constant count, no branch.
+        listing_ = to_l2_ && !inner.found && !inner.branch && constant_steps &&
+                   *constant_steps > 0;
+        step_ = step;
+        steps_ = listing_ ? static_cast<int>(*constant_steps) : 0;
+        per_point_ = 0;
+        Stmt body = mutate(op->body);
+        const bool listed = listing_ && per_point_ > 0;
+        listing_ = false;
+        if (inner.found) {
+            return For::make(op->name, op->min, op->extent, ForType::Serial,
+                             op->partition_policy, op->device_api, body);
+        }
+        body = substitute(op->name, op->min + Variable::make(Int(32), step) * step_size_, body);
+        Stmt loop = For::make(step, 0, steps, ForType::Serial, op->partition_policy,
+                              op->device_api, body);
+        if (!listed) return loop;
+        // One call for the row's list.
+        const int count = steps_ * per_point_;
+        list_size_ = std::max(list_size_, count);
+        return Block::make(
+            loop, Evaluate::make(Call::make(Int(32), "gridsample_prefetch_list",
+                                            {Variable::make(Handle(), input_),
+                                             Variable::make(Handle(), list_), count, bytes_},
+                                            Call::Extern)));
+    }
+
+private:
+    std::string input_;
+    bool to_l2_;
+    std::string list_;      // the stack buffer of a row's addresses
+    int step_size_;         // points per step of the innermost loop
+    bool vector_loads_;     // dense vector loads are prefetched too
+    bool listing_ = false;  // this innermost loop fills the list
+    std::string step_;      // its loop variable
+    int steps_ = 0, per_point_ = 0, bytes_ = 0, list_size_ = 0;
+    std::vector<Halide::Expr> kept_;                          // prefetched at this point
+    std::vector<std::pair<std::string, Halide::Expr>> lets_;  // around the node visited
+    bool stored_ = false;                                     // a store of this point seen
+
+    // The first element of every load of `input_` in `values`, with its type: a scalar load's
+    // index, and with vector_loads_ a dense vector load's base.
+    std::vector<std::pair<Halide::Expr, Halide::Type>> element_loads(
+        const std::vector<Halide::Expr> &values) const {
+        using namespace Halide::Internal;
+        struct Loads : IRVisitor {
+            const std::string &name;
+            bool vectors;
+            std::vector<std::pair<Halide::Expr, Halide::Type>> found;
+            Loads(const std::string &n, bool v) : name(n), vectors(v) {}
+            using IRVisitor::visit;
+            void visit(const Load *op) override {
+                IRVisitor::visit(op);
+                if (op->name != name) return;
+                const Halide::Type element = op->type.element_of();
+                if (op->index.type().is_scalar()) {
+                    found.emplace_back(op->index, element);
+                } else if (const Ramp *r = op->index.as<Ramp>(); r && vectors) {
+                    if (is_const_one(r->stride)) found.emplace_back(r->base, element);
+                }
+            }
+        } loads(input_, vector_loads_);
+        for (const Halide::Expr &v : values) v.accept(&loads);
+        return loads.found;
+    }
+};
+
 class TilePrefetch : public Halide::Internal::IRMutator {
 public:
     static constexpr int kPrefetchStep = 4;
@@ -68,7 +225,7 @@ public:
         Stmt body = mutate(op->body);
         if (!op->is_producer && op->name == "taps" && !has_channel_loop(body)) {
             const std::string list = input_ + ".prefetch_list" + std::to_string(counter_++);
-            Prefetches prefetches(input_, to_l2_, list);
+            NestPrefetches prefetches(input_, to_l2_, list, kPrefetchStep);
             Stmt prefetch = prefetches.mutate(body);
             if (prefetches.list_size() > 0) {
                 prefetch = Allocate::make(list, Halide::Int(32), Halide::MemoryType::Stack,
@@ -99,138 +256,70 @@ private:
         s.accept(&finder);
         return finder.found;
     }
+};
 
-    // The sampling nest turned into its prefetches.
-    class Prefetches : public Halide::Internal::IRMutator {
-    public:
-        Prefetches(const std::string &input, bool to_l2, std::string list)
-            : input_(input), to_l2_(to_l2), list_(std::move(list)) {}
-        using IRMutator::visit;
+// The same purpose for the 3-D channels-last tiles (trilinear: schedule_forward_cpu samples a
+// channels-last copy of the batch item, per block of V channels inside each tile): at the start
+// of each block of a tile, a copy of the block's sampling nest whose innermost loop visits every
+// kStep-th point and lists the copy's element of each of the point's taps (one V-channel vector
+// load each), then one call of gridsample_prefetch_list per row prefetches them into L2. The copy
+// of a 1x16x64^3 volume (16 MiB) is far past L2, and a rotated grid walks it diagonally, where
+// the hardware prefetchers find no stream: without this, half the kernel's time was spent waiting
+// on its corner loads (a profile, AMD Zen 4). 1x16x64^3 trilinear border, the bench's affine grid,
+// the generated kernel alone, the two kernels called in alternation in one process (same bits),
+// ratio of the medians of 30 calls, 2-3 runs, AMD EPYC Zen 4: avx512_gather level 0.54-0.56 at
+// one thread, 0.57-0.62 at two; avx2 0.68-0.69 and 0.65-0.68. Every point (kStep 1) measured the
+// same as every second; every fourth, 0.90 (a point's taps are 2 x 2 x 2 lines and the grid
+// advances 0.86 of a point a step along x: four points on, lines are skipped). Prefetching each
+// next row while sampling a row instead of the whole tile first: no better (0.56-0.59). The 2-D
+// channels-last kernels sample a block copy that L2 holds (schedule_forward_cpu, `blocked`): the
+// same prefetch made the 8x64x128x128 bicubic 1.09-1.10x slower; not applied there.
+// Why a pass: the schedule's prefetch directive (Func::prefetch) fetches the region of a buffer
+// that bounds inference gives a loop iteration, and for taps that come from the grid that region
+// is the whole copy; it also emits only non-temporal prefetches (prefetch_rows.cpp).
+class BlockPrefetch : public Halide::Internal::IRMutator {
+public:
+    static constexpr int kStep = 2;
 
-        // Elements of the address list the prefetches need (0: no list).
-        int list_size() const { return list_size_; }
+    // copy: the sampled buffer; taps: the tile's taps Func; block_loop: the loop over blocks of
+    // channels (e.g. "output.s0.c.co").
+    BlockPrefetch(std::string copy, std::string taps, std::string block_loop)
+        : copy_(std::move(copy)), taps_(std::move(taps)), block_loop_(std::move(block_loop)) {}
 
-        Halide::Internal::Stmt visit(const Halide::Internal::Store *op) override {
-            using namespace Halide;
-            using namespace Halide::Internal;
-            std::vector<Stmt> prefetches;
-            // The first store of a point reads what the others (its other channels) read, a few
-            // elements on.
-            if (stored_) return Evaluate::make(0);
-            stored_ = true;
-            // The value's loads, then those of the lets it reads (a value rounded to a 16-bit
-            // storage type is bound to one), lets expanded: the let statements stay around the
-            // prefetches, the let expressions do not.
-            std::vector<Expr> values{op->value};
-            for (auto it = lets_.rbegin(); it != lets_.rend(); ++it) {
-                for (const Expr &v : values) {
-                    if (expr_uses_var(v, it->first)) {
-                        values.push_back(substitute_in_all_lets(it->second));
-                        break;
-                    }
-                }
-            }
-            std::vector<const Load *> loads;
-            for (const Expr &v : values) {
-                for (const Load *load : scalar_loads(v, input_)) loads.push_back(load);
-            }
-            alive_.insert(alive_.end(), values.begin(), values.end());
-            for (const Load *load : loads) {
-                const int line = 64 / load->type.bytes();  // elements per cache line
-                bool near = false;
-                for (const Load *k : kept_) {
-                    const Expr distance = simplify(load->index - k->index);
-                    const std::optional<int64_t> d = as_const_int(distance);
-                    near = near || (d && *d > -line && *d < line);
-                }
-                if (near) continue;
-                kept_.push_back(load);
-                if (listing_) {
-                    // Slot: the step of the point, in the block of this prefetch of a point.
-                    const int j = static_cast<int>(kept_.size()) - 1;
-                    bytes_ = load->type.bytes();
-                    per_point_ = std::max(per_point_, j + 1);
-                    prefetches.push_back(Store::make(
-                        list_, load->index, Variable::make(Int(32), step_) + j * steps_,
-                        Parameter(), const_true(), ModulusRemainder()));
-                    continue;
-                }
-                prefetches.push_back(
-                    to_l2_ ? prefetch_rows(input_, load->index, 1, 0, 1, load->type.bytes())
-                           : Evaluate::make(Call::make(
-                                 load->type, Call::prefetch,
-                                 {Variable::make(Handle(), input_), load->index, 1, 1},
-                                 Call::Intrinsic)));
-            }
-            return prefetches.empty() ? Evaluate::make(0) : Block::make(prefetches);
+    using IRMutator::visit;
+
+    Halide::Internal::Stmt visit(const Halide::Internal::ProducerConsumer *op) override {
+        using namespace Halide::Internal;
+        if (op->is_producer || op->name != taps_) return IRMutator::visit(op);
+        const bool outer = in_taps_;
+        in_taps_ = true;
+        Stmt body = mutate(op->body);
+        in_taps_ = outer;
+        return ProducerConsumer::make(op->name, op->is_producer, body);
+    }
+
+    Halide::Internal::Stmt visit(const Halide::Internal::For *op) override {
+        using namespace Halide;
+        using namespace Halide::Internal;
+        if (!in_taps_ || op->name != block_loop_) return IRMutator::visit(op);
+        const TapBox::Lets lets(op->body);
+        const std::string list = copy_ + ".prefetch_list" + std::to_string(counter_++);
+        NestPrefetches prefetches(copy_, true, list, kStep, true);
+        // simplify() drops what the prefetches do not use (the output's loop, its lets).
+        Stmt prefetch = simplify(prefetches.mutate(lets.inner));
+        if (prefetches.list_size() > 0) {
+            prefetch = Allocate::make(list, Int(32), MemoryType::Stack,
+                                      {prefetches.list_size()}, const_true(),
+                                      Block::make(prefetch, Free::make(list)));
         }
+        return For::make(op->name, op->min, op->extent, op->for_type, op->partition_policy,
+                         op->device_api, lets.wrap(Block::make(prefetch, lets.inner)));
+    }
 
-        Halide::Internal::Stmt visit(const Halide::Internal::LetStmt *op) override {
-            lets_.emplace_back(op->name, op->value);
-            Halide::Internal::Stmt s = IRMutator::visit(op);
-            lets_.pop_back();
-            return s;
-        }
-
-        // The innermost loop (over x) steps by kPrefetchStep points; the others are kept.
-        Halide::Internal::Stmt visit(const Halide::Internal::For *op) override {
-            using namespace Halide;
-            using namespace Halide::Internal;
-            struct AnyLoop : IRVisitor {
-                bool found = false, branch = false;
-                using IRVisitor::visit;
-                void visit(const For *) override { found = true; }
-                void visit(const IfThenElse *op) override {
-                    branch = true;
-                    IRVisitor::visit(op);
-                }
-            } inner;
-            op->body.accept(&inner);
-            const Expr steps = simplify((op->extent + kPrefetchStep - 1) / kPrefetchStep);
-            const std::optional<int64_t> constant_steps = as_const_int(steps);
-            const std::string step = op->name + ".prefetch";
-            kept_.clear();  // the stores are in the innermost loop: one list per point
-            stored_ = false;
-            // A list only where every step writes its slots: a constant count, no branch.
-            listing_ = to_l2_ && !inner.found && !inner.branch && constant_steps &&
-                       *constant_steps > 0;
-            step_ = step;
-            steps_ = listing_ ? static_cast<int>(*constant_steps) : 0;
-            per_point_ = 0;
-            Stmt body = mutate(op->body);
-            const bool listed = listing_ && per_point_ > 0;
-            listing_ = false;
-            if (inner.found) {
-                return For::make(op->name, op->min, op->extent, ForType::Serial,
-                                 op->partition_policy, op->device_api, body);
-            }
-            body = substitute(op->name, op->min + Variable::make(Int(32), step) * kPrefetchStep,
-                              body);
-            Stmt loop = For::make(step, 0, steps, ForType::Serial, op->partition_policy,
-                                  op->device_api, body);
-            if (!listed) return loop;
-            // One call for the row's list.
-            const int count = steps_ * per_point_;
-            list_size_ = std::max(list_size_, count);
-            return Block::make(
-                loop, Evaluate::make(Call::make(Int(32), "gridsample_prefetch_list",
-                                                {Variable::make(Handle(), input_),
-                                                 Variable::make(Handle(), list_), count, bytes_},
-                                                Call::Extern)));
-        }
-
-    private:
-        const std::string &input_;
-        bool to_l2_;
-        std::string list_;   // the stack buffer of a row's addresses
-        bool listing_ = false;  // this innermost loop fills the list
-        std::string step_;      // its loop variable
-        int steps_ = 0, per_point_ = 0, bytes_ = 0, list_size_ = 0;
-        std::vector<const Halide::Internal::Load *> kept_;  // prefetched at this point
-        std::vector<Halide::Expr> alive_;                   // holds the loads kept_ points to
-        std::vector<std::pair<std::string, Halide::Expr>> lets_;  // around the node visited
-        bool stored_ = false;                               // a store of this point seen
-    };
+private:
+    std::string copy_, taps_, block_loop_;
+    bool in_taps_ = false;
+    int counter_ = 0;
 };
 
 // The same purpose for 2-D channels-last tiles, bilinear and bicubic: before a tile is sampled,
