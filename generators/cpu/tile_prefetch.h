@@ -266,14 +266,18 @@ private:
 // of a 1x16x64^3 volume (16 MiB) is far past L2, and a rotated grid walks it diagonally, where
 // the hardware prefetchers find no stream: without this, half the kernel's time was spent waiting
 // on its corner loads (a profile, AMD Zen 4). 1x16x64^3 trilinear border, the bench's affine grid,
-// the generated kernel alone, the two kernels called in alternation in one process (same bits),
-// ratio of the medians of 30 calls, 2-3 runs, AMD EPYC Zen 4: avx512_gather level 0.54-0.56 at
-// one thread, 0.57-0.62 at two; avx2 0.68-0.69 and 0.65-0.68. Every point (kStep 1) measured the
-// same as every second; every fourth, 0.90 (a point's taps are 2 x 2 x 2 lines and the grid
-// advances 0.86 of a point a step along x: four points on, lines are skipped). Prefetching each
-// next row while sampling a row instead of the whole tile first: no better (0.56-0.59). The 2-D
-// channels-last kernels sample a block copy that L2 holds (schedule_forward_cpu, `blocked`): the
-// same prefetch made the 8x64x128x128 bicubic 1.09-1.10x slower; not applied there.
+// the generated kernel alone (its copy allocated afresh by each call), the two kernels called in
+// alternation in one process (same bits), ratio of the medians of 30 calls, 2-3 runs, AMD EPYC
+// Zen 4: avx512_gather level 0.54-0.56 at one thread, 0.57-0.62 at two; avx2 0.68-0.69 and
+// 0.65-0.68. In the library (the kernel swapped into the benchmark, 3 alternating rounds, median
+// of 5, ms at one / two threads): 12.8-16.3 / 8.2-9.0 before, 6.9-9.5 / 4.4-4.8 after, in a noisy
+// hour; the peers tables before and after (bench/results), 9.4 / 4.4 and 6.8 / 3.8. Every point
+// (kStep 1) measured the same as every second; every fourth, 0.90 (a point's taps are 2 x 2 x 2
+// lines and the grid advances 0.86 of a point a step along x: four points on, lines are
+// skipped). Prefetching each next row while sampling a row instead of the whole tile first: no
+// better (0.56-0.59). The 2-D channels-last kernels sample a block copy that L2 holds
+// (schedule_forward_cpu, `blocked`): the same prefetch made the 8x64x128x128 bicubic 1.09-1.10x
+// slower; not applied there.
 // Why a pass: the schedule's prefetch directive (Func::prefetch) fetches the region of a buffer
 // that bounds inference gives a loop iteration, and for taps that come from the grid that region
 // is the whole copy; it also emits only non-temporal prefetches (prefetch_rows.cpp).
