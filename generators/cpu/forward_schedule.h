@@ -278,7 +278,9 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
     // that the input planes which consecutive output planes share are read from the copy once,
     // by one thread, into its L2 (1x16x64^3 trilinear border, avx512_gather level, the kernel
     // alone, ms at 1 / 2 threads: a plane a task 4.7-4.9 / 3.2-3.5; 4 planes 4.8-4.9 / 2.6-2.7;
-    // 8 planes 4.5-4.9 / 2.3-2.5; 16 planes 4.8-4.9 / 2.4-2.6, but 4 tasks in all).
+    // 8 planes 4.5-4.9 / 2.3-2.5; 16 planes 4.8-4.9 / 2.4-2.6, but 4 tasks in all). Each block
+    // of a tile first prefetches the lines of the copy its taps read (BlockPrefetch,
+    // tile_prefetch.h).
     //
     // ARM as 3-D, unmeasured there: its vectors hold 4 float32 channels, and blocks of 4 would
     // compute a tile's taps C/4 times (x86: C/16 with AVX-512, C/8 with AVX2, where blocked
