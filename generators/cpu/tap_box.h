@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gridsample_gen {
@@ -44,14 +45,17 @@ inline std::vector<const Halide::Internal::Load *> scalar_loads(
 }
 
 // A lowering pass that acts on the consumers of a tile's taps (the `consume taps` blocks, where
-// the sampling loops are): in_taps() says whether the node being mutated is inside one.
+// the sampling loops are; `taps_cl` for the channels-last path's): in_taps() says whether the
+// node being mutated is inside one.
 class TapsConsumerMutator : public Halide::Internal::IRMutator {
 public:
+    explicit TapsConsumerMutator(std::string taps = "taps") : taps_(std::move(taps)) {}
+
     using IRMutator::visit;
 
     Halide::Internal::Stmt visit(const Halide::Internal::ProducerConsumer *op) override {
         using namespace Halide::Internal;
-        if (op->is_producer || op->name != "taps") return IRMutator::visit(op);
+        if (op->is_producer || op->name != taps_) return IRMutator::visit(op);
         const bool outer = in_taps_;
         in_taps_ = true;
         Stmt body = mutate(op->body);
@@ -63,6 +67,7 @@ protected:
     bool in_taps() const { return in_taps_; }
 
 private:
+    std::string taps_;
     bool in_taps_ = false;
 };
 

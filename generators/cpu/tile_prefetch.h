@@ -281,31 +281,21 @@ private:
 // Why a pass: the schedule's prefetch directive (Func::prefetch) fetches the region of a buffer
 // that bounds inference gives a loop iteration, and for taps that come from the grid that region
 // is the whole copy; it also emits only non-temporal prefetches (prefetch_rows.cpp).
-class BlockPrefetch : public Halide::Internal::IRMutator {
+class BlockPrefetch : public TapsConsumerMutator {
 public:
     static constexpr int kStep = 2;
 
     // copy: the sampled buffer; taps: the tile's taps Func; block_loop: the loop over blocks of
     // channels (e.g. "output.s0.c.co").
-    BlockPrefetch(std::string copy, std::string taps, std::string block_loop)
-        : copy_(std::move(copy)), taps_(std::move(taps)), block_loop_(std::move(block_loop)) {}
+    BlockPrefetch(std::string copy, const std::string &taps, std::string block_loop)
+        : TapsConsumerMutator(taps), copy_(std::move(copy)), block_loop_(std::move(block_loop)) {}
 
-    using IRMutator::visit;
-
-    Halide::Internal::Stmt visit(const Halide::Internal::ProducerConsumer *op) override {
-        using namespace Halide::Internal;
-        if (op->is_producer || op->name != taps_) return IRMutator::visit(op);
-        const bool outer = in_taps_;
-        in_taps_ = true;
-        Stmt body = mutate(op->body);
-        in_taps_ = outer;
-        return ProducerConsumer::make(op->name, op->is_producer, body);
-    }
+    using TapsConsumerMutator::visit;
 
     Halide::Internal::Stmt visit(const Halide::Internal::For *op) override {
         using namespace Halide;
         using namespace Halide::Internal;
-        if (!in_taps_ || op->name != block_loop_) return IRMutator::visit(op);
+        if (!in_taps() || op->name != block_loop_) return IRMutator::visit(op);
         const TapBox::Lets lets(op->body);
         const std::string list = copy_ + ".prefetch_list" + std::to_string(counter_++);
         NestPrefetches prefetches(copy_, true, list, kStep, true);
@@ -321,8 +311,7 @@ public:
     }
 
 private:
-    std::string copy_, taps_, block_loop_;
-    bool in_taps_ = false;
+    std::string copy_, block_loop_;
     int counter_ = 0;
 };
 
