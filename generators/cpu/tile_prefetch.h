@@ -53,8 +53,14 @@ public:
           vector_loads_(vector_loads) {}
     using IRMutator::visit;
 
-    // Elements of the address list the prefetches need (0: no list).
-    int list_size() const { return list_size_; }
+    // `prefetch` (what mutate() made of a nest) with the address list allocated around it, where
+    // it uses one.
+    Halide::Internal::Stmt allocated(const Halide::Internal::Stmt &prefetch) const {
+        using namespace Halide::Internal;
+        if (list_size_ == 0) return prefetch;
+        return Allocate::make(list_, Halide::Int(32), Halide::MemoryType::Stack, {list_size_},
+                              const_true(), Block::make(prefetch, Free::make(list_)));
+    }
 
     Halide::Internal::Stmt visit(const Halide::Internal::Store *op) override {
         using namespace Halide;
@@ -226,13 +232,7 @@ public:
         if (!op->is_producer && op->name == "taps" && !has_channel_loop(body)) {
             const std::string list = input_ + ".prefetch_list" + std::to_string(counter_++);
             NestPrefetches prefetches(input_, to_l2_, list, kPrefetchStep);
-            Stmt prefetch = prefetches.mutate(body);
-            if (prefetches.list_size() > 0) {
-                prefetch = Allocate::make(list, Halide::Int(32), Halide::MemoryType::Stack,
-                                          {prefetches.list_size()}, const_true(),
-                                          Block::make(prefetch, Free::make(list)));
-            }
-            body = Block::make(prefetch, body);
+            body = Block::make(prefetches.allocated(prefetches.mutate(body)), body);
         }
         return ProducerConsumer::make(op->name, op->is_producer, body);
     }
@@ -300,12 +300,7 @@ public:
         const std::string list = copy_ + ".prefetch_list" + std::to_string(counter_++);
         NestPrefetches prefetches(copy_, true, list, kStep, true);
         // simplify() drops what the prefetches do not use (the output's loop, its lets).
-        Stmt prefetch = simplify(prefetches.mutate(lets.inner));
-        if (prefetches.list_size() > 0) {
-            prefetch = Allocate::make(list, Int(32), MemoryType::Stack,
-                                      {prefetches.list_size()}, const_true(),
-                                      Block::make(prefetch, Free::make(list)));
-        }
+        const Stmt prefetch = prefetches.allocated(simplify(prefetches.mutate(lets.inner)));
         return For::make(op->name, op->min, op->extent, op->for_type, op->partition_policy,
                          op->device_api, lets.wrap(Block::make(prefetch, lets.inner)));
     }
