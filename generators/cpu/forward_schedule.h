@@ -446,7 +446,8 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
 // and bicubic) and TilePrefetch (nearest, 3-D) prefetch each channels-last tile's input lines
 // before sampling it, and BlockPrefetch the lines of the 3-D channels-last copy each block of a
 // tile reads (tile_prefetch.h says why and where); NextChannelPrefetch prefetches, while
-// a planar tile samples one channel, the lines of the next (channel_prefetch.h);
+// a planar tile samples one channel, the lines of the next, and the first channel's before it
+// (channel_prefetch.h);
 // NextTileGridPrefetch prefetches, before a 2-D tile computes its taps, the grid rows of the
 // next tile (grid_prefetch.h); PairGathers loads the two taps of a planar bilinear row with one
 // 64-bit gather (pair_gathers.h); HoistTileInvariants computes what a planar bilinear tile's
