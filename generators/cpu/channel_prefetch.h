@@ -20,10 +20,9 @@
 // The first channel of a tile had no such lead: its lines waited on demand, a few at a time. On
 // an image of 3 planes (1x3x1080x1920 through the bench's affine grid) that is a third of the
 // planes (on the 8x64x128x128 feature map, one in 64), and a tile's box in a plane of that size
-// is new to the caches. So the first channel's whole box
-// is prefetched in one burst before it is sampled (no earlier point knows the box: the taps are
-// computed just before): the lines are requested together rather than as the sampling loop
-// reaches them. The generated kernels alone, against the ones without it, called in alternation
+// is new to the caches. So the first channel's whole box is prefetched in one burst before it is
+// sampled (no earlier point knows the box: the taps are computed just before): the lines are
+// requested together rather than as the sampling loop reaches them. The generated kernels alone, against the ones without it, called in alternation
 // in one process (median of 30 pairs, same bits; AMD EPYC Zen 4), at one / two threads: nearest
 // zeros 0.62 / 0.61 (avx512_gather), 0.74 / 0.69 (avx512, the level the library runs nearest at
 // on AMD), border 0.80 / 0.80 (avx2); bilinear zeros 0.71 / 0.72; bicubic zeros 0.85 / 0.85.
@@ -41,6 +40,11 @@
 //     (a random grid's box is the whole plane, which would evict the current one).
 // A prefetch never faults and changes no value; the box holds clamped tap indices, so every
 // prefetched element is an element of the input.
+//
+// Why a pass: the schedule's prefetch directive (Func::prefetch) fetches the region bounds
+// inference gives a loop iteration, and for taps that come from the grid that region is the
+// whole plane (the box exists only once the tile's taps are computed); it also emits only
+// non-temporal prefetches, which do not fill L2 (prefetch_rows.cpp).
 #pragma once
 
 #include "Halide.h"
