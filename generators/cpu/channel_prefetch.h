@@ -115,8 +115,9 @@ private:
         const Expr at = b->address_at(x_lo, first, {{channel->name, c + 1}});
         if (!at.defined()) return Stmt();
         const Expr lines = (x_hi - x_lo) / (64 / b->element.bytes()) + 1;
-        const Expr wanted = c + 1 < channel->min + channel->extent && x_lo <= x_hi && count > 0 &&
-                            (y_hi - y_lo + 1) * lines <= kMaxLines;
+        const Expr fits = (y_hi - y_lo + 1) * lines <= kMaxLines;
+        const Expr wanted =
+            c + 1 < channel->min + channel->extent && x_lo <= x_hi && count > 0 && fits;
         Stmt prefetch = IfThenElse::make(
             wanted, prefetch_rows(input_, at, count, row_stride, x_hi - x_lo + 1,
                                   b->element.bytes()));
@@ -129,8 +130,7 @@ private:
         // The first channel's whole box, in one burst before its sampling starts.
         const Expr first_at = b->address_at(x_lo, y_lo, {{channel->name, channel->min}});
         if (!first_at.defined()) return Stmt();
-        const Expr first_wanted = x_lo <= x_hi && (y_hi - y_lo + 1) * lines <= kMaxLines;
-        loop = Block::make(IfThenElse::make(first_wanted,
+        loop = Block::make(IfThenElse::make(x_lo <= x_hi && fits,
                                             prefetch_rows(input_, first_at, y_hi - y_lo + 1,
                                                           row_stride, x_hi - x_lo + 1,
                                                           b->element.bytes())),
