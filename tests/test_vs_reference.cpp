@@ -188,6 +188,33 @@ TEST_P(CpuIsaVsReference, ScatteredGridsMatchReference) {
     }, /*lower_levels=*/true);
 }
 
+// Large planes: 2-D nearest samples input planes of 1 MiB or more in taller tiles, a
+// specialization of its own (generators/cpu/forward_schedule.h, kLargePlaneBytes). Planes of
+// 520 x 530 (1.05 MiB in float32), output rows of 60 (two 24-row tiles and a remainder) by 333
+// points (two 128-point tiles and a remainder), unit-stride and padded outputs.
+TEST_P(CpuIsaVsReference, LargePlanesMatchReference) {
+    const Kernel kernel = std::get<1>(GetParam());
+    if (kernel.dims != 2 || kernel.mode != gs::Interpolation::nearest) {
+        GTEST_SKIP() << "the large-plane tiles are 2-D nearest's";
+    }
+    check_cases(9500u, 2, [&](gs::Padding padding, gs::DType dtype, int rep, uint64_t seed) {
+        Case cs;
+        cs.kernel = kernel;
+        cs.padding = padding;
+        cs.align_corners = (seed % 2) == 1;
+        cs.dtype = dtype;
+        cs.layout = rep == 0 ? Layout::contiguous : Layout::padded_output;
+        cs.seed = seed;
+        cs.shape.dims = 2;
+        cs.shape.c = 2;
+        cs.shape.in[1] = 520;
+        cs.shape.in[2] = 530;
+        cs.shape.out[1] = 60;
+        cs.shape.out[2] = 333;
+        return cs;
+    });
+}
+
 std::string isa_kernel_name(const ::testing::TestParamInfo<std::tuple<gs::CpuIsa, Kernel>>& info) {
     return std::string(isa_name(std::get<0>(info.param))) + "_" +
            kernel_name(std::get<1>(info.param));

@@ -44,7 +44,12 @@ struct ForwardLayouts {
     Halide::Expr dense;                         // x unit-stride in every buffer
     std::vector<InterleavedLayout> interleaved;  // channels-last RGB and RGBA
     Halide::Expr input_unit_x;                  // the input's x unit-stride (the channels-last copy)
+    Halide::Expr large_planes;                  // 2-D input planes of kLargePlaneBytes or more
 };
+
+// Input planes from this size (one plane, bytes; the L2 cache of a core on the machines we
+// measure) sample nearest in taller tiles (ForwardSchedule::large_plane_rows).
+inline constexpr int64_t kLargePlaneBytes = int64_t{1} << 20;
 
 // The layouts of a forward generator's buffers; `compact` (the generators' size-over-speed
 // parameter, GRIDSAMPLE_COMPACT_KERNELS) leaves out the RGB/RGBA specializations, so that such
@@ -60,8 +65,13 @@ struct ForwardLayouts {
 template <typename In, typename Out>
 ForwardLayouts forward_layouts(const In &input, const Out &output, int d, const Expr &dense,
                                bool compact) {
-    ForwardLayouts layouts{dense, {}, input.dim(0).stride() == 1};
-    if (!compact && d == 2) layouts.interleaved = interleaved_layouts(input, output, d);
+    ForwardLayouts layouts{dense, {}, input.dim(0).stride() == 1, Expr()};
+    if (!compact && d == 2) {
+        layouts.interleaved = interleaved_layouts(input, output, d);
+        layouts.large_planes = Halide::cast<int64_t>(input.dim(0).extent()) *
+                                   input.dim(1).extent() * input.type().bytes() >=
+                               Halide::Expr(kLargePlaneBytes);
+    }
     return layouts;
 }
 
@@ -156,6 +166,7 @@ struct ForwardSchedule {
     int interleaved_rows;    // the same two for the channels-last specializations
     int interleaved_width;
     bool scattered = false;  // the scattered-grid variant (kScatteredRows)
+    int large_plane_rows = 0;  // rows of the dense planar tiles on large planes (0: rows_per_block)
 };
 
 // Tiles, measured on one thread of a Sapphire Rapids VM (AVX-512 with gathers), float32, zeros
@@ -175,8 +186,24 @@ struct ForwardSchedule {
 // the output, better in longer rows), and 8 x 64 for the channels-last images, whose tiles' input
 // lines are prefetched before sampling (tile_prefetch.h): twice the points per tile is twice the
 // lines in flight and in L1.
+//
+// Nearest on input planes of L2's size or more (kLargePlaneBytes) takes tiles of 24 x 128
+// instead, in a specialization of its own. A tile row of a rotated grid reads a band of input
+// rows taller than itself (16 output rows of the bench's affine grid: about 53 input rows), and
+// the next tile row reads most of that band again: from L2 where the planes are small, from L3
+// or memory where a band of every plane outgrows L2. Taller tiles read each band fewer times.
+// Image 1x3x1080x1920 zeros, avx512 level (nearest's on AMD), the generated kernels called in
+// alternation (median of 30 pairs, same bits; AMD EPYC Zen 4), against 16-row tiles everywhere:
+// 0.92 at one thread (two runs; 1x1x1080x1920: 0.92), 0.98-1.00 at two. Every tile 24 rows high
+// instead made the 8x64x128x128 feature map 1.02-1.04x slower; with the specialization it still
+// pays 1.02-1.05x at one thread (0.98 at two), most of it (1.01-1.03) from the taps' storage, now
+// sized for 24 rows in every branch. 32 x 96 tiles on the image: 0.96-0.99. Bilinear and bicubic
+// images gained nothing from 24 or 32 rows (0.94-1.06, noise). The specialization costs a nearest
+// kernel 0.2 s of compile time and 16% of object size.
 inline ForwardSchedule default_forward_schedule(Interpolation mode) {
-    return {16, mode == Interpolation::nearest ? 128 : 64, 8, 64};
+    ForwardSchedule s{16, mode == Interpolation::nearest ? 128 : 64, 8, 64};
+    if (mode == Interpolation::nearest) s.large_plane_rows = 24;
+    return s;
 }
 
 // Scattered grids (grid_sample's `scattered_grid` variants, 2-D bilinear; the runtime picks them
@@ -215,7 +242,10 @@ inline ForwardSchedule forward_schedule(Interpolation mode, int rows, int width,
     ForwardSchedule s = default_forward_schedule(mode);
     if (scattered) s.rows_per_block = kScatteredRows;
     s.scattered = scattered;
-    if (rows > 0) s.rows_per_block = rows;
+    if (rows > 0) {
+        s.rows_per_block = rows;
+        s.large_plane_rows = 0;  // the knob sets every planar tile
+    }
     if (width > 0) s.tile_width = width;
     if (il_rows > 0) s.interleaved_rows = il_rows;
     if (il_width > 0) s.interleaved_width = il_width;
@@ -401,6 +431,10 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
             s.unroll(f.c);
         }
     }
+    if (knobs.large_plane_rows > 0 && layouts.large_planes.defined()) {
+        tile(out.specialize(layouts.dense && layouts.large_planes), knobs.large_plane_rows,
+             knobs.tile_width);
+    }
     tile(out.specialize(layouts.dense), knobs.rows_per_block, knobs.tile_width);
     tile(out, knobs.rows_per_block, knobs.tile_width);
 
@@ -427,7 +461,9 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
     // for one layout costs the others; check the generated assembly for halide_malloc calls after
     // changing a tile.
     if (f.taps.defined()) {
-        taps_per_tile(f.taps, std::max(knobs.rows_per_block, knobs.interleaved_rows),
+        taps_per_tile(f.taps,
+                      std::max({knobs.rows_per_block, knobs.interleaved_rows,
+                                layouts.large_planes.defined() ? knobs.large_plane_rows : 0}),
                       std::max(knobs.tile_width, knobs.interleaved_width));
     }
     // The channels-last path's own taps (Forward::taps_channels_last), in the tiles of that
