@@ -194,7 +194,7 @@ struct ForwardSchedule {
 // or memory where a band of every plane outgrows L2. Taller tiles read each band fewer times.
 // Image 1x3x1080x1920 zeros, avx512 level (nearest's on AMD), the generated kernels called in
 // alternation (median of 30 pairs, same bits; AMD EPYC Zen 4), against 16-row tiles everywhere:
-// 0.92 at one thread (two runs; 1x1x1080x1920: 0.92), 0.98-1.00 at two. Every tile 24 rows high
+// 0.92-0.97 at one thread (five runs; 1x1x1080x1920: 0.92), 0.98-1.00 at two. Every tile 24 rows high
 // instead made the 8x64x128x128 feature map 1.02-1.04x slower; with the specialization it still
 // pays 1.02-1.05x at one thread (0.98 at two), most of it (1.01-1.03) from the taps' storage, now
 // sized for 24 rows in every branch. 32 x 96 tiles on the image: 0.96-0.99. Bilinear and bicubic
