@@ -47,8 +47,10 @@ struct ForwardLayouts {
     Halide::Expr large_planes;                  // 2-D input planes of kLargePlaneBytes or more
 };
 
-// Input planes from this size (one plane, bytes; the L2 cache of a core on the machines we
-// measure) sample nearest in taller tiles (ForwardSchedule::large_plane_rows).
+// Input planes from this size (one plane, bytes) sample nearest in taller tiles
+// (ForwardSchedule::large_plane_rows): the 1080x1920 image's 8 MiB planes gained from them, the
+// 8x64x128x128 feature map's 64 KiB planes lost (default_forward_schedule has the numbers); the
+// threshold between them is L2's size, unmeasured in between.
 inline constexpr int64_t kLargePlaneBytes = int64_t{1} << 20;
 
 // The layouts of a forward generator's buffers; `compact` (the generators' size-over-speed
@@ -188,10 +190,12 @@ struct ForwardSchedule {
 // lines in flight and in L1.
 //
 // Nearest on input planes of L2's size or more (kLargePlaneBytes) takes tiles of 24 x 128
-// instead, in a specialization of its own. A tile row of a rotated grid reads a band of input
-// rows taller than itself (16 output rows of the bench's affine grid: about 53 input rows), and
-// the next tile row reads most of that band again: from L2 where the planes are small, from L3
-// or memory where a band of every plane outgrows L2. Taller tiles read each band fewer times.
+// instead, in a specialization of its own: fewer, taller tiles spread each tile's fixed work
+// (the taps' set-up, the box scan and prefetch calls of channel_prefetch.h) over more points.
+// (Not the band of input rows a rotated grid's tile row crosses, about 3x its height, which the
+// next tile row reads again: two 16-row tiles taken in turn under each 128-point column, the
+// second finding the first's band in L2, measured 0.99-1.02; nor the box prefetches, which
+// these 24-row tiles' larger boxes skip: 16-row tiles without them measured 1.00-1.02.)
 // Image 1x3x1080x1920 zeros, avx512 level (nearest's on AMD), the generated kernels called in
 // alternation (median of 30 pairs, same bits; AMD EPYC Zen 4), against 16-row tiles everywhere:
 // 0.92-0.97 at one thread (five runs; 1x1x1080x1920: 0.92), 0.98-1.00 at two. Every tile 24 rows high
