@@ -45,6 +45,20 @@ INSTANTIATE_TEST_SUITE_P(AllKernels, RandomVsReference,
 // ------------------------------------------------------------------------------------------------
 // Every compiled CPU variant: the dispatcher is limited to each ISA in turn.
 
+// A case of `kernel` with align_corners from the seed's low bit; the caller sets its shape.
+Case seeded_case(const Kernel& kernel, gs::Padding padding, gs::DType dtype, Layout layout,
+                 uint64_t seed) {
+    Case cs;
+    cs.kernel = kernel;
+    cs.padding = padding;
+    cs.align_corners = (seed % 2) == 1;
+    cs.dtype = dtype;
+    cs.layout = layout;
+    cs.seed = seed;
+    cs.shape.dims = kernel.dims;
+    return cs;
+}
+
 class CpuIsaVsReference : public CpuLevelTest {
 protected:
     // Checks the case make(padding, dtype, rep, seed) for every padding x dtype x rep in
@@ -102,18 +116,10 @@ TEST_P(CpuIsaVsReference, WideRowsMatchReference) {
     const Kernel kernel = std::get<1>(GetParam());
     check_cases(7000u, 12, [&](gs::Padding padding, gs::DType dtype, int rep, uint64_t seed) {
         const int64_t widths[] = {1, 2, 150};
-        Case cs;
-        cs.kernel = kernel;
-        cs.padding = padding;
-        cs.align_corners = (seed % 2) == 1;
-        cs.dtype = dtype;
-        if (rep >= 6) {
-            cs.layout = Layout::channels_last;
-        } else {
-            cs.layout = (seed % 3) == 2 ? Layout::padded_output : Layout::contiguous;
-        }
-        cs.seed = seed;
-        cs.shape.dims = kernel.dims;
+        const Layout layout = rep >= 6             ? Layout::channels_last
+                              : (seed % 3) == 2 ? Layout::padded_output
+                                                : Layout::contiguous;
+        Case cs = seeded_case(kernel, padding, dtype, layout, seed);
         cs.shape.c = rep < 3 ? 3 : rep < 6 ? 7 : rep < 9 ? 3 : 4;
         cs.shape.in[0] = kernel.dims == 3 ? 5 : 1;
         cs.shape.in[1] = 19;
@@ -135,14 +141,7 @@ TEST_P(CpuIsaVsReference, ManyChannelsMatchReference) {
     check_cases(8000u, 5, [&](gs::Padding padding, gs::DType dtype, int rep, uint64_t seed) {
         const int64_t channels[] = {4, 8, 9, 17, 33};
         const Layout layouts[] = {Layout::contiguous, Layout::padded_input, Layout::padded_output};
-        Case cs;
-        cs.kernel = kernel;
-        cs.padding = padding;
-        cs.align_corners = (seed % 2) == 1;
-        cs.dtype = dtype;
-        cs.layout = layouts[rep % 3];
-        cs.seed = seed;
-        cs.shape.dims = kernel.dims;
+        Case cs = seeded_case(kernel, padding, dtype, layouts[rep % 3], seed);
         cs.shape.n = 1 + rep % 2;
         cs.shape.c = channels[rep];
         cs.shape.in[0] = kernel.dims == 3 ? 4 : 1;
@@ -170,14 +169,7 @@ TEST_P(CpuIsaVsReference, ScatteredGridsMatchReference) {
     }
     gs::set_num_threads(2);  // (TearDown restores the default)
     check_cases(9000u, 4, [&](gs::Padding padding, gs::DType dtype, int rep, uint64_t seed) {
-        Case cs;
-        cs.kernel = kernel;
-        cs.padding = padding;
-        cs.align_corners = (seed % 2) == 1;
-        cs.dtype = dtype;
-        cs.layout = Layout::contiguous;
-        cs.seed = seed;
-        cs.shape.dims = 2;
+        Case cs = seeded_case(kernel, padding, dtype, Layout::contiguous, seed);
         cs.shape.n = rep == 0 ? 1 : 2;
         cs.shape.c = std::array<int, 4>{3, 7, 16, 21}[rep];
         cs.shape.in[1] = 160;
@@ -198,14 +190,8 @@ TEST_P(CpuIsaVsReference, LargePlanesMatchReference) {
         GTEST_SKIP() << "the large-plane tiles are 2-D nearest's";
     }
     check_cases(9500u, 2, [&](gs::Padding padding, gs::DType dtype, int rep, uint64_t seed) {
-        Case cs;
-        cs.kernel = kernel;
-        cs.padding = padding;
-        cs.align_corners = (seed % 2) == 1;
-        cs.dtype = dtype;
-        cs.layout = rep == 0 ? Layout::contiguous : Layout::padded_output;
-        cs.seed = seed;
-        cs.shape.dims = 2;
+        Case cs = seeded_case(kernel, padding, dtype,
+                              rep == 0 ? Layout::contiguous : Layout::padded_output, seed);
         cs.shape.c = 2;
         cs.shape.in[1] = 520;
         cs.shape.in[2] = 530;

@@ -22,8 +22,9 @@
 // planes (on the 8x64x128x128 feature map, one in 64), and a tile's box in a plane of that size
 // is new to the caches. So the first channel's whole box is prefetched in one burst before it is
 // sampled (no earlier point knows the box: the taps are computed just before): the lines are
-// requested together rather than as the sampling loop reaches them. The generated kernels alone, against the ones without it, called in alternation
-// in one process (median of 30 pairs, same bits; AMD EPYC Zen 4), at one / two threads: nearest
+// requested together rather than as the sampling loop reaches them. The generated kernels
+// alone, against the ones without it, called in alternation in one process (median of 30 pairs,
+// same bits; AMD EPYC Zen 4), at one / two threads: nearest
 // zeros 0.62 / 0.61 (avx512_gather), 0.74 / 0.69 (avx512, the level the library runs nearest at
 // on AMD), border 0.80 / 0.80 (avx2); bilinear zeros 0.71 / 0.72; bicubic zeros 0.85 / 0.85.
 // The 8x64x128x128 feature map 0.98-1.01 (nearest, bilinear); 256 images of 28x28, one

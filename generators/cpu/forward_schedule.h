@@ -198,12 +198,12 @@ struct ForwardSchedule {
 // these 24-row tiles' larger boxes skip: 16-row tiles without them measured 1.00-1.02.)
 // Image 1x3x1080x1920 zeros, avx512 level (nearest's on AMD), the generated kernels called in
 // alternation (median of 30 pairs, same bits; AMD EPYC Zen 4), against 16-row tiles everywhere:
-// 0.92-0.97 at one thread (five runs; 1x1x1080x1920: 0.92), 0.98-1.00 at two. Every tile 24 rows high
-// instead made the 8x64x128x128 feature map 1.02-1.04x slower; with the specialization it still
-// pays 1.02-1.05x at one thread (0.98 at two), most of it (1.01-1.03) from the taps' storage, now
-// sized for 24 rows in every branch. 32 x 96 tiles on the image: 0.96-0.99. Bilinear and bicubic
-// images gained nothing from 24 or 32 rows (0.94-1.06, noise). The specialization costs a nearest
-// kernel 0.2 s of compile time and 16% of object size.
+// 0.92-0.98 at one thread (eight runs; 1x1x1080x1920: 0.92), 0.97-1.00 at two. Every tile 24
+// rows high instead made the 8x64x128x128 feature map 1.02-1.04x slower; with the
+// specialization it still pays 1.02-1.05x at one thread (0.98 at two), most of it (1.01-1.03)
+// from the taps' storage, now sized for 24 rows in every branch. 32 x 96 tiles on the image:
+// 0.96-0.99. Bilinear and bicubic images gained nothing from 24 or 32 rows (0.94-1.06, noise).
+// The specialization costs a nearest kernel 0.2 s of compile time and 16% of object size.
 inline ForwardSchedule default_forward_schedule(Interpolation mode) {
     ForwardSchedule s{16, mode == Interpolation::nearest ? 128 : 64, 8, 64};
     if (mode == Interpolation::nearest) s.large_plane_rows = 24;
@@ -435,8 +435,10 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
             s.unroll(f.c);
         }
     }
-    if (knobs.large_plane_rows > 0 && layouts.large_planes.defined()) {
-        tile(out.specialize(layouts.dense && layouts.large_planes), knobs.large_plane_rows,
+    // The large-plane tiles' rows, where this kernel has them (0: none).
+    const int large_plane_rows = layouts.large_planes.defined() ? knobs.large_plane_rows : 0;
+    if (large_plane_rows > 0) {
+        tile(out.specialize(layouts.dense && layouts.large_planes), large_plane_rows,
              knobs.tile_width);
     }
     tile(out.specialize(layouts.dense), knobs.rows_per_block, knobs.tile_width);
@@ -466,8 +468,7 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
     // changing a tile.
     if (f.taps.defined()) {
         taps_per_tile(f.taps,
-                      std::max({knobs.rows_per_block, knobs.interleaved_rows,
-                                layouts.large_planes.defined() ? knobs.large_plane_rows : 0}),
+                      std::max({knobs.rows_per_block, knobs.interleaved_rows, large_plane_rows}),
                       std::max(knobs.tile_width, knobs.interleaved_width));
     }
     // The channels-last path's own taps (Forward::taps_channels_last), in the tiles of that
