@@ -130,7 +130,8 @@ public:
             return;
         }
         Expr dense = input.dim(0).stride() == 1 && output.dim(0).stride() == 1;
-        ForwardLayouts layouts = forward_layouts(input, output, d, dense, compact);
+        ForwardLayouts layouts = forward_layouts(input, output, d, dense, compact,
+                                                 natural_vector_size(compute_type(dtype)));
         schedule_forward_cpu(output, forward, layouts,
                              forward_schedule(mode, rows_per_block, tile_width, interleaved_rows,
                                               interleaved_width),

@@ -151,9 +151,13 @@ private:
         // vectors. Image 1x3x1080x1920 channels-last, avx512_gather level, one thread, the kernel
         // alone, median ratio of 4-8 shuffled rounds: bilinear 0.78 (4/4 rounds faster), bicubic
         // 0.93 (4/4), nearest 0.95-1.00. Other grid layouts take the strided branch.
-        ForwardLayouts layouts = forward_layouts(input, output, d, dense, compact);
+        ForwardLayouts layouts = forward_layouts(input, output, d, dense, compact,
+                                                 natural_vector_size(compute_type(dtype)));
         for (InterleavedLayout &layout : layouts.interleaved) {
             layout.condition = layout.condition && dense_grid;
+        }
+        if (layouts.channels_innermost.defined()) {
+            layouts.channels_innermost = layouts.channels_innermost && dense_grid;
         }
         schedule_forward_cpu(output, forward, layouts,
                              forward_schedule(mode, rows_per_block, tile_width, interleaved_rows,

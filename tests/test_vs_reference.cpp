@@ -134,23 +134,41 @@ TEST_P(CpuIsaVsReference, WideRowsMatchReference) {
 // Planar tensors with many channels: with a vector of channels or more (4 to 16 lanes, by
 // level and dtype) the forward samples a channels-last copy of the input, V channels a vector,
 // the last block shifted inwards (cpu/forward_schedule.h). Channel counts at, just above and
-// well above each lane count, rows of a full tile plus a remainder, planar layouts only (the
-// others keep the gathering kernels).
+// well above each lane count, rows of a full tile plus a remainder, planar layouts only
+// (channels-last tensors: ChannelsLastManyChannelsMatchReference below).
+// The many-channel cases: repetition `rep` (0 to 4) of each configuration.
+Case many_channels_case(const Kernel& kernel, gs::Padding padding, gs::DType dtype, Layout layout,
+                        int rep, uint64_t seed) {
+    const int64_t channels[] = {4, 8, 9, 17, 33};
+    Case cs = seeded_case(kernel, padding, dtype, layout, seed);
+    cs.shape.n = 1 + rep % 2;
+    cs.shape.c = channels[rep];
+    cs.shape.in[0] = kernel.dims == 3 ? 4 : 1;
+    cs.shape.in[1] = 13;
+    cs.shape.in[2] = 23;
+    cs.shape.out[0] = kernel.dims == 3 ? 2 : 1;
+    cs.shape.out[1] = 3;
+    cs.shape.out[2] = 70;
+    return cs;
+}
+
 TEST_P(CpuIsaVsReference, ManyChannelsMatchReference) {
     const Kernel kernel = std::get<1>(GetParam());
     check_cases(8000u, 5, [&](gs::Padding padding, gs::DType dtype, int rep, uint64_t seed) {
-        const int64_t channels[] = {4, 8, 9, 17, 33};
         const Layout layouts[] = {Layout::contiguous, Layout::padded_input, Layout::padded_output};
-        Case cs = seeded_case(kernel, padding, dtype, layouts[rep % 3], seed);
-        cs.shape.n = 1 + rep % 2;
-        cs.shape.c = channels[rep];
-        cs.shape.in[0] = kernel.dims == 3 ? 4 : 1;
-        cs.shape.in[1] = 13;
-        cs.shape.in[2] = 23;
-        cs.shape.out[0] = kernel.dims == 3 ? 2 : 1;
-        cs.shape.out[1] = 3;
-        cs.shape.out[2] = 70;
-        return cs;
+        return many_channels_case(kernel, padding, dtype, layouts[rep % 3], rep, seed);
+    });
+}
+
+// Channels-last tensors with many channels (NHWC / NDHWC in and out, PyTorch's channels_last
+// formats): with a vector of channels or more the forward vectorizes the channels in a branch of
+// its own, the last vector predicated (cpu/forward_schedule.h, ForwardLayouts::
+// channels_innermost); fewer take the general strided branch, 3 and 4 channels in 2-D the
+// interleaved kernels. The counts and shapes of the planar test above.
+TEST_P(CpuIsaVsReference, ChannelsLastManyChannelsMatchReference) {
+    const Kernel kernel = std::get<1>(GetParam());
+    check_cases(8500u, 5, [&](gs::Padding padding, gs::DType dtype, int rep, uint64_t seed) {
+        return many_channels_case(kernel, padding, dtype, Layout::channels_last, rep, seed);
     });
 }
 
