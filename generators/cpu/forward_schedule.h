@@ -67,22 +67,19 @@ inline constexpr int64_t kLargePlaneBytes = int64_t{1} << 20;
 // planar; 4 channels 3.5-3.7, 6.7, 6.3-6.6).
 //
 // Channels-last input and output with at least a vector of channels (PyTorch's channels_last
-// and channels_last_3d memory formats; NHWC, NDHWC), in 2-D and 3-D, leave `compact` out too:
-// their own branch (`channels_innermost`) vectorizes the channels, so that each tap of a point
-// is one dense vector load of V channels and its V results one store (schedule_forward_cpu). In
-// the general strided branch they were gathered lane by lane.
+// and channels_last_3d memory formats; NHWC, NDHWC), 2-D and 3-D, have a branch of their own
+// outside compact kernels (`channels_innermost`): it vectorizes the channels, so that each tap of
+// a point is one dense vector load of V channels and its V results one store
+// (schedule_forward_cpu). The general strided branch gathers them lane by lane.
 template <typename In, typename Out>
 ForwardLayouts forward_layouts(const In &input, const Out &output, int d, const Expr &dense,
                                bool compact, int vec) {
     ForwardLayouts layouts{dense, {}, input.dim(0).stride() == 1, Expr()};
-    if (!compact && d == 2) {
+    if (compact) return layouts;
+    layouts.channels_innermost = input.dim(d).stride() == 1 && output.dim(d).stride() == 1 &&
+                                 output.dim(d).extent() >= vec;
+    if (d == 2) {
         layouts.interleaved = interleaved_layouts(input, output, d);
-    }
-    if (!compact) {
-        layouts.channels_innermost = input.dim(d).stride() == 1 && output.dim(d).stride() == 1 &&
-                                     output.dim(d).extent() >= vec;
-    }
-    if (!compact && d == 2) {
         layouts.large_planes = Halide::cast<int64_t>(input.dim(0).extent()) *
                                    input.dim(1).extent() * input.type().bytes() >=
                                Halide::Expr(kLargePlaneBytes);
