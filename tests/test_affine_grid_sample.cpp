@@ -24,15 +24,17 @@ using gridsample_test::config_name;
 class FusedMatchesTwoSteps : public testing::TestWithParam<Config> {};
 
 // wide: 7 channels and output rows of 150 points (whole tiles of the schedule, where its lowering
-// passes act; HoistTileInvariants from 6 channels).
+// passes act; HoistTileInvariants from 6 channels). channels_last: 20 channels, input and output
+// channels-last (the CPU kernels' branch for channels-last tensors with at least a vector of
+// channels, cpu/forward_schedule.h).
 template <typename T>
-void run(const Config& c, uint32_t seed, bool wide = false) {
+void run(const Config& c, uint32_t seed, bool wide = false, bool channels_last = false) {
     std::mt19937 rng(seed);
     std::uniform_int_distribution<int> size(1, 9), batch(1, 3), channels(1, 4);
     std::uniform_real_distribution<double> value(-2.0, 2.0), coef(-1.3, 1.3);
     const DType dtype = c.dtype;
     const int d = c.dims;
-    const int64_t n = batch(rng), ch = wide ? 7 : channels(rng);
+    const int64_t n = batch(rng), ch = channels_last ? 20 : wide ? 7 : channels(rng);
     std::vector<int64_t> in_shape{n, ch}, out_shape{n, ch}, grid_shape{n};
     for (int k = 0; k < d; k++) in_shape.push_back(size(rng));
     for (int k = 0; k < d; k++) {
@@ -51,32 +53,38 @@ void run(const Config& c, uint32_t seed, bool wide = false) {
     const bool align_corners = (seed & 1) != 0;
     const Options options{c.mode, c.padding, align_corners};
 
-    // Input: planar, or channels-last for half the seeds (C innermost).
-    std::vector<int64_t> in_strides(rank);
-    std::vector<T> input_storage = input;
-    if (seed % 4 >= 2) {
-        int64_t stride = 1;
-        in_strides[1] = stride;
-        stride *= ch;
-        for (int i = rank - 1; i >= 2; i--) {
-            in_strides[i] = stride;
-            stride *= in_shape[i];
+    // Strides of a shape, elements `step` apart, planar or channels-last (C innermost); and the
+    // offset of the element with index `flat` in the planar order.
+    auto strides_of = [rank](const std::vector<int64_t>& shape, int64_t step, bool last) {
+        std::vector<int64_t> strides(rank);
+        int64_t stride = step;
+        if (last) {
+            strides[1] = stride;
+            stride *= shape[1];
         }
-        in_strides[0] = stride;
-        for (int64_t flat = 0; flat < in_count; flat++) {
-            int64_t rest = flat, offset = 0;
-            for (int i = rank - 1; i >= 0; i--) {
-                offset += (rest % in_shape[i]) * in_strides[i];
-                rest /= in_shape[i];
-            }
-            input_storage[offset] = input[flat];
-        }
-    } else {
-        int64_t stride = 1;
         for (int i = rank - 1; i >= 0; i--) {
-            in_strides[i] = stride;
-            stride *= in_shape[i];
+            if (last && i == 1) continue;
+            strides[i] = stride;
+            stride *= shape[i];
         }
+        return strides;
+    };
+    auto offset_of = [rank](int64_t flat, const std::vector<int64_t>& shape,
+                            const std::vector<int64_t>& strides) {
+        int64_t offset = 0;
+        for (int i = rank - 1; i >= 0; i--) {
+            offset += (flat % shape[i]) * strides[i];
+            flat /= shape[i];
+        }
+        return offset;
+    };
+
+    // Input: planar, or channels-last for half the seeds.
+    const std::vector<int64_t> in_strides =
+        strides_of(in_shape, 1, channels_last || seed % 4 >= 2);
+    std::vector<T> input_storage(input.size());
+    for (int64_t flat = 0; flat < in_count; flat++) {
+        input_storage[offset_of(flat, in_shape, in_strides)] = input[flat];
     }
     const TensorView in = TensorView::make(input_storage.data(), dtype, rank, in_shape.data(),
                                            in_strides.data());
@@ -94,34 +102,32 @@ void run(const Config& c, uint32_t seed, bool wide = false) {
                             options)
                     .ok());
 
-    // Fused, into a strided output (every element one apart) whose gaps must stay untouched.
+    // Fused, into a strided output (every element one apart) whose gaps must stay untouched;
+    // channels-last outputs are dense (the channels' unit stride is what selects their branch).
     const T sentinel = static_cast<T>(-4321.0);
-    std::vector<T> fused(2 * out_count, sentinel);
-    std::vector<int64_t> out_strides(rank);
-    int64_t stride = 2;
-    for (int i = rank - 1; i >= 0; i--) {
-        out_strides[i] = stride;
-        stride *= out_shape[i];
-    }
+    const int64_t step = channels_last ? 1 : 2;
+    std::vector<T> fused(step * out_count, sentinel);
+    const std::vector<int64_t> out_strides = strides_of(out_shape, step, channels_last);
     const Status s = affine_grid_sample(
         in, th, TensorView::make(fused.data(), dtype, rank, out_shape.data(), out_strides.data()),
         options);
     ASSERT_TRUE(s.ok()) << s.message();
     for (int64_t i = 0; i < out_count; i++) {
-        ASSERT_EQ(std::memcmp(&fused[2 * i], &two_steps[i], sizeof(T)), 0)
-            << "seed " << seed << " element " << i << ": fused " << fused[2 * i]
-            << ", two steps " << two_steps[i];
-        ASSERT_EQ(fused[2 * i + 1], sentinel) << "wrote into a gap, seed " << seed;
+        const int64_t at = offset_of(i, out_shape, out_strides);
+        ASSERT_EQ(std::memcmp(&fused[at], &two_steps[i], sizeof(T)), 0)
+            << "seed " << seed << " element " << i << ": fused " << fused[at] << ", two steps "
+            << two_steps[i];
+        if (step == 2) ASSERT_EQ(fused[at + 1], sentinel) << "wrote into a gap, seed " << seed;
     }
 }
 
 TEST_P(FusedMatchesTwoSteps, BitForBit) {
-    for (uint32_t seed = 1; seed <= 28; seed++) {
-        const bool wide = seed > 24;
+    for (uint32_t seed = 1; seed <= 30; seed++) {
+        const bool wide = seed > 24 && seed <= 28, channels_last = seed > 28;
         if (GetParam().dtype == DType::float64) {
-            run<double>(GetParam(), seed, wide);
+            run<double>(GetParam(), seed, wide, channels_last);
         } else {
-            run<float>(GetParam(), seed, wide);
+            run<float>(GetParam(), seed, wide, channels_last);
         }
         if (HasFatalFailure()) return;
     }
@@ -139,6 +145,8 @@ TEST(AffineGridSample, EveryCpuIsa) {
         run<float>({2, Interpolation::bilinear, Padding::reflection, DType::float32}, 10, true);
         run<float>({2, Interpolation::bicubic, Padding::reflection, DType::float32}, 8);
         run<double>({3, Interpolation::bilinear, Padding::border, DType::float64}, 9);
+        run<float>({2, Interpolation::bicubic, Padding::zeros, DType::float32}, 11, false, true);
+        run<float>({3, Interpolation::bilinear, Padding::zeros, DType::float32}, 12, false, true);
         if (HasFatalFailure()) break;
     }
     set_max_cpu_isa(kHighestCpuIsa);
