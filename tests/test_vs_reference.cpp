@@ -131,12 +131,9 @@ TEST_P(CpuIsaVsReference, WideRowsMatchReference) {
     });
 }
 
-// Planar tensors with many channels: with a vector of channels or more (4 to 16 lanes, by
-// level and dtype) the forward samples a channels-last copy of the input, V channels a vector,
-// the last block shifted inwards (cpu/forward_schedule.h). Channel counts at, just above and
-// well above each lane count, rows of a full tile plus a remainder, planar layouts only
-// (channels-last tensors: ChannelsLastManyChannelsMatchReference below).
-// The many-channel cases: repetition `rep` (0 to 4) of each configuration.
+// The many-channel cases, repetition `rep` (0 to 4) of each configuration: channel counts at,
+// just above and well above each lane count (4 to 16 lanes, by level and dtype), rows of a full
+// tile plus a remainder.
 Case many_channels_case(const Kernel& kernel, gs::Padding padding, gs::DType dtype, Layout layout,
                         int rep, uint64_t seed) {
     const int64_t channels[] = {4, 8, 9, 17, 33};
@@ -152,6 +149,10 @@ Case many_channels_case(const Kernel& kernel, gs::Padding padding, gs::DType dty
     return cs;
 }
 
+// Planar tensors with many channels: with a vector of channels or more the forward samples a
+// channels-last copy of the input, V channels a vector, the last block shifted inwards
+// (cpu/forward_schedule.h). Planar layouts only (channels-last tensors:
+// ChannelsLastManyChannelsMatchReference below).
 TEST_P(CpuIsaVsReference, ManyChannelsMatchReference) {
     const Kernel kernel = std::get<1>(GetParam());
     check_cases(8000u, 5, [&](gs::Padding padding, gs::DType dtype, int rep, uint64_t seed) {
