@@ -435,6 +435,79 @@ TEST_F(CliTest, ThreadCountAndRepeatDoNotChangeTheResult) {
     }
 }
 
+// ---- sample: channels-last files ----------------------------------------------------------------
+
+// The same elements in the channels-last order: (N, C, *spatial) -> (N, *spatial, C).
+npy::Array to_channels_last(const npy::Array& a) {
+    const size_t rank = a.shape.size();
+    npy::Array out;
+    out.dtype = a.dtype;
+    out.shape = {a.shape[0]};
+    out.shape.insert(out.shape.end(), a.shape.begin() + 2, a.shape.end());
+    out.shape.push_back(a.shape[1]);
+    out.bytes.resize(a.bytes.size());
+    const int64_t size = element_size(a.dtype), channels = a.shape[1];
+    int64_t spatial = 1;
+    for (size_t i = 2; i < rank; i++) spatial *= a.shape[i];
+    for (int64_t n = 0; n < a.shape[0]; n++)
+        for (int64_t c = 0; c < channels; c++)
+            for (int64_t p = 0; p < spatial; p++)
+                std::memcpy(&out.bytes[((n * spatial + p) * channels + c) * size],
+                            &a.bytes[((n * channels + c) * spatial + p) * size], size);
+    return out;
+}
+
+// --channels-last: the input file holds (N, H, W, C) or (N, D, H, W, C) and the output is written
+// in that layout, with the bits of the planar in-process call (S13: one result whatever the
+// layout). 20 and 17 channels take the CPU kernels' channels-last branch, 3 and 9 the others.
+TEST_F(CliTest, ChannelsLastFilesMatchPlanarCallBitForBit) {
+    struct Case {
+        const char* name;
+        DType dtype;
+        std::vector<int64_t> input_shape, grid_shape;  // input planar, (N, C, *spatial)
+        std::vector<std::string> flags;
+        Options options;
+    };
+    const Case cases[] = {
+        {"f32_2d_20_channels", DType::float32, {2, 20, 13, 11}, {2, 9, 14, 2}, {}, {}},
+        {"f32_2d_3_channels_bicubic_border", DType::float32, {1, 3, 12, 10}, {1, 7, 6, 2},
+         {"--mode", "bicubic", "--padding", "border"},
+         make_options(Interpolation::bicubic, Padding::border, false)},
+        {"f64_2d_17_channels_nearest_reflection", DType::float64, {2, 17, 9, 8}, {2, 5, 10, 2},
+         {"--mode", "nearest", "--padding", "reflection", "--threads", "1"},
+         make_options(Interpolation::nearest, Padding::reflection, false)},
+        {"f32_3d_9_channels_aligned", DType::float32, {1, 9, 5, 6, 7}, {1, 4, 3, 8, 3},
+         {"--align-corners"}, make_options(Interpolation::bilinear, Padding::zeros, true)},
+        {"f32_3d_20_channels_border", DType::float32, {2, 20, 4, 5, 6}, {2, 3, 6, 5, 3},
+         {"--padding", "border", "--repeat", "2"},
+         make_options(Interpolation::bilinear, Padding::border, false)},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.name);
+        const npy::Array input = random_array(c.dtype, c.input_shape, -2, 2, 21);
+        const npy::Array grid = random_array(c.dtype, c.grid_shape, -1.2, 1.2, 22);
+        save("in_cl.npy", to_channels_last(input));
+        save("grid.npy", grid);
+        std::vector<std::string> args = {"sample", "--input", "in_cl.npy", "--grid", "grid.npy",
+                                         "--output", "out.npy", "--channels-last"};
+        args.insert(args.end(), c.flags.begin(), c.flags.end());
+        const RunResult r = run(args);
+        ASSERT_EQ(r.exit_code, 0) << describe(r);
+        const npy::Array expected = to_channels_last(expected_output(input, grid, c.options));
+        const npy::Array out = load("out.npy");
+        EXPECT_EQ(out.shape, expected.shape);
+        EXPECT_TRUE(out.bytes == expected.bytes) << "output differs from the planar call";
+    }
+}
+
+TEST_F(CliTest, ChannelsLastNeedsRankFourOrFive) {
+    save("in.npy", random_array(DType::float32, {4, 4, 3}, 0, 1, 23));
+    save("grid.npy", random_array(DType::float32, {1, 2, 2, 2}, -1, 1, 24));
+    expect_failure_keeps_output({"sample", "--input", "in.npy", "--grid", "grid.npy", "--output",
+                                 "out.npy", "--channels-last"},
+                                "out.npy", kExitBadInput, {"input:", "--channels-last", "(4, 4, 3)"});
+}
+
 // ---- sample: errors the library reports (S8) ---------------------------------------------------
 
 struct ShapeErrorCase {

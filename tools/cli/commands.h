@@ -31,6 +31,9 @@ struct SampleOptions {
     int threads = 0;  // 0: the library's default (all cores)
     int repeat = 1;   // run the operation this many times (for timing from outside)
     bool bfloat16 = false;  // --dtype bfloat16: 2-byte '<u2' / '|V2' arrays hold bfloat16 bits
+    // --channels-last: the input file is (N, H, W, C) or (N, D, H, W, C), and the output is
+    // written in the same layout.
+    bool channels_last = false;
 };
 int run_sample(const SampleOptions& opts);
 

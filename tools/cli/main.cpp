@@ -152,7 +152,8 @@ int main(int argc, char** argv) {
         "output = grid_sample(input, grid) on NumPy .npy files (float32, float64, float16, uint8, "
         "or bfloat16 bits with --dtype bfloat16)");
     sample_cmd
-        ->add_option("--input", sample.input_path, "Input .npy, (N, C, H, W) or (N, C, D, H, W)")
+        ->add_option("--input", sample.input_path,
+                      "Input .npy, (N, C, H, W) or (N, C, D, H, W) (see --channels-last)")
         ->required();
     sample_cmd
         ->add_option("--grid", sample.grid_path, "Grid .npy, (N, Ho, Wo, 2) or (N, Do, Ho, Wo, 3)")
@@ -167,6 +168,9 @@ int main(int argc, char** argv) {
         ->option_text("K");
     add_device_option(sample_cmd, sample.device);
     add_dtype_option(sample_cmd, sample.bfloat16);
+    sample_cmd->add_flag("--channels-last", sample.channels_last,
+                         "The input .npy is channels-last, (N, H, W, C) or (N, D, H, W, C), and "
+                         "the output is written the same way, (N, Ho, Wo, C) or (N, Do, Ho, Wo, C)");
 
     cli::BackwardOptions backward;
     CLI::App* backward_cmd = app.add_subcommand(

@@ -17,14 +17,36 @@
 namespace gridsample::cli {
 namespace {
 
-// The shape S1 gives the output, when the input and grid ranks allow one: (N, C, *grid spatial).
-// Otherwise empty, and the library's validation names the problem with input or grid.
-std::vector<int64_t> output_shape(const npy::Array& input, const npy::Array& grid) {
+// The shape S1 gives the output, when the input and grid ranks allow one: (N, C, *grid spatial),
+// or with --channels-last (N, *grid spatial, C) as the file holds it. Otherwise empty, and the
+// library's validation names the problem with input or grid.
+std::vector<int64_t> output_shape(const npy::Array& input, const npy::Array& grid,
+                                  bool channels_last) {
     const size_t rank = input.shape.size();
     if ((rank != 4 && rank != 5) || grid.shape.size() != rank) return {};
-    std::vector<int64_t> shape = {input.shape[0], input.shape[1]};
+    std::vector<int64_t> shape = {input.shape[0]};
+    if (!channels_last) shape.push_back(input.shape[1]);
     shape.insert(shape.end(), grid.shape.begin() + 1, grid.shape.end() - 1);
+    if (channels_last) shape.push_back(input.shape.back());
     return shape;
+}
+
+// A channels-last array, (N, *spatial, C) in the file, viewed in the library's dimension order
+// (N, C, *spatial) with the strides of that layout: PyTorch's channels_last / channels_last_3d.
+TensorView channels_last_view(const void* data, DType dtype, const std::vector<int64_t>& shape) {
+    const int32_t rank = static_cast<int32_t>(shape.size());
+    std::vector<int64_t> sizes(rank), strides(rank);
+    sizes[0] = shape[0];
+    sizes[1] = shape[rank - 1];
+    strides[1] = 1;
+    int64_t stride = shape[rank - 1];
+    for (int32_t i = rank - 1; i >= 2; i--) {
+        sizes[i] = shape[i - 1];
+        strides[i] = stride;
+        stride *= sizes[i];
+    }
+    strides[0] = stride;
+    return TensorView::make(data, dtype, rank, sizes.data(), strides.data());
 }
 
 std::string shape_text(const std::vector<int64_t>& shape) {
@@ -73,10 +95,16 @@ int run_sample(const SampleOptions& opts) {
                                         "'|V2'), got ") + to_string(input.dtype));
     }
 
+    const size_t input_rank = input.shape.size();
+    if (opts.channels_last && input_rank != 4 && input_rank != 5) {
+        return report_error("input: --channels-last expects (N, H, W, C) or (N, D, H, W, C), got "
+                            "shape " + shape_text(input.shape));
+    }
+
     // The output takes the input's dtype; a grid of another dtype is reported by the library.
     npy::Array output;
     output.dtype = input.dtype;
-    output.shape = output_shape(input, grid);
+    output.shape = output_shape(input, grid, opts.channels_last);
     TensorView output_view;  // rank 0 when no shape could be formed: the library names the problem
     // The kernel writes into calloc'd memory, which the OS hands out untouched: an output the
     // library then rejects (over its size limit, say) costs nothing. The result is copied into
@@ -94,16 +122,20 @@ int run_sample(const SampleOptions& opts) {
         if (!buffer) {
             return report_error("output: not enough memory for shape " + shape_text(output.shape));
         }
-        output_view =
-            TensorView::make(buffer.get(), output.dtype, static_cast<int32_t>(output.shape.size()),
-                             output.shape.data());
+        output_view = opts.channels_last
+                          ? channels_last_view(buffer.get(), output.dtype, output.shape)
+                          : TensorView::make(buffer.get(), output.dtype,
+                                             static_cast<int32_t>(output.shape.size()),
+                                             output.shape.data());
     }
 
     // On a device: the input and grid copied there, the output computed there and copied back.
     DeviceTensors tensors;
     TensorView input_view, grid_view, placed_output;
     if (Status s = tensors.open(opts.device); !s.ok()) return report_error(s.message());
-    if (Status s = tensors.place(input.view(), input.bytes.size(), true, &input_view); !s.ok()) {
+    const TensorView input_host =
+        opts.channels_last ? channels_last_view(input.data(), input.dtype, input.shape) : input.view();
+    if (Status s = tensors.place(input_host, input.bytes.size(), true, &input_view); !s.ok()) {
         return report_error("input: " + s.message());
     }
     if (Status s = tensors.place(grid.view(), grid.bytes.size(), true, &grid_view); !s.ok()) {
