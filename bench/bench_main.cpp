@@ -50,6 +50,7 @@ enum class Ours { planar, hwc, fused, two_step };
 gridsample::Status call_ours(const Workload& w, Ours which, Data& d) {
     if (!d.grid_status.ok()) return d.grid_unusable();
     const gridsample::Options options{w.mode, w.padding, w.align_corners};
+    if (w.channels_last && which == Ours::planar) which = Ours::hwc;  // the workload's layout
     switch (which) {
     case Ours::hwc:
         return gridsample::grid_sample(d.input_hwc_view, d.grid_view, d.output_hwc_view, options);
@@ -343,13 +344,14 @@ void print_digests() {
         for (const Workload& w : forward_workloads()) {
             Data& d = data_for(w);
             auto print = [&](const char* impl, Ours which) {
-                std::vector<unsigned char>& out = which == Ours::hwc ? d.output_hwc : d.output;
+                std::vector<unsigned char>& out =
+                    which == Ours::hwc || w.channels_last ? d.output_hwc : d.output;
                 fill_unwritten(out);
                 print_digest("fwd/" + w.name + "/" + impl + suffix, call_ours(w, which, d), out);
             };
             print("ours", Ours::planar);
             if (w.compare_opencv) print("ours_hwc", Ours::hwc);
-            if (w.grid == GridKind::affine) {
+            if (w.grid == GridKind::affine && !w.channels_last) {
                 print("fused", Ours::fused);
                 print("two_step", Ours::two_step);
             }
@@ -379,7 +381,7 @@ void register_benchmarks() {
             };
             add_ours("ours", Ours::planar);
             if (w.compare_opencv) add_ours("ours_hwc", Ours::hwc);
-            if (w.grid == GridKind::affine) {
+            if (w.grid == GridKind::affine && !w.channels_last) {
                 add_ours("fused", Ours::fused);
                 add_ours("two_step", Ours::two_step);
             }

@@ -25,7 +25,12 @@ void torch_forward(const Workload& w, int threads, benchmark::State& state) {
         : w.dtype == DType::float16  ? at::kHalf
         : w.dtype == DType::bfloat16 ? at::kBFloat16
                                      : at::kFloat);
-    const at::Tensor input = at::from_blob(d.input.data(), w.input_shape, options);
+    // Channels-last workloads: the same values in PyTorch's channels_last memory format.
+    const at::Tensor input =
+        w.channels_last
+            ? at::from_blob(d.input_hwc.data(), w.input_shape,
+                            at::IntArrayRef(d.input_hwc_view.strides, w.input_shape.size()), options)
+            : at::from_blob(d.input.data(), w.input_shape, options);
     const at::Tensor grid = at::from_blob(d.grid.data(), w.grid_shape(), options);
     const int64_t mode = static_cast<int64_t>(w.mode), padding = static_cast<int64_t>(w.padding);
     auto run = [&] {

@@ -132,6 +132,19 @@ const std::vector<Workload>& forward_workloads() {
         stn.name = "small_bilinear_zeros";
         stn.input_shape = small;
         w.push_back(stn);
+        // Channels-last feature maps and volume (the CPU kernels' channels-last branch).
+        for (int m : {0, 1, 2}) {
+            Workload k;
+            k.name = std::string("feat_") + modes[m].second + "_zeros_nhwc";
+            k.input_shape = feat;
+            k.mode = modes[m].first;
+            k.channels_last = true;
+            w.push_back(k);
+        }
+        Workload trilinear_cl = trilinear;
+        trilinear_cl.name = "volume_trilinear_border_ac_ndhwc";
+        trilinear_cl.channels_last = true;
+        w.push_back(trilinear_cl);
         Workload f64;
         f64.name = "feat_bilinear_zeros_f64";
         f64.input_shape = feat;
@@ -309,7 +322,8 @@ const char* padding_name(Padding p) {
 }  // namespace
 
 bool dump_workloads(const std::string& dir, std::string& error) {
-    std::map<const Data*, std::string> written;  // data set -> file stem
+    // (data set, channels-last) -> file stem
+    std::map<std::pair<const Data*, bool>, std::string> written;
     std::ostringstream manifest;
     manifest << "[\n";
     bool first = true;
@@ -317,20 +331,28 @@ bool dump_workloads(const std::string& dir, std::string& error) {
         // The peers outside this binary take float32 and float64 only.
         if (w.dtype != DType::float32 && w.dtype != DType::float64) continue;
         const Data& d = data_for(w);
-        auto it = written.find(&d);
+        auto it = written.find({&d, w.channels_last});
         if (it == written.end()) {
             const std::string stem = w.name;
-            if (!save_npy(dir + "/" + stem + ".input.npy", d.input, w.dtype, w.input_shape, error) ||
+            // Channels-last: the input as (N, [D,] H, W, C), as the CLI's --channels-last reads it.
+            std::vector<int64_t> input_shape = w.input_shape;
+            if (w.channels_last) {
+                input_shape.erase(input_shape.begin() + 1);
+                input_shape.push_back(w.input_shape[1]);
+            }
+            if (!save_npy(dir + "/" + stem + ".input.npy", w.channels_last ? d.input_hwc : d.input,
+                          w.dtype, input_shape, error) ||
                 !save_npy(dir + "/" + stem + ".grid.npy", d.grid, w.dtype, w.grid_shape(), error)) {
                 return false;
             }
-            it = written.emplace(&d, stem).first;
+            it = written.emplace(std::pair{&d, w.channels_last}, stem).first;
         }
         manifest << (first ? "" : ",\n") << "  {\"name\": \"" << w.name << "\", \"mode\": \""
                  << mode_name(w.mode) << "\", \"padding\": \"" << padding_name(w.padding)
                  << "\", \"align_corners\": " << (w.align_corners ? "true" : "false")
                  << ", \"dtype\": \"" << (w.dtype == DType::float64 ? "float64" : "float32")
                  << "\", \"images\": " << (w.compare_opencv ? "true" : "false")
+                 << ", \"channels_last\": " << (w.channels_last ? "true" : "false")
                  << ", \"input\": \"" << it->second << ".input.npy\", \"grid\": \"" << it->second
                  << ".grid.npy\"}";
         first = false;

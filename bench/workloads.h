@@ -29,6 +29,10 @@ struct Workload {
     DType dtype = DType::float32;  // the input's and output's
     bool grid_float32 = false;     // storage types (S10): the grid in float32, not in dtype
     bool compare_opencv = false;   // also run cv::remap (2-D, same data)
+    // Input and output channels-last ((N, [D,] H, W, C) in memory, PyTorch's channels_last and
+    // channels_last_3d): ours and PyTorch run on Data's *_hwc buffers, the same values as the
+    // planar workload of the same shape.
+    bool channels_last = false;
 
     int spatial_dims() const { return static_cast<int>(input_shape.size()) - 2; }
     std::vector<int64_t> grid_shape() const;    // (N, [D,] H, W, d): same spatial size as input

@@ -14,7 +14,9 @@ and thread count:
     those, timed beside it;
   - ONNX Runtime's GridSample (opset 20) and ncnn's GridSample layer (no batch dimension: one
     extraction per batch item; its layout conversions are inside the timing, as in real use),
-    on the same arrays, from Python; their outputs are checked against ours.
+    on the same arrays, from Python; their outputs are checked against ours. They take planar
+    tensors only: on the channels-last workloads (`_nhwc`, `_ndhwc`) they are timed on a planar
+    copy of the same data, made outside the timing (ours and PyTorch run channels-last).
 and writes one markdown table with the ratios the targets are stated in (ours against the
 fastest peer that computes the workload, the CLI against the benchmark, the copy roofline).
 
@@ -153,6 +155,8 @@ def cli_per_call(cli, bench, w, inp, grid, out, threads, calls, rounds, min_time
             "--padding", w["padding"], "--threads", str(threads)]
     if w["align_corners"]:
         base.append("--align-corners")
+    if w.get("channels_last"):
+        base.append("--channels-last")
 
     def process_time(repeat):
         start = time.perf_counter()
@@ -263,6 +267,8 @@ def main():
         inp = os.path.join(data_dir, w["input"])
         grd = os.path.join(data_dir, w["grid"])
         x, grid = np.load(inp), np.load(grd)
+        if w.get("channels_last"):  # the file is (N, [D,] H, W, C); the Python peers take planar
+            x = np.ascontiguousarray(np.moveaxis(x, -1, 1))
         ours_out = os.path.join(data_dir, "ours.npy")
         for t in threads:
             sfx = f"/threads:{t}"
@@ -282,6 +288,8 @@ def main():
             row["CLI"], row["CLI slowest"], row["bench beside"] = \
                 1e3 * fastest, 1e3 * slowest, beside
             ours = np.load(ours_out)
+            if w.get("channels_last"):
+                ours = np.moveaxis(ours, -1, 1)
             for peer in peers:
                 try:
                     fn = peer.prepare(w, x, grid, t)
