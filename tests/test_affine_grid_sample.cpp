@@ -23,8 +23,10 @@ using gridsample_test::config_name;
 
 class FusedMatchesTwoSteps : public testing::TestWithParam<Config> {};
 
-// wide: 7 channels and output rows of 150 points (whole tiles of the schedule, where its lowering
-// passes act; HoistTileInvariants from 6 channels). channels_last: 20 channels, input and output
+// wide: 7 channels (odd seeds) or 16 (even seeds) and output rows of 150 points (whole tiles of
+// the schedule, where its lowering passes act; HoistTileInvariants from 6 channels; with 16, a
+// multiple of every level's lanes, 2-D bilinear samples a channels-last copy of the planar input,
+// channels_last_copy() in cpu/forward_schedule.h). channels_last: 20 channels, input and output
 // channels-last (the CPU kernels' branch for channels-last tensors with at least a vector of
 // channels, cpu/forward_schedule.h).
 template <typename T>
@@ -34,7 +36,8 @@ void run(const Config& c, uint32_t seed, bool wide = false, bool channels_last =
     std::uniform_real_distribution<double> value(-2.0, 2.0), coef(-1.3, 1.3);
     const DType dtype = c.dtype;
     const int d = c.dims;
-    const int64_t n = batch(rng), ch = channels_last ? 20 : wide ? 7 : channels(rng);
+    const int64_t n = batch(rng),
+                  ch = channels_last ? 20 : wide ? (seed % 2 ? 7 : 16) : channels(rng);
     std::vector<int64_t> in_shape{n, ch}, out_shape{n, ch}, grid_shape{n};
     for (int k = 0; k < d; k++) in_shape.push_back(size(rng));
     for (int k = 0; k < d; k++) {
@@ -143,6 +146,7 @@ TEST(AffineGridSample, EveryCpuIsa) {
         set_cpu_tuning(false);  // exactly this level (set_cpu_tuning)
         run<float>({2, Interpolation::bilinear, Padding::zeros, DType::float32}, 7);
         run<float>({2, Interpolation::bilinear, Padding::reflection, DType::float32}, 10, true);
+        run<float>({2, Interpolation::bilinear, Padding::border, DType::float32}, 13, true);
         run<float>({2, Interpolation::bicubic, Padding::reflection, DType::float32}, 8);
         run<double>({3, Interpolation::bilinear, Padding::border, DType::float64}, 9);
         run<float>({2, Interpolation::bicubic, Padding::zeros, DType::float32}, 11, false, true);

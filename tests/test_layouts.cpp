@@ -326,6 +326,10 @@ TEST(CpuTuning, LevelsAndBits) {
         {"2-D bicubic RGBA channels-last", 2, Interpolation::bicubic, DType::float32, 4, true, false, true},
         {"2-D bilinear RGB channels-last, fused", 2, Interpolation::bilinear, DType::float32, 3, true, true, true},
         {"2-D bilinear planar", 2, Interpolation::bilinear, DType::float32, 3, false, false, false},
+        // 16 channels, 37 x 38 planes: the avx512 level samples them channels-last.
+        {"2-D bilinear planar 16 channels", 2, Interpolation::bilinear, DType::float32, 16, false, false, true},
+        {"2-D bilinear planar 16 channels, fused", 2, Interpolation::bilinear, DType::float32, 16, false, true, true},
+        {"2-D bilinear planar 24 channels", 2, Interpolation::bilinear, DType::float32, 24, false, false, false},
         {"2-D bilinear 5 channels channels-last", 2, Interpolation::bilinear, DType::float32, 5, true, false, false},
         {"3-D bilinear planar", 3, Interpolation::bilinear, DType::float32, 3, false, false, false},
         {"2-D nearest planar float64", 2, Interpolation::nearest, DType::float64, 3, false, false, false},

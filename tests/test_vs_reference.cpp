@@ -131,12 +131,14 @@ TEST_P(CpuIsaVsReference, WideRowsMatchReference) {
     });
 }
 
-// The many-channel cases, repetition `rep` (0 to 4) of each configuration: channel counts at,
+// The many-channel cases, repetition `rep` (0 to 5) of each configuration: channel counts at,
 // just above and well above each lane count (4 to 16 lanes, by level and dtype), rows of a full
-// tile plus a remainder.
+// tile plus a remainder. 2-D bilinear samples a planar input channels-last only where the
+// channels are a multiple of the lanes (channels_last_copy()): 4, 8 and 16.
+inline constexpr int kManyChannelsReps = 6;
 Case many_channels_case(const Kernel& kernel, gs::Padding padding, gs::DType dtype, Layout layout,
                         int rep, uint64_t seed) {
-    const int64_t channels[] = {4, 8, 9, 17, 33};
+    const int64_t channels[kManyChannelsReps] = {4, 8, 9, 16, 17, 33};
     Case cs = seeded_case(kernel, padding, dtype, layout, seed);
     cs.shape.n = 1 + rep % 2;
     cs.shape.c = channels[rep];
@@ -155,7 +157,8 @@ Case many_channels_case(const Kernel& kernel, gs::Padding padding, gs::DType dty
 // ChannelsLastManyChannelsMatchReference below).
 TEST_P(CpuIsaVsReference, ManyChannelsMatchReference) {
     const Kernel kernel = std::get<1>(GetParam());
-    check_cases(8000u, 5, [&](gs::Padding padding, gs::DType dtype, int rep, uint64_t seed) {
+    check_cases(8000u, kManyChannelsReps, [&](gs::Padding padding, gs::DType dtype, int rep,
+                                              uint64_t seed) {
         const Layout layouts[] = {Layout::contiguous, Layout::padded_input, Layout::padded_output};
         return many_channels_case(kernel, padding, dtype, layouts[rep % 3], rep, seed);
     });
@@ -168,7 +171,8 @@ TEST_P(CpuIsaVsReference, ManyChannelsMatchReference) {
 // interleaved kernels. The counts and shapes of the planar test above.
 TEST_P(CpuIsaVsReference, ChannelsLastManyChannelsMatchReference) {
     const Kernel kernel = std::get<1>(GetParam());
-    check_cases(8500u, 5, [&](gs::Padding padding, gs::DType dtype, int rep, uint64_t seed) {
+    check_cases(8500u, kManyChannelsReps, [&](gs::Padding padding, gs::DType dtype, int rep,
+                                              uint64_t seed) {
         return many_channels_case(kernel, padding, dtype, Layout::channels_last, rep, seed);
     });
 }

@@ -97,11 +97,12 @@ ForwardLayouts forward_layouts(const In &input, const Out &output, int d, const 
 // x86, measured through the command-line tool (per call, from outside, AMD EPYC with AVX2 and
 // slow gathers, V = 8), ms at 1 / 2 threads: bicubic 8x64x128x128 81.6 / 44.3 planar, 35.6 / 26.6
 // channels-last; trilinear 1x16x64^3 border 34.0 / 23.0 planar, 24.3 / 13.3 channels-last. 2-D
-// bilinear stays planar on x86: its pair gathers (one 64-bit hardware gather loads both taps of
-// a row) and per-tile invariants (pair_gathers.h, tile_invariants.h) leave little to gain
-// (8x64x128x128: 16.5 / 9.5 planar, 15.3 / 16.6 channels-last, which does not gain from the
-// second thread), except in the variant for scattered grids (kScatteredRows), where no tile's
-// taps stay near each other, and for float64 where the target gathers (channels_last_copy()).
+// bilinear on x86 samples channels-last where a block of V channels (copied on its own, see
+// schedule_forward_cpu) fits L2 and the channels fill whole blocks, and otherwise stays planar,
+// with its pair gathers (one 64-bit hardware gather loads both taps of a row) and per-tile
+// invariants (pair_gathers.h, tile_invariants.h); see channels_last_copy() for the
+// measurements, the variant for scattered grids (kScatteredRows), where no tile's taps stay near
+// each other, and float64 where the target gathers.
 //
 // ARM (NEON, V = 4 for float32), from the generated assembly of the 2-D bilinear float32 zeros
 // kernel (`-e assembly`, target arm-64-linux; timings under emulation mean nothing). NEON has no
@@ -138,30 +139,57 @@ inline Expr pool_threads() {
 }
 
 // The condition of the channels-last path (above): its Expr, or an undefined Expr where the kernel
-// has no such path. 2-D bilinear stays planar on x86 except for 64-bit elements (float64) where the
-// target gathers in hardware (the avx512_gather level, whose tuning lets LLVM emit gathers): pair
-// gathers need 32-bit or smaller elements, and 64-bit gathers of single taps lose to the channels-
-// last copy's vector loads of 8 channels. 8x64x128x128 float64 bilinear zeros, this library's
-// benchmark (median of 5 runs, 3 alternating rounds), Xeon VM with AVX-512 gathers, ms at 1 / 2
-// threads: planar 25.3-25.7 / 9.8-10.2, channels-last (blocked) 17.7-19.7 / 7.8-8.0, the same bits.
-// Where gathers are not emitted the planar kernel's scalar loads hold their own: avx512 21.3-21.6 /
-// 9.7-10.4 planar, 22.0-22.7 / 10.1-10.3 channels-last; avx2 20.6-21.1 / 9.7-9.8 and 20.3-21.2 /
-// 9.9; and with 2 lanes (sse41, baseline) channels-last recomputes a tile's taps for every 2
-// channels: 49-52 / 25-27 against 30-32 / 14-15.
+// has no such path.
+//
+// 2-D bilinear on x86 (but scattered grids, kScatteredRows): with 64-bit elements (float64) where
+// the target gathers in hardware (the avx512_gather level, whose tuning lets LLVM emit gathers)
+// always: pair gathers need 32-bit or smaller elements, and 64-bit gathers of single taps lose to
+// the channels-last copy's vector loads of 8 channels (8x64x128x128 float64 bilinear zeros, this
+// library's benchmark, median of 5 runs, 3 alternating rounds, Xeon VM with AVX-512 gathers, ms
+// at 1 / 2 threads: planar 25.3-25.7 / 9.8-10.2, channels-last 17.7-19.7 / 7.8-8.0, the same
+// bits). Otherwise, at the levels without gathers (the avx512_gather level keeps the pair
+// gathers: on a Xeon with fast gathers, 8x64x128x128 float32 took 6.9-7.1 ms planar and 7.8-8.1
+// channels-last at one thread; an AMD Zen 4, whose gathers are slower, is sent to the avx512
+// level for these calls, tuned_forward_isa in runtime/src/cpu_dispatch.cpp), where a block's copy
+// fits in kBlockCopyBytes (an L2 cache) and the channels are a multiple of V, with at least 4
+// lanes. The generated kernels with and without it, planar float32 zeros, the bench's affine
+// grid, called in alternation (same bits), ratio of the medians of 8-15 calls at one / two
+// threads, AMD EPYC Zen 4 (avx512_gather: as a kernel of that level would be, measured before
+// that level was left out):
+//   8x64x128x128: avx512_gather 0.78 / 0.83, avx512 0.67 / 0.67, avx2 0.63 / 0.61,
+//                 sse41 0.81 / 0.71
+//   avx512_gather: 8x16x128x128 0.76 / 0.81; 1x16x128x128 0.65 / 0.93; 1x64x128x128 0.83 / 0.83;
+//                 2x256x128x128 0.66 / 0.69
+// and where it is not taken: 8x17x128x128 (two blocks of 16 for 17 channels) 1.29 / 1.32;
+// 2x16x256x256 (4 MiB blocks) 1.13 / 1.08; 1x32x512x512 1.26 / 1.43. Earlier, on an AMD EPYC
+// with AVX2 and slow gathers, before a block was a task of its own: 8x64x128x128 16.5 / 9.5 ms
+// planar, 15.3 / 16.6 channels-last. With 64-bit elements where gathers are not emitted: avx512
+// 21.3-21.6 / 9.7-10.4 planar, 22.0-22.7 / 10.1-10.3 channels-last; avx2 20.6-21.1 / 9.7-9.8
+// and 20.3-21.2 / 9.9 (the Xeon, 8x64x128x128 float64); with 2 lanes (sse41, baseline)
+// channels-last recomputes a tile's taps for every 2 channels: 49-52 / 25-27 against 30-32 /
+// 14-15.
+inline constexpr int64_t kBlockCopyBytes = 1 << 20;
+
 template <typename In, typename Out>
 Expr channels_last_copy(const In &input, const Out &output, int d, Interpolation mode, int vec,
                         const Halide::Type &element, const Halide::Target &target,
                         bool scattered = false) {
-    const bool gathers_64bit_taps =
-        element.bits() == 64 && target.has_feature(Halide::Target::AVX512_Cannonlake);
-    const bool planar_bilinear = d == 2 && mode == Interpolation::bilinear &&
+    const bool gathers = target.has_feature(Halide::Target::AVX512_Cannonlake);
+    const bool gathers_64bit_taps = element.bits() == 64 && gathers;
+    const bool bilinear_2d_x86 = d == 2 && mode == Interpolation::bilinear &&
                                  target.arch != Halide::Target::ARM && !scattered &&
                                  !gathers_64bit_taps;
-    if (mode == Interpolation::nearest || planar_bilinear) {
+    if (mode == Interpolation::nearest || (bilinear_2d_x86 && (vec < 4 || gathers))) {
         return Expr();
     }
     Expr condition = input.dim(d).extent() >= vec && input.dim(d).stride() != 1 &&
                      output.dim(0).stride() == 1;
+    if (bilinear_2d_x86) {
+        // Where a block's copy fits L2 (kBlockCopyBytes) and the channels fill whole blocks.
+        const Expr plane = Halide::cast<int64_t>(input.dim(0).extent()) * input.dim(1).extent();
+        condition = condition && input.dim(d).extent() % vec == 0 &&
+                    plane <= Expr(kBlockCopyBytes / (vec * element.bytes()));
+    }
     // Scattered 2-D bilinear samples channels-last only where every thread has a block of its
     // own (see kScatteredRows); otherwise the planar scattered tiles.
     if (scattered && d == 2 && mode == Interpolation::bilinear) {
@@ -248,6 +276,10 @@ inline constexpr int kScatteredRows = 32;
 
 // Output planes of z per parallel task of the 3-D channels-last kernels (schedule_forward_cpu).
 inline constexpr int kVolumeChunk = 8;
+
+// The channels-innermost branch's loop over vectors of channels (schedule_forward_cpu), which
+// InnermostChannelsPrefetch (tile_prefetch.h) finds by this name.
+inline constexpr const char *kChannelVectors = "cvo";
 
 // The generators' knobs (GeneratorParams rows_per_block, tile_width, interleaved_rows and
 // interleaved_width, for experiments): 0 keeps the default of the mode, or of scattered grids.
@@ -456,10 +488,16 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
     // samples a channels-last copy with a border of zeros and block prefetches, which this
     // branch does without). It adds about a quarter to a bilinear or trilinear kernel's compile
     // time (avx512_gather level, float32: 2-D bilinear 3.1 -> 4.1 s, 3-D trilinear 7.4 -> 9.3 s).
+    // Each tile first prefetches the lines its taps read (InnermostChannelsPrefetch,
+    // tile_prefetch.h): with it, NDHWC trilinear 0.51-0.54x of the time above at one thread,
+    // NHWC bilinear 0.59x, bicubic 0.86x (so below the planar call's time for both).
     if (layouts.channels_innermost.defined()) {
         Stage s = out.specialize(layouts.channels_innermost);
         tile(s, knobs.interleaved_rows, knobs.interleaved_width);
-        s.reorder(f.c, xi, yi, xo, yo).vectorize(f.c, vec, TailStrategy::GuardWithIf);
+        Var cvo(kChannelVectors), cvi("cvi");
+        s.split(f.c, cvo, cvi, vec, TailStrategy::GuardWithIf)
+            .reorder(cvi, cvo, xi, yi, xo, yo)
+            .vectorize(cvi);
     }
     // The large-plane tiles' rows, where this kernel has them (0: none).
     const int large_plane_rows = layouts.large_planes.defined() ? knobs.large_plane_rows : 0;
@@ -511,8 +549,9 @@ inline void schedule_forward_cpu(Halide::Func out, Forward &f, const ForwardLayo
 
 // After schedule_forward_cpu(): the pipeline's lowering passes. TileBoxPrefetch (2-D bilinear
 // and bicubic) and TilePrefetch (nearest, 3-D) prefetch each channels-last tile's input lines
-// before sampling it, and BlockPrefetch the lines of the 3-D channels-last copy each block of a
-// tile reads (tile_prefetch.h says why and where); NextChannelPrefetch prefetches, while
+// before sampling it, InnermostChannelsPrefetch those of the channels-innermost tiles, and
+// BlockPrefetch the lines of the 3-D channels-last copy each block of a tile reads
+// (tile_prefetch.h says why and where); NextChannelPrefetch prefetches, while
 // a planar tile samples one channel, the lines of the next, and the first channel's before it
 // (channel_prefetch.h);
 // NextTileGridPrefetch prefetches, before a 2-D tile computes its taps, the grid rows of the
@@ -551,6 +590,12 @@ inline void add_forward_cpu_passes(Halide::Pipeline pipeline, const Halide::Func
     if (f.channels_last.defined()) {
         pipeline.add_custom_lowering_pass(new TransposeBlocks(f.input_rows.name()));
         pipeline.add_custom_lowering_pass(new TransposeBlocks(f.samples_channels_last.name()));
+    }
+    {
+        const std::string channels = "input.extent." + std::to_string(f.space.size());
+        pipeline.add_custom_lowering_pass(new InnermostChannelsPrefetch(
+            "input", f.taps.name(), channel_loop, channel_loop + "." + kChannelVectors,
+            Halide::Internal::Variable::make(Halide::Int(32), channels)));
     }
     if (f.space.size() == 3 && f.taps_channels_last.defined()) {
         pipeline.add_custom_lowering_pass(new BlockPrefetch(

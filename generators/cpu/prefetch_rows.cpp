@@ -39,3 +39,18 @@ extern "C" int gridsample_prefetch_list(const void *base, const int32_t *index, 
     }
     return 0;
 }
+
+extern "C" int gridsample_prefetch_spans(const void *base, const int32_t *index, int32_t count,
+                                         int32_t element_bytes, int32_t span) {
+    // The elements [index[i], index[i] + span) for i in [0, count) (a channels-last tap: all the
+    // channels of one point): a line every 64 bytes from the first element, so a span of 64
+    // bytes or less is one prefetch, whatever its alignment.
+    constexpr int64_t kLine = 64;
+    const int64_t bytes = int64_t{span} * element_bytes;
+    const char *first = static_cast<const char *>(base);
+    for (int32_t i = 0; i < count; i++) {
+        const char *p = first + int64_t{index[i]} * element_bytes;
+        for (int64_t b = 0; b < bytes; b += kLine) __builtin_prefetch(p + b, 0, 2);
+    }
+    return 0;
+}

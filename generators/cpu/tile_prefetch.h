@@ -41,16 +41,34 @@
 
 namespace gridsample_gen {
 
+// Whether `s` has a loop named `name`, or with `prefix` one whose name starts with it.
+inline bool has_loop(const Halide::Internal::Stmt &s, const std::string &name, bool prefix) {
+    struct Finder : Halide::Internal::IRVisitor {
+        const std::string &name;
+        bool prefix, found = false;
+        Finder(const std::string &n, bool p) : name(n), prefix(p) {}
+        using IRVisitor::visit;
+        void visit(const Halide::Internal::For *op) override {
+            found = found || (prefix ? op->name.rfind(name, 0) == 0 : op->name == name);
+            IRVisitor::visit(op);
+        }
+    } finder(name, prefix);
+    s.accept(&finder);
+    return finder.found;
+}
+
 // A sampling nest turned into its prefetches (TilePrefetch, BlockPrefetch): the innermost loop
 // visits every `step`-th point, and the first store of each point becomes prefetches of the
 // elements of `input` its value loads, one per cache line; with `vector_loads`, a dense vector
 // load counts too, as its first element.
 class NestPrefetches : public Halide::Internal::IRMutator {
 public:
+    // span (where defined): the elements from each listed one that are prefetched, every line
+    // of them (gridsample_prefetch_spans), instead of the listed element's line alone.
     NestPrefetches(std::string input, bool to_l2, std::string list, int step,
-                   bool vector_loads = false)
+                   bool vector_loads = false, Halide::Expr span = Halide::Expr())
         : input_(std::move(input)), to_l2_(to_l2), list_(std::move(list)), step_size_(step),
-          vector_loads_(vector_loads) {}
+          vector_loads_(vector_loads), span_(std::move(span)) {}
     using IRMutator::visit;
 
     // `prefetch` (what mutate() made of a nest) with the address list allocated around it, where
@@ -103,7 +121,7 @@ public:
                 continue;
             }
             prefetches.push_back(
-                to_l2_ ? prefetch_rows(input_, index, 1, 0, 1, bytes)
+                to_l2_ ? prefetch_rows(input_, index, 1, 0, span_.defined() ? span_ : 1, bytes)
                        : Evaluate::make(Call::make(
                              type, Call::prefetch,
                              {Variable::make(Handle(), input_), index, 1, 1}, Call::Intrinsic)));
@@ -157,11 +175,21 @@ public:
         // One call for the row's list.
         const int count = steps_ * per_point_;
         list_size_ = std::max(list_size_, count);
-        return Block::make(
-            loop, Evaluate::make(Call::make(Int(32), "gridsample_prefetch_list",
-                                            {Variable::make(Handle(), input_),
-                                             Variable::make(Handle(), list_), count, bytes_},
-                                            Call::Extern)));
+        std::vector<Expr> args{Variable::make(Handle(), input_), Variable::make(Handle(), list_),
+                               count, bytes_};
+        Stmt call = Evaluate::make(Call::make(Int(32), "gridsample_prefetch_list", args,
+                                              Call::Extern));
+        if (span_.defined()) {
+            // Spans of one line or less: the listed line alone, without the loop over lines
+            // (1x16x64^3 trilinear NDHWC, where each span is 64 bytes: the spans call 1.04x
+            // the kernel's time, two calls in alternation, median of 20).
+            args.push_back(span_);
+            call = IfThenElse::make(
+                span_ * bytes_ <= 64, call,
+                Evaluate::make(Call::make(Int(32), "gridsample_prefetch_spans", args,
+                                          Call::Extern)));
+        }
+        return Block::make(loop, call);
     }
 
 private:
@@ -170,6 +198,7 @@ private:
     std::string list_;      // the stack buffer of a row's addresses
     int step_size_;         // points per step of the innermost loop
     bool vector_loads_;     // dense vector loads are prefetched too
+    Halide::Expr span_;     // elements prefetched from each listed one (undefined: its line)
     bool listing_ = false;  // this innermost loop fills the list
     std::string step_;      // its loop variable
     int steps_ = 0, per_point_ = 0, bytes_ = 0, list_size_ = 0;
@@ -243,18 +272,7 @@ private:
     int counter_ = 0;
 
     bool has_channel_loop(const Halide::Internal::Stmt &s) const {
-        struct Finder : Halide::Internal::IRVisitor {
-            const std::string &prefix;
-            bool found = false;
-            explicit Finder(const std::string &p) : prefix(p) {}
-            using IRVisitor::visit;
-            void visit(const Halide::Internal::For *op) override {
-                found = found || op->name.rfind(prefix, 0) == 0;
-                IRVisitor::visit(op);
-            }
-        } finder(channel_loop_);
-        s.accept(&finder);
-        return finder.found;
+        return has_loop(s, channel_loop_, true);
     }
 };
 
@@ -308,6 +326,78 @@ public:
 private:
     std::string copy_, block_loop_;
     int counter_ = 0;
+};
+
+// The same purpose for the channels-innermost tiles (schedule_forward_cpu: channels-last input
+// and output with at least V channels, sampled in place, V channels a vector): before a tile is
+// sampled, a copy of its nest reduced to the first vector of channels, whose innermost loop (over
+// x) visits every kStep-th point, lists the first element of each of the point's taps, and one
+// call per row prefetches into L2 every line of the taps' channels (gridsample_prefetch_spans;
+// gridsample_prefetch_list where the channels fit in a line). Why, and why a pass: as for
+// BlockPrefetch, which does the same on the planar kernel's channels-last copy; without it a
+// profile of the 1x16x64^3 NDHWC trilinear call (AMD Zen 4, one thread) had two thirds of its
+// samples on the instruction after the corner loads.
+// The generated kernels with and without it, the same kernel on channels-last input and output,
+// called in alternation in one process (same bits), ratio of the medians of 10-30 calls, at one /
+// two threads (AMD EPYC Zen 4; avx512_gather level, nearest at the avx512 level, as the library
+// picks them there; zeros padding but where said):
+//   1x16x64^3 trilinear border          0.51-0.54 / 0.46-0.80 (5.9 ms against 11.0-11.6)
+//   1xCx64^3 trilinear border           C = 17, 32, 64: 0.65 / 0.61, 0.96 / 0.96 and
+//                                       1.01 / 1.00 with the first line of each tap alone,
+//                                       then every line 0.95 / 0.99, 0.59-0.62 / 0.59-0.63 and
+//                                       0.70-0.74 / 0.73-0.77 of that
+//   1x16x64^3 nearest                   0.86 / 0.84
+//   8x64x128x128 bilinear               0.59 / 0.65 (C = 16: 0.69 / 0.97; 2x256x128x128: 0.84 / 0.90)
+//   8x64x128x128 bicubic                0.86 / 0.83 (C = 16: 0.65 / 0.82; 2x256x128x128: 0.92 / 0.90)
+//   8x64x128x128 nearest                0.97 / 0.99 (C = 17: 0.72 / 0.90)
+//   AVX2 level: 2-D bilinear 0.65 / 0.68, bicubic 0.71 / 0.74, 3-D trilinear 0.45 / 0.56
+// With the first line of each tap alone, 8x64x128x128 bilinear took 0.95-0.97 / 0.91-0.95 of
+// the time without prefetch.
+class InnermostChannelsPrefetch : public Halide::Internal::IRMutator {
+public:
+    static constexpr int kStep = 2;
+
+    // input: the sampled buffer; taps: the tile's taps Func; channel_loop: the output's loop over
+    // channels (e.g. "output.s0.c"), whose split into vectors has the outer loop `vector_loop`.
+    InnermostChannelsPrefetch(std::string input, std::string taps, std::string channel_loop,
+                              std::string vector_loop, Halide::Expr channels)
+        : input_(std::move(input)), taps_(std::move(taps)), channel_loop_(std::move(channel_loop)),
+          vector_loop_(std::move(vector_loop)), channels_(std::move(channels)) {}
+
+    using IRMutator::visit;
+
+    Halide::Internal::Stmt visit(const Halide::Internal::ProducerConsumer *op) override {
+        using namespace Halide::Internal;
+        if (op->is_producer || op->name != taps_ || !has_vector_loop(op->body)) {
+            return IRMutator::visit(op);
+        }
+        // The nest at the first vector of channels; the scalar loop of the last channels (the
+        // tail of the split) and its guard dropped.
+        struct FirstVector : IRMutator {
+            const std::string &vectors, &channels;
+            FirstVector(const std::string &v, const std::string &c) : vectors(v), channels(c) {}
+            using IRMutator::visit;
+            Stmt visit(const For *op) override {
+                if (op->name == vectors) return mutate(substitute(op->name, op->min, op->body));
+                if (op->name.rfind(channels + ".", 0) == 0) return Evaluate::make(0);
+                return IRMutator::visit(op);
+            }
+        } first(vector_loop_, channel_loop_);
+        const std::string list = input_ + ".innermost_prefetch_list" + std::to_string(counter_++);
+        NestPrefetches prefetches(input_, true, list, kStep, true, channels_);
+        const Stmt nest = simplify(first.mutate(op->body));
+        const Stmt prefetch = prefetches.allocated(simplify(prefetches.mutate(nest)));
+        return ProducerConsumer::make(op->name, op->is_producer, Block::make(prefetch, op->body));
+    }
+
+private:
+    std::string input_, taps_, channel_loop_, vector_loop_;
+    Halide::Expr channels_;
+    int counter_ = 0;
+
+    bool has_vector_loop(const Halide::Internal::Stmt &s) const {
+        return has_loop(s, vector_loop_, false);
+    }
 };
 
 // The same purpose for 2-D channels-last tiles, bilinear and bicubic: before a tile is sampled,

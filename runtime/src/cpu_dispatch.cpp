@@ -88,7 +88,10 @@ std::atomic<bool> g_cpu_tuning{[] {
 // (nearest; channels-last RGB/RGBA images, whose planar pair gathers do not apply) ran
 // 1.0-2.1x as fast at the avx512 level as at avx512_gather (README, "CPU levels on AMD Zen 4").
 // The kernels that gather pairs of floats (planar bilinear), float64 or the storage types'
-// words, and the channels-last copies of bicubic and trilinear, stay faster with the gathers.
+// words, and the channels-last copies of bicubic and trilinear, stay faster with the gathers;
+// but the planar bilinear calls whose channels the avx512 level samples in blocks channels-last
+// (which the avx512_gather level leaves to its pair gathers, as a Xeon's faster gathers prefer)
+// are faster there.
 bool slow_float_gathers() {
 #if defined(__x86_64__) || defined(__i386__)
     static const bool slow = [] {
@@ -176,7 +179,15 @@ CpuIsa tuned_forward_isa(CpuIsa isa, Interpolation mode, const TensorView& input
     const bool interleaved = input.rank == 4 && (channels == 3 || channels == 4) &&
                              input.strides[1] == 1 && input.strides[3] == channels &&
                              output.strides[1] == 1 && output.strides[3] == channels;
-    return mode == Interpolation::nearest || interleaved ? CpuIsa::avx512 : isa;
+    // Planar 2-D bilinear that the avx512 level samples channels-last (channels_last_copy() in
+    // generators/cpu/forward_schedule.h: blocks of 16 float32 channels whose copy fits 1 MiB):
+    // 8x64x128x128 at the avx512 level 0.67x / 0.67x of the time of the avx512_gather level's
+    // pair gathers at one / two threads (AMD EPYC Zen 4, the generated kernels alone).
+    const bool bilinear_blocks = mode == Interpolation::bilinear && input.rank == 4 &&
+                                 input.strides[1] != 1 && output.strides[3] == 1 &&
+                                 channels >= 16 && channels % 16 == 0 &&
+                                 input.sizes[2] * input.sizes[3] <= (int64_t{1} << 20) / (16 * 4);
+    return mode == Interpolation::nearest || interleaved || bilinear_blocks ? CpuIsa::avx512 : isa;
 }
 
 CpuIsa variant_cpu_isa(CpuIsa isa, const bool* compiled_at) {

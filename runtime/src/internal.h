@@ -142,9 +142,10 @@ CpuIsa select_cpu_isa();
 
 // The level a forward call (grid_sample, affine_grid_sample) of `mode` on these tensors runs at,
 // `isa` being select_cpu_isa()'s: `isa`, except on CPUs whose single-float gathers are slower than
-// scalar loads (AMD's AVX-512 CPUs, cpu_dispatch.cpp), where float32 nearest sampling and
-// channels-last RGB/RGBA images run at avx512 instead of avx512_gather (set_cpu_tuning()), where
-// the variant is compiled at avx512 (`compiled_at_avx512`; the scattered-grid variants are not).
+// scalar loads (AMD's AVX-512 CPUs, cpu_dispatch.cpp), where float32 nearest sampling,
+// channels-last RGB/RGBA images and the planar 2-D bilinear calls that the avx512 level samples
+// channels-last run at avx512 instead of avx512_gather (set_cpu_tuning()), where the variant is
+// compiled at avx512 (`compiled_at_avx512`; the scattered-grid variants are not).
 // Every level gives the same bits, so this changes speed only.
 CpuIsa tuned_forward_isa(CpuIsa isa, Interpolation mode, const TensorView& input,
                          const TensorView& output, bool compiled_at_avx512);
