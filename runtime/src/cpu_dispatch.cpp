@@ -183,10 +183,13 @@ CpuIsa tuned_forward_isa(CpuIsa isa, Interpolation mode, const TensorView& input
     // generators/cpu/forward_schedule.h: blocks of 16 float32 channels whose copy fits 1 MiB):
     // 8x64x128x128 at the avx512 level 0.67x / 0.67x of the time of the avx512_gather level's
     // pair gathers at one / two threads (AMD EPYC Zen 4, the generated kernels alone).
-    const bool bilinear_blocks = mode == Interpolation::bilinear && input.rank == 4 &&
-                                 input.strides[1] != 1 && output.strides[3] == 1 &&
-                                 channels >= 16 && channels % 16 == 0 &&
-                                 input.sizes[2] * input.sizes[3] <= (int64_t{1} << 20) / (16 * 4);
+    // The generator's condition, restated here for float32 at the avx512 level: its lanes and
+    // its kBlockCopyBytes.
+    constexpr int64_t kLanes = 16, kBlockCopyBytes = int64_t{1} << 20;
+    const bool bilinear_blocks =
+        mode == Interpolation::bilinear && input.rank == 4 && input.strides[1] != 1 &&
+        output.strides[3] == 1 && channels >= kLanes && channels % kLanes == 0 &&
+        input.sizes[2] * input.sizes[3] <= kBlockCopyBytes / (kLanes * int64_t{sizeof(float)});
     return mode == Interpolation::nearest || interleaved || bilinear_blocks ? CpuIsa::avx512 : isa;
 }
 
